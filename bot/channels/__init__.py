@@ -1,0 +1,1 @@
+"""Adapters: each channel parses its provider's input, calls the core, renders the replies."""

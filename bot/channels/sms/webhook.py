@@ -1,0 +1,84 @@
+"""`POST /twilio/sms`: check Twilio's signature, answer with TwiML."""
+
+from __future__ import annotations
+
+import logging
+import time
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+from bot.channels.sms.inbound import read_inbound
+from bot.core.content import Content
+from bot.core.conversation import Conversation, Reply
+from bot.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+PATH = "/twilio/sms"
+TWIML = "application/xml"
+
+
+def render_twiml(replies: list[Reply]) -> str:
+    response = MessagingResponse()
+    for reply in replies:
+        response.message(reply.text)
+    return str(response)
+
+
+class SmsWebhook:
+    """Inbound SMS: refused with 403 unless signed by Twilio for PUBLIC_URL + path."""
+
+    def __init__(
+        self,
+        conversation: Conversation,
+        content: Content,
+        metrics: Metrics,
+        *,
+        auth_token: str,
+        public_url: str,
+    ) -> None:
+        self.conversation = conversation
+        self.content = content
+        self.metrics = metrics
+        self.validator = RequestValidator(auth_token)
+        # Twilio signs the URL it called; behind a proxy only PUBLIC_URL knows it.
+        self.url = public_url
+
+    def routes(self) -> list[Route]:
+        return [Route(PATH, self.receive, methods=["POST"])]
+
+    async def receive(self, request: Request) -> Response:
+        started = time.perf_counter()
+        # Twilio posts application/x-www-form-urlencoded; parse_qsl keeps python-multipart out.
+        form = dict(
+            parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
+        )
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if not signature or not self.validator.validate(self.url, form, signature):
+            self.metrics.rejected.labels(route=PATH).inc()
+            log.warning("sms webhook refused: bad or missing signature")
+            return Response("forbidden", status_code=403, media_type="text/plain")
+        inbound = read_inbound(form, self.content)
+        if inbound is None:
+            log.info("sms from an invalid number ignored")
+            return Response(render_twiml([]), media_type=TWIML)
+        self.metrics.inbound.labels(channel="sms", intent=inbound.request.intent).inc()
+        try:
+            replies = await self.conversation.handle(inbound)
+        except Exception:
+            self.metrics.errors.labels(channel="sms").inc()
+            log.exception("sms handling failed", extra={"intent": str(inbound.request.intent)})
+            # 500 makes Twilio log the failure in its console (it does not retry SMS webhooks).
+            return Response(render_twiml([]), status_code=500, media_type=TWIML)
+        self.metrics.replies.labels(channel="sms").inc(len(replies))
+        self.metrics.handle_seconds.labels(channel="sms").observe(time.perf_counter() - started)
+        log.info(
+            "sms answered",
+            extra={"intent": str(inbound.request.intent), "replies": len(replies)},
+        )
+        return Response(render_twiml(replies), media_type=TWIML)

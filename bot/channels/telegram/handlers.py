@@ -1,0 +1,224 @@
+"""Telegram handlers: parse the update into a request, call the core, render the replies."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from telegram import BotCommand, ChatMember, ChatMemberUpdated, MessageEntity, Update
+from telegram.constants import ChatType
+from telegram.error import Forbidden
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.channels.telegram.render import keyboard
+from bot.core.content import TOPIC_KEYS, Content
+from bot.core.conversation import Conversation, Inbound, button_request
+from bot.core.i18n import N_
+from bot.core.intents import Intent, Request
+from bot.core.keywords import parse_text
+from bot.core.subscribers import SubscriberDirectory
+from bot.metrics import Metrics
+from bot.storage.models import Channel, SubscriberStatus
+
+log = logging.getLogger(__name__)
+
+COMMANDS: dict[str, Intent] = {
+    "start": Intent.SUBSCRIBE,
+    "stop": Intent.STOP,
+    "help": Intent.HELP,
+    "rights": Intent.RIGHTS,
+    "language": Intent.LANGUAGE_MENU,
+    "zone": Intent.ZONE_PROMPT,
+    "workshops": Intent.WORKSHOPS,
+    "report": Intent.REPORT,
+}
+
+Context = ContextTypes.DEFAULT_TYPE
+
+
+def start_payload(args: list[str], content: Content) -> Request:
+    """`/start es_60629` (a deep link): a language code, a ZIP code, or both, in any order."""
+    language: str | None = None
+    zip_code: str | None = None
+    for part in "_".join(args).replace("-", "_").split("_"):
+        if len(part) == 5 and part.isdigit():
+            zip_code = part
+        elif part.lower() in content.languages:
+            language = part.lower()
+    return Request(Intent.SUBSCRIBE, zip_code, keyword_language=language, keyword="/start")
+
+
+class TelegramHandlers:
+    """The bot's handlers, with the services they hand over to."""
+
+    def __init__(
+        self,
+        conversation: Conversation,
+        directory: SubscriberDirectory,
+        content: Content,
+        metrics: Metrics,
+    ) -> None:
+        self.conversation = conversation
+        self.directory = directory
+        self.content = content
+        self.metrics = metrics
+        self.language_names = {content.language_name(code): code for code in content.languages}
+
+    def register(self, application: Application) -> None:  # type: ignore[type-arg]
+        """All handlers, in order: the first matching handler of group 0 wins."""
+        private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+        groups = (filters.ChatType.GROUPS) & filters.UpdateType.MESSAGE
+        # Blocking and unblocking arrive as my_chat_member updates, never as messages.
+        application.add_handler(
+            ChatMemberHandler(self.membership, ChatMemberHandler.MY_CHAT_MEMBER)
+        )
+        application.add_handler(CommandHandler(list(COMMANDS), self.command, filters=private))
+        application.add_handler(CallbackQueryHandler(self.button))
+        application.add_handler(
+            MessageHandler(private & filters.TEXT & ~filters.COMMAND, self.text)
+        )
+        # Unknown commands, stickers, photos, voice in a private chat: the menu, never silence.
+        application.add_handler(MessageHandler(private, self.other))
+        # In a group, answer only when addressed, and only to say we work in private.
+        application.add_handler(
+            MessageHandler(
+                groups & (filters.COMMAND | filters.Entity(MessageEntity.MENTION)), self.group
+            )
+        )
+        application.add_error_handler(self.error)
+
+    async def command(self, update: Update, context: Context) -> None:
+        message = update.effective_message
+        if message is None or message.text is None:
+            return
+        name = message.text.split()[0].lstrip("/").split("@", 1)[0].lower()
+        intent = COMMANDS[name]
+        if intent is Intent.SUBSCRIBE:
+            request = start_payload(context.args or [], self.content)
+        else:
+            request = Request(intent, keyword=f"/{name}")
+        await self._answer(update, context, request)
+
+    async def text(self, update: Update, context: Context) -> None:
+        message = update.effective_message
+        if message is None or message.text is None:
+            return
+        request = parse_text(message.text, self.language_names, len(TOPIC_KEYS))
+        await self._answer(update, context, request)
+
+    async def other(self, update: Update, context: Context) -> None:
+        await self._answer(update, context, Request(Intent.MENU))
+
+    async def button(self, update: Update, context: Context) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        await query.answer()
+        chat = update.effective_chat
+        if chat is None or chat.type != ChatType.PRIVATE:
+            return
+        await self._answer(update, context, button_request(query.data or ""))
+
+    async def group(self, update: Update, context: Context) -> None:
+        message = update.effective_message
+        if message is None:
+            return
+        username = context.bot.username
+        text = message.text or ""
+        addressed = message.text is not None and (
+            (
+                text.startswith("/")
+                and ("@" not in text.split()[0] or f"@{username}" in text.split()[0])
+            )
+            or f"@{username}".lower() in text.lower()
+        )
+        if not addressed:
+            return
+        lang = self.content.lang(
+            self.content.supported(
+                update.effective_user.language_code if update.effective_user else None
+            )
+        )
+        await message.reply_text(
+            lang.gettext(
+                "I only answer in private chats, to keep your messages private: write to @{username}."
+            ).format(username=username)
+        )
+
+    async def membership(self, update: Update, context: Context) -> None:
+        change: ChatMemberUpdated | None = update.my_chat_member
+        if change is None or change.chat.type != ChatType.PRIVATE:
+            return
+        if change.new_chat_member.status in (ChatMember.BANNED, ChatMember.LEFT):
+            changed = await self.directory.mark(
+                Channel.TELEGRAM,
+                str(change.chat.id),
+                SubscriberStatus.BLOCKED,
+                via="telegram:blocked",
+            )
+            log.info("telegram user blocked the bot", extra={"known": changed})
+
+    async def _answer(self, update: Update, context: Context, request: Request) -> None:
+        chat = update.effective_chat
+        if chat is None:
+            return
+        started = time.perf_counter()
+        self.metrics.inbound.labels(channel="telegram", intent=request.intent).inc()
+        user = update.effective_user
+        inbound = Inbound(
+            channel=Channel.TELEGRAM,
+            address=str(chat.id),
+            request=request,
+            client_language=user.language_code if user else None,
+        )
+        replies = await self.conversation.handle(inbound)
+        for reply in replies:
+            await context.bot.send_message(chat.id, reply.text, reply_markup=keyboard(reply))
+        self.metrics.replies.labels(channel="telegram").inc(len(replies))
+        self.metrics.handle_seconds.labels(channel="telegram").observe(
+            time.perf_counter() - started
+        )
+        log.info(
+            "telegram answered", extra={"intent": str(request.intent), "replies": len(replies)}
+        )
+
+    async def error(self, update: object, context: Context) -> None:
+        error = context.error
+        chat = update.effective_chat if isinstance(update, Update) else None
+        if isinstance(error, Forbidden) and chat is not None and chat.type == ChatType.PRIVATE:
+            # 403 on send: they blocked the bot (or deleted their account). Send nothing more.
+            await self.directory.mark(
+                Channel.TELEGRAM, str(chat.id), SubscriberStatus.BLOCKED, via="telegram:403"
+            )
+            log.info("telegram user unreachable (403): marked blocked")
+            return
+        self.metrics.errors.labels(channel="telegram").inc()
+        log.error("telegram handler failed", exc_info=error)
+
+
+def bot_commands(content: Content) -> dict[str | None, list[BotCommand]]:
+    """The command menu per language code (None is the default), for setMyCommands."""
+    menus: dict[str | None, list[BotCommand]] = {}
+    descriptions = {
+        "start": N_("Sign up for verified alerts"),
+        "rights": N_("Know your rights"),
+        "help": N_("Help and hotline"),
+        "language": N_("Change language"),
+        "zone": N_("Change your ZIP code"),
+        "workshops": N_("Upcoming workshops"),
+        "report": N_("Report enforcement activity"),
+        "stop": N_("Stop messages"),
+    }
+    for code in content.languages:
+        lang = content.lang(code)
+        commands = [BotCommand(name, lang.gettext(text)) for name, text in descriptions.items()]
+        menus[None if code == "en" else code] = commands
+    return menus

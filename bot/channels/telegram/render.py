@@ -1,0 +1,16 @@
+"""Replies as Telegram messages: choices become inline buttons, two to a row."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.core.conversation import Reply
+
+
+def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    if not reply.choices:
+        return None
+    buttons = [
+        InlineKeyboardButton(choice.label, callback_data=choice.data) for choice in reply.choices
+    ]
+    return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])

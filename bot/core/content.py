@@ -1,0 +1,241 @@
+"""What a network edits in config/: know-your-rights texts, its directory, its zones, its strings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+import zipcodes
+
+from bot.core.i18n import Lang, load_catalogues
+
+DEFAULT_LANGUAGE = "en"
+TOPIC_KEYS = ("home", "street", "car", "work", "detained", "plan")
+"""The know-your-rights topics, in menu order; SMS numbers them from 1."""
+
+
+class ContentError(ValueError):
+    """A file in config/ is missing or malformed; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class Topic:
+    """One know-your-rights topic: a button label, a full text and an SMS text."""
+
+    key: str
+    title: str
+    telegram: str
+    sms: str
+
+
+@dataclass(frozen=True)
+class Rights:
+    """The know-your-rights content in one language (general information, not legal advice)."""
+
+    language: str
+    name: str
+    summary_telegram: str
+    summary_sms: str
+    topics: dict[str, Topic]
+
+
+@dataclass(frozen=True)
+class Resource:
+    """An entry in the network's directory: who, what they help with, how to reach them."""
+
+    name: str
+    what: dict[str, str]
+    phone: str | None = None
+    website: str | None = None
+
+
+@dataclass(frozen=True)
+class Network:
+    """The program as carriers and people know it."""
+
+    name: str
+    short_name: str
+    hotline: str
+    hotline_name: str
+    contact: str
+    alert_frequency: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Zones:
+    """The network's area: the ZIP codes it serves and the names people know them by."""
+
+    area: dict[str, str]
+    state: str
+    names: dict[str, str]
+
+    def name_of(self, zip_code: str) -> str | None:
+        return self.names.get(zip_code)
+
+    def area_name(self, language: str) -> str:
+        return self.area.get(language) or self.area[DEFAULT_LANGUAGE]
+
+
+@dataclass(frozen=True)
+class Content:
+    """Everything loaded from config/, validated once at start-up."""
+
+    rights: dict[str, Rights]
+    network: Network
+    resources: list[Resource]
+    zones: Zones
+    catalogues: dict[str, Any] = field(repr=False)
+
+    @property
+    def languages(self) -> list[str]:
+        """Languages the bot offers: those with know-your-rights content, English first."""
+        return sorted(self.rights, key=lambda code: (code != DEFAULT_LANGUAGE, code))
+
+    def language_name(self, code: str) -> str:
+        return self.rights[code].name if code in self.rights else code
+
+    def supported(self, code: str | None) -> str:
+        """`code` if we speak it, else English (also for regional tags such as es-MX)."""
+        if code:
+            base = code.lower().replace("_", "-").split("-", 1)[0]
+            if base in self.rights:
+                return base
+        return DEFAULT_LANGUAGE
+
+    def lang(self, code: str) -> Lang:
+        from babel.support import NullTranslations
+
+        return Lang(code, self.catalogues.get(code) or NullTranslations())
+
+    def topic(self, language: str, key: str) -> Topic:
+        """A rights topic in `language`, or in English where that language lacks it."""
+        own = self.rights.get(language)
+        if own is not None and key in own.topics:
+            return own.topics[key]
+        return self.rights[DEFAULT_LANGUAGE].topics[key]
+
+    def rights_in(self, language: str) -> Rights:
+        return self.rights.get(language) or self.rights[DEFAULT_LANGUAGE]
+
+
+def load_content(config_dir: Path) -> Content:
+    rights = {}
+    for path in sorted((config_dir / "rights").glob("*.yaml")):
+        item = _rights(path)
+        rights[item.language] = item
+    if DEFAULT_LANGUAGE not in rights:
+        raise ContentError(f"config/rights/{DEFAULT_LANGUAGE}.yaml is required (the fallback)")
+    missing = [key for key in TOPIC_KEYS if key not in rights[DEFAULT_LANGUAGE].topics]
+    if missing:
+        raise ContentError(f"config/rights/en.yaml lacks topics: {', '.join(missing)}")
+    network, resources = _resources(config_dir / "resources.yaml")
+    return Content(
+        rights=rights,
+        network=network,
+        resources=resources,
+        zones=_zones(config_dir / "zones.yaml"),
+        catalogues=load_catalogues(config_dir / "locale"),
+    )
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ContentError(f"config/{path.parent.name}/{path.name}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ContentError(f"{path.name}: expected a mapping at the top")
+    return data
+
+
+def _field(data: dict[str, Any], path: Path, *keys: str) -> Any:
+    value: Any = data
+    for key in keys:
+        if not isinstance(value, dict) or key not in value:
+            raise ContentError(f"{path.name}: missing {'.'.join(keys)}")
+        value = value[key]
+    return value
+
+
+def _text(data: dict[str, Any], path: Path, *keys: str) -> str:
+    value = _field(data, path, *keys)
+    if not isinstance(value, str) or not value.strip():
+        raise ContentError(f"{path.name}: {'.'.join(keys)} must be non-empty text")
+    return value.strip()
+
+
+def _rights(path: Path) -> Rights:
+    data = _read(path)
+    code = _text(data, path, "language")
+    if code != path.stem:
+        raise ContentError(f"{path.name}: language is {code!r}, the file name says {path.stem!r}")
+    topics = {}
+    for key in data.get("topics") or {}:
+        if key not in TOPIC_KEYS:
+            raise ContentError(
+                f"{path.name}: unknown topic {key!r} (known: {', '.join(TOPIC_KEYS)})"
+            )
+        topics[key] = Topic(
+            key=key,
+            title=_text(data, path, "topics", key, "title"),
+            telegram=_text(data, path, "topics", key, "telegram"),
+            sms=_text(data, path, "topics", key, "sms"),
+        )
+    return Rights(
+        language=code,
+        name=_text(data, path, "name"),
+        summary_telegram=_text(data, path, "summary", "telegram"),
+        summary_sms=_text(data, path, "summary", "sms"),
+        topics=topics,
+    )
+
+
+def _resources(path: Path) -> tuple[Network, list[Resource]]:
+    data = _read(path)
+    frequency = {DEFAULT_LANGUAGE: _text(data, path, "network", "alert_frequency")}
+    for key, value in _field(data, path, "network").items():
+        if key.startswith("alert_frequency_") and isinstance(value, str):
+            frequency[key.removeprefix("alert_frequency_")] = value.strip()
+    network = Network(
+        name=_text(data, path, "network", "name"),
+        short_name=_text(data, path, "network", "short_name"),
+        hotline=_text(data, path, "network", "hotline"),
+        hotline_name=_text(data, path, "network", "hotline_name"),
+        contact=_text(data, path, "network", "contact"),
+        alert_frequency=frequency,
+    )
+    resources = [
+        Resource(
+            name=str(item["name"]),
+            what={str(k): str(v) for k, v in (item.get("what") or {}).items()},
+            phone=item.get("phone"),
+            website=item.get("website"),
+        )
+        for item in data.get("resources") or []
+    ]
+    return network, resources
+
+
+def _zones(path: Path) -> Zones:
+    data = _read(path)
+    area = {DEFAULT_LANGUAGE: _text(data, path, "area")}
+    for key, value in data.items():
+        if key.startswith("area_") and isinstance(value, str):
+            area[key.removeprefix("area_")] = value
+    names: dict[str, str] = {}
+    for entry in _field(data, path, "zones"):
+        zip_code = str(entry.get("zip", "")).strip()
+        if not (len(zip_code) == 5 and zip_code.isdigit()):
+            raise ContentError(f"{path.name}: {zip_code!r} is not a five-digit ZIP code")
+        names[zip_code] = str(entry.get("name") or zip_code)
+    return Zones(area=area, state=_text(data, path, "state"), names=names)
+
+
+def is_real_zip(zip_code: str) -> bool:
+    """Whether a five-digit string is a ZIP code the Postal Service uses (offline data)."""
+    try:
+        return bool(zipcodes.is_real(zip_code))  # type: ignore[no-untyped-call]
+    except (TypeError, ValueError):
+        return False

@@ -1,0 +1,479 @@
+"""The conversation: what the bot answers to each request, the same on every channel.
+
+Channels parse input into a `Request`, call `Conversation.handle`, and render the `Reply`s:
+Telegram turns choices into buttons; SMS texts already carry their numbered menus.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from bot.core.content import DEFAULT_LANGUAGE, TOPIC_KEYS, Content, is_real_zip
+from bot.core.intents import Intent, Request
+from bot.core.subscribers import DEFAULT_TOPICS
+from bot.storage.crypto import Vault
+from bot.storage.db import Database
+from bot.storage.models import Channel, SubscriberRow, SubscriberStatus
+from bot.storage.subscribers import Subscribers
+
+
+class Style(StrEnum):
+    """How much room a reply has: SMS is short and menu-numbered; rich has buttons."""
+
+    SMS = "sms"
+    RICH = "rich"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A button: its label and the channel-neutral data that comes back when it is tapped."""
+
+    label: str
+    data: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message back to the person."""
+
+    text: str
+    choices: tuple[Choice, ...] = ()
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """A request from one address on one channel."""
+
+    channel: Channel
+    address: str
+    request: Request
+    # The language the person's app reports (Telegram's language_code): a hint for newcomers.
+    client_language: str | None = None
+    # Twilio's Advanced Opt-Out already answered STOP/START/HELP: record, don't answer again.
+    provider_answered: bool = False
+
+
+class ZoneCheck(StrEnum):
+    """What a five-digit string means to this network."""
+
+    IN_AREA = "in_area"
+    OUTSIDE_AREA = "outside_area"
+    NOT_A_ZIP = "not_a_zip"
+
+
+STYLE = {Channel.SMS: Style.SMS, Channel.TELEGRAM: Style.RICH}
+
+# Data carried by buttons; Telegram's adapter maps them back to requests.
+DATA_RIGHTS = "rights"
+DATA_LANGUAGE = "lang"
+DATA_ZONE = "zone"
+DATA_HELP = "help"
+
+
+def button_request(data: str) -> Request:
+    """The request a tapped button stands for."""
+    kind, _, arg = data.partition(":")
+    if kind == DATA_RIGHTS:
+        return Request(Intent.RIGHTS_TOPIC, arg) if arg else Request(Intent.RIGHTS)
+    if kind == DATA_LANGUAGE:
+        return Request(Intent.SET_LANGUAGE, arg) if arg else Request(Intent.LANGUAGE_MENU)
+    if kind == DATA_ZONE:
+        return Request(Intent.ZONE_PROMPT)
+    if kind == DATA_HELP:
+        return Request(Intent.HELP)
+    return Request(Intent.MENU)
+
+
+class Conversation:
+    """Answers requests, and keeps each subscriber's consent, language and zone."""
+
+    def __init__(
+        self, db: Database, vault: Vault, content: Content, clock: Callable[[], datetime]
+    ) -> None:
+        self.db = db
+        self.vault = vault
+        self.content = content
+        self.clock = clock
+
+    def check_zone(self, zip_code: str) -> ZoneCheck:
+        if self.content.zones.name_of(zip_code) is not None:
+            return ZoneCheck.IN_AREA
+        return ZoneCheck.OUTSIDE_AREA if is_real_zip(zip_code) else ZoneCheck.NOT_A_ZIP
+
+    async def handle(self, inbound: Inbound) -> list[Reply]:
+        async with self.db.transaction() as session:
+            subscribers = Subscribers(session, self.vault)
+            row = await subscribers.find(inbound.channel, inbound.address)
+            turn = _Turn(self, inbound, subscribers, row)
+            return await turn.answer()
+
+
+class _Turn:
+    """One inbound message being answered, inside one transaction."""
+
+    def __init__(
+        self,
+        conversation: Conversation,
+        inbound: Inbound,
+        subscribers: Subscribers,
+        row: SubscriberRow | None,
+    ) -> None:
+        self.c = conversation
+        self.content = conversation.content
+        self.inbound = inbound
+        self.request = inbound.request
+        self.subscribers = subscribers
+        self.row = row
+        self.style = STYLE[inbound.channel]
+        self.now = conversation.clock()
+        self.lang = self.content.lang(self._language())
+        self._ = self.lang.gettext
+
+    def _language(self) -> str:
+        spoken = self.request.keyword_language
+        if spoken and spoken != DEFAULT_LANGUAGE:
+            return self.content.supported(spoken)
+        if self.row is not None:
+            return self.content.supported(self.row.language)
+        return self.content.supported(spoken or self.inbound.client_language)
+
+    @property
+    def sms(self) -> bool:
+        return self.style is Style.SMS
+
+    @property
+    def active(self) -> bool:
+        return self.row is not None and self.row.status == SubscriberStatus.ACTIVE
+
+    async def answer(self) -> list[Reply]:
+        intent = self.request.intent
+        if self.row is not None and self.row.status == SubscriberStatus.BLOCKED:
+            # They wrote to us, so they unblocked the bot: reachable again, not yet subscribed.
+            self.subscribers.set_status(
+                self.row, SubscriberStatus.OPTED_OUT, via="unblocked", now=self.now
+            )
+        silenced = self.sms and self.row is not None and not self.active
+        if silenced and intent not in (Intent.SUBSCRIBE, Intent.HELP):
+            # Carrier rules: after STOP, silence until they opt in again; HELP still answers.
+            return []
+        handler = {
+            Intent.SUBSCRIBE: self.subscribe,
+            Intent.STOP: self.stop,
+            Intent.HELP: self.help,
+            Intent.RIGHTS: self.rights,
+            Intent.RIGHTS_TOPIC: self.rights_topic,
+            Intent.LANGUAGE_MENU: self.language_menu,
+            Intent.SET_LANGUAGE: self.set_language,
+            Intent.ZONE_PROMPT: self.zone_prompt,
+            Intent.SET_ZONE: self.set_zone,
+            Intent.WORKSHOPS: self.workshops,
+            Intent.REPORT: self.report,
+            Intent.MENU: self.menu,
+        }[intent]
+        replies = await handler()
+        if self.inbound.provider_answered and intent in (
+            Intent.SUBSCRIBE,
+            Intent.STOP,
+            Intent.HELP,
+        ):
+            return []
+        return replies
+
+    # --- consent -------------------------------------------------------------------------
+
+    async def subscribe(self) -> list[Reply]:
+        _ = self._
+        via = self._via()
+        zip_code = self.request.arg
+        zone_note: str | None = None
+        zone: str | None = None
+        if zip_code:
+            check = self.c.check_zone(zip_code)
+            if check is ZoneCheck.IN_AREA:
+                zone = zip_code
+            else:
+                zone_note = self._zone_problem(zip_code, check)
+        was_active = self.active
+        if self.row is None:
+            self.row = await self.subscribers.add(
+                self.inbound.channel,
+                self.inbound.address,
+                language=self.lang.code,
+                zone=zone,
+                topics=list(DEFAULT_TOPICS),
+                via=via,
+                now=self.now,
+            )
+        else:
+            if not was_active:
+                self.subscribers.set_status(
+                    self.row, SubscriberStatus.ACTIVE, via=via, now=self.now
+                )
+            self.row.language = self.lang.code
+            if zone:
+                self.row.zone = zone
+        replies = [Reply(self._welcome(already=was_active), self._welcome_choices())]
+        if zone_note:
+            replies.append(Reply(zone_note))
+        elif self.row.zone is None and (self.sms or self.request.keyword_language):
+            # On Telegram without a language in the link, the language buttons come first
+            # and the ZIP prompt follows the choice.
+            replies.append(Reply(self._zip_prompt()))
+        return replies
+
+    def _welcome(self, *, already: bool) -> str:
+        _ = self._
+        network = self.content.network
+        zone_part = self._zone_label(self.row.zone if self.row else None)
+        frequency = (
+            network.alert_frequency.get(self.lang.code) or network.alert_frequency[DEFAULT_LANGUAGE]
+        )
+        if self.sms:
+            # CTIA opt-in confirmation: program, what and how often, rates, HELP, STOP.
+            text = _(
+                "{program}: you're signed up for verified alerts and know-your-rights info"
+                "{zone}. {frequency}. Msg & data rates may apply. Reply HELP for help, "
+                "STOP to opt out."
+            )
+            return text.format(program=network.name, zone=zone_part, frequency=frequency)
+        lead = (
+            _("You're already signed up.")
+            if already
+            else _("Welcome to {program}.").format(program=network.name)
+        )
+        body = _(
+            "You'll receive verified alerts about immigration enforcement{zone}, "
+            "workshop reminders, and know-your-rights answers whenever you ask "
+            "({frequency}). We never ask for your name or location.\n\n"
+            "Send /stop at any time to stop, /help for help."
+        ).format(zone=zone_part, frequency=frequency)
+        if self.request.keyword_language:
+            return f"{lead}\n\n{body}"
+        return f"{lead}\n\n{body}\n\n{_('Choose your language:')}"
+
+    def _welcome_choices(self) -> tuple[Choice, ...]:
+        if self.sms or self.request.keyword_language:
+            return ()
+        return self._language_choices()
+
+    async def stop(self) -> list[Reply]:
+        _ = self._
+        if self.row is None or not self.active:
+            if self.sms and self.row is not None:
+                return []  # confirmed once already: silence
+            if self.sms:
+                return [Reply(self._stop_confirmation())]
+            return [Reply(_("You're not subscribed. Send /start to sign up."))]
+        self.subscribers.set_status(
+            self.row, SubscriberStatus.OPTED_OUT, via=self._via(), now=self.now
+        )
+        return [Reply(self._stop_confirmation())]
+
+    def _stop_confirmation(self) -> str:
+        _ = self._
+        if self.sms:
+            return _(
+                "{program}: you're unsubscribed and will get no more messages. "
+                "Reply START to sign up again."
+            ).format(program=self.content.network.name)
+        return _(
+            "You're unsubscribed: no more alerts or reminders. Send /start to sign up again, "
+            "or /rights any time."
+        )
+
+    # --- answers on demand ---------------------------------------------------------------
+
+    async def help(self) -> list[Reply]:
+        _ = self._
+        network = self.content.network
+        if self.sms:
+            return [
+                Reply(
+                    _(
+                        "{program}: verified immigration alerts and know-your-rights info. "
+                        "Hotline {hotline}. Contact {contact}. Text RIGHTS for your rights. "
+                        "Msg & data rates may apply. Reply STOP to opt out."
+                    ).format(program=network.name, hotline=network.hotline, contact=network.contact)
+                )
+            ]
+        lines = [
+            _("{program} sends verified alerts about immigration enforcement near you.").format(
+                program=network.name
+            ),
+            "",
+            _("/rights - know your rights"),
+            _("/language - change language"),
+            _("/zone - change your ZIP code"),
+            _("/workshops - upcoming workshops"),
+            _("/report - report enforcement activity"),
+            _("/stop - stop messages"),
+            "",
+            _("{name}: {hotline}").format(name=network.hotline_name, hotline=network.hotline),
+        ]
+        for resource in self.content.resources:
+            what = resource.what.get(self.lang.code) or resource.what.get(DEFAULT_LANGUAGE, "")
+            reach = resource.phone or resource.website or ""
+            lines.append(
+                f"• {resource.name} ({reach}): {what}" if what else f"• {resource.name} ({reach})"
+            )
+        return [Reply("\n".join(lines), self._menu_choices())]
+
+    async def rights(self) -> list[Reply]:
+        _ = self._
+        rights = self.content.rights_in(self.lang.code)
+        if self.sms:
+            menu = ", ".join(
+                f"{number} {self.content.topic(self.lang.code, key).title}"
+                for number, key in enumerate(TOPIC_KEYS, start=1)
+            )
+            text = _("{summary} Reply {menu}.").format(summary=rights.summary_sms, menu=menu)
+            return [Reply(self._with_hotline(text))]
+        choices = tuple(
+            Choice(self.content.topic(self.lang.code, key).title, f"{DATA_RIGHTS}:{key}")
+            for key in TOPIC_KEYS
+        )
+        return [Reply(self._with_hotline(rights.summary_telegram), choices)]
+
+    async def rights_topic(self) -> list[Reply]:
+        arg = self.request.arg or ""
+        key = TOPIC_KEYS[int(arg) - 1] if arg.isdigit() and 0 < int(arg) <= len(TOPIC_KEYS) else arg
+        if key not in TOPIC_KEYS:
+            return await self.rights()
+        topic = self.content.topic(self.lang.code, key)
+        if self.sms:
+            return [Reply(self._with_hotline(topic.sms))]
+        back = (Choice(self._("All topics"), DATA_RIGHTS),)
+        return [Reply(self._with_hotline(f"{topic.title}\n\n{topic.telegram}"), back)]
+
+    def _with_hotline(self, text: str) -> str:
+        network = self.content.network
+        line = self._("Hotline {hotline}").format(hotline=network.hotline)
+        return (
+            f"{text} {line}" if self.sms else f"{text}\n\n{network.hotline_name}: {network.hotline}"
+        )
+
+    async def workshops(self) -> list[Reply]:
+        return [
+            Reply(
+                self._("No workshops are scheduled right now. Call {hotline} to ask.").format(
+                    hotline=self.content.network.hotline
+                )
+            )
+        ]
+
+    async def report(self) -> list[Reply]:
+        return [
+            Reply(
+                self._(
+                    "To report immigration enforcement, call the hotline {hotline}: trained "
+                    "volunteers verify reports before any alert. Please don't share "
+                    "unverified news."
+                ).format(hotline=self.content.network.hotline)
+            )
+        ]
+
+    async def menu(self) -> list[Reply]:
+        _ = self._
+        if self.sms:
+            if self.active:
+                text = _(
+                    "Text RIGHTS for your rights, HELP for help, a ZIP code to change your "
+                    "area, LANG for language, STOP to opt out."
+                )
+            else:
+                text = _(
+                    "Text JOIN and your ZIP code (like JOIN 60629) for verified alerts, "
+                    "RIGHTS for your rights, HELP for help."
+                )
+            return [Reply(text)]
+        if self.active:
+            text = _("What would you like to do?")
+        else:
+            text = _("Send /start to get verified alerts, or choose:")
+        return [Reply(text, self._menu_choices())]
+
+    def _menu_choices(self) -> tuple[Choice, ...]:
+        _ = self._
+        return (
+            Choice(_("Know your rights"), DATA_RIGHTS),
+            Choice(_("Language"), DATA_LANGUAGE),
+            Choice(_("ZIP code"), DATA_ZONE),
+            Choice(_("Help"), DATA_HELP),
+        )
+
+    # --- preferences ---------------------------------------------------------------------
+
+    async def language_menu(self) -> list[Reply]:
+        if self.sms:
+            names = ", ".join(
+                self.content.language_name(code).upper() for code in self.content.languages
+            )
+            return [Reply(self._("Reply with your language: {names}").format(names=names))]
+        return [Reply(self._("Choose your language:"), self._language_choices())]
+
+    def _language_choices(self) -> tuple[Choice, ...]:
+        return tuple(
+            Choice(self.content.language_name(code), f"{DATA_LANGUAGE}:{code}")
+            for code in self.content.languages
+        )
+
+    async def set_language(self) -> list[Reply]:
+        code = self.content.supported(self.request.arg)
+        self.lang = self.content.lang(code)
+        self._ = _ = self.lang.gettext
+        if self.row is None:
+            return await self.menu()
+        self.row.language = code
+        text = _("Language set: {name}.").format(name=self.content.language_name(code))
+        if self.row.zone is None and self.active:
+            return [Reply(text), Reply(self._zip_prompt())]
+        return [Reply(text)]
+
+    async def zone_prompt(self) -> list[Reply]:
+        return [Reply(self._zip_prompt())]
+
+    def _zip_prompt(self) -> str:
+        _ = self._
+        if self.sms:
+            return _("Reply with your 5-digit ZIP code to get alerts for your area.")
+        return _(
+            "Send your 5-digit ZIP code to get alerts for your area. We never ask for your address."
+        )
+
+    async def set_zone(self) -> list[Reply]:
+        _ = self._
+        zip_code = self.request.arg or ""
+        check = self.c.check_zone(zip_code)
+        if check is not ZoneCheck.IN_AREA:
+            return [Reply(self._zone_problem(zip_code, check))]
+        if self.row is None or not self.active:
+            if self.sms:
+                return [Reply(_("To get alerts for {zip}, text JOIN {zip}.").format(zip=zip_code))]
+            return [Reply(_("Send /start to get alerts for {zip}.").format(zip=zip_code))]
+        self.row.zone = zip_code
+        return [
+            Reply(_("Your area is now {zone}.").format(zone=self._zone_label(zip_code).strip()))
+        ]
+
+    def _zone_label(self, zip_code: str | None) -> str:
+        if zip_code is None:
+            return ""
+        name = self.content.zones.name_of(zip_code)
+        return f" {zip_code} ({name})" if name and name != zip_code else f" {zip_code}"
+
+    def _zone_problem(self, zip_code: str, check: ZoneCheck) -> str:
+        _ = self._
+        if check is ZoneCheck.OUTSIDE_AREA:
+            return _(
+                "{zip} is outside {area}, the area this network serves. Send a ZIP code in {area}."
+            ).format(zip=zip_code, area=self.content.zones.area_name(self.lang.code))
+        return _("{zip} is not a ZIP code. Send a 5-digit ZIP code like 60629.").format(
+            zip=zip_code
+        )
+
+    def _via(self) -> str:
+        """How consent was given, for the consent record: a channel and a keyword or command."""
+        return f"{self.inbound.channel}:{self.request.keyword or self.request.intent}"

@@ -1,0 +1,96 @@
+"""SMS keywords (design.md): case-insensitive, ignoring surrounding spaces and punctuation."""
+
+from __future__ import annotations
+
+import string
+import unicodedata
+from collections.abc import Iterable
+
+from bot.core.intents import Intent, Request
+
+_EN = "en"
+_ES = "es"
+
+KEYWORDS: dict[str, tuple[Intent, str | None]] = {
+    **dict.fromkeys(("JOIN", "START", "SUBSCRIBE", "UNSTOP"), (Intent.SUBSCRIBE, _EN)),
+    **dict.fromkeys(("ALTA", "UNIRSE"), (Intent.SUBSCRIBE, _ES)),
+    **dict.fromkeys(
+        ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"),
+        (Intent.STOP, _EN),
+    ),
+    **dict.fromkeys(("BAJA", "PARAR"), (Intent.STOP, _ES)),
+    **dict.fromkeys(("HELP", "INFO"), (Intent.HELP, _EN)),
+    "AYUDA": (Intent.HELP, _ES),
+    "RIGHTS": (Intent.RIGHTS, _EN),
+    "DERECHOS": (Intent.RIGHTS, _ES),
+    "WORKSHOPS": (Intent.WORKSHOPS, _EN),
+    "TALLERES": (Intent.WORKSHOPS, _ES),
+    "REPORT": (Intent.REPORT, _EN),
+    **dict.fromkeys(("REPORTAR", "REPORTE"), (Intent.REPORT, _ES)),
+    "LANG": (Intent.LANGUAGE_MENU, _EN),
+    "IDIOMA": (Intent.LANGUAGE_MENU, _ES),
+}
+
+# English names of languages, so "SPANISH" works as well as "ESPAÑOL".
+ENGLISH_NAMES = {
+    "ENGLISH": "en",
+    "SPANISH": "es",
+    "POLISH": "pl",
+    "CHINESE": "zh",
+    "ARABIC": "ar",
+    "KOREAN": "ko",
+    "TAGALOG": "tl",
+    "UKRAINIAN": "uk",
+    "PORTUGUESE": "pt",
+}
+
+_PUNCTUATION = string.punctuation + "¡¿«»“”‘’…。！？、"
+
+
+def fold(word: str) -> str:
+    """Upper case without accents or surrounding punctuation: "¡Español!" -> "ESPANOL"."""
+    decomposed = unicodedata.normalize("NFKD", word.strip().strip(_PUNCTUATION).strip())
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).upper()
+
+
+def parse_text(body: str, language_names: dict[str, str], topic_count: int) -> Request:
+    """Read one text message (an SMS, or plain text on Telegram). `language_names` maps each offered language's own name to its code."""
+    words = body.split()
+    if not words:
+        return Request(Intent.MENU)
+    first = fold(words[0])
+    rest = [fold(word) for word in words[1:]]
+    names = _name_index(language_names.items())
+
+    if len(words) == 1 and _is_zip(first):
+        return Request(Intent.SET_ZONE, first)
+    if len(words) == 1 and first.isdigit() and 1 <= int(first) <= topic_count:
+        return Request(Intent.RIGHTS_TOPIC, first)
+    if first in names and len(words) == 1:
+        return Request(Intent.SET_LANGUAGE, names[first], keyword_language=names[first])
+    found = KEYWORDS.get(first)
+    if found is None:
+        return Request(Intent.MENU)
+    intent, language = found
+    if intent is Intent.SUBSCRIBE:
+        zip_code = next((word for word in rest if _is_zip(word)), None)
+        return Request(intent, zip_code, keyword_language=language, keyword=first)
+    if intent is Intent.LANGUAGE_MENU and rest and rest[0] in names:
+        return Request(Intent.SET_LANGUAGE, names[rest[0]], keyword_language=names[rest[0]])
+    if intent is Intent.REPORT:
+        text = body.strip()[len(words[0]) :].strip() or None
+        return Request(intent, text, keyword_language=language, keyword=first)
+    # A message that starts with a keyword gets that keyword's answer ("Stop please" opts out).
+    return Request(intent, keyword_language=language, keyword=first)
+
+
+def _name_index(items: Iterable[tuple[str, str]]) -> dict[str, str]:
+    index = {fold(name): code for name, code in items}
+    for name, code in ENGLISH_NAMES.items():
+        if code in index.values():
+            index.setdefault(name, code)
+    return index
+
+
+def _is_zip(word: str) -> bool:
+    return len(word) == 5 and word.isdigit()

@@ -1,0 +1,40 @@
+"""SMS segments: how many billable parts a text costs (GSM-7 160/153, UCS-2 70/67)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# The GSM 03.38 default alphabet and its extension table (each extension char costs two septets).
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
+
+MAX_SEGMENTS = 4
+"""What one of our texts may cost: a network pays per segment."""
+
+
+@dataclass(frozen=True)
+class SegmentCount:
+    """A text's encoding, its length in encoding units, its segments, and what forced UCS-2."""
+
+    encoding: str  # "GSM-7" or "UCS-2"
+    units: int
+    segments: int
+    non_gsm: tuple[str, ...]
+
+
+def count_segments(text: str) -> SegmentCount:
+    non_gsm = tuple(
+        dict.fromkeys(c for c in text if c not in GSM7_BASIC and c not in GSM7_EXTENSION)
+    )
+    if not non_gsm:
+        units = sum(2 if c in GSM7_EXTENSION else 1 for c in text)
+        single, multi, encoding = 160, 153, "GSM-7"
+    else:
+        # UTF-16 code units: a character outside the BMP (most emoji) takes two.
+        units = sum(2 if ord(c) > 0xFFFF else 1 for c in text)
+        single, multi, encoding = 70, 67, "UCS-2"
+    segments = 1 if units <= single else -(-units // multi)
+    return SegmentCount(encoding, units, segments, non_gsm)

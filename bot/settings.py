@@ -1,0 +1,185 @@
+"""Typed settings from the environment (12-factor); every name is part of the contract in design.md."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Self
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class TelegramMode(StrEnum):
+    """How updates reach the bot: it asks (polling) or Telegram posts them (webhook)."""
+
+    POLLING = "polling"
+    WEBHOOK = "webhook"
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names the variable and never its value."""
+
+
+NonNegativeRate = Annotated[float, Field(ge=0)]
+
+
+class Settings(BaseSettings):
+    """Everything the bot reads from its environment, validated once at start-up."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, frozen=True)
+
+    database_url: str = "sqlite:///var/bot.sqlite3"
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_url: AnyHttpUrl = AnyHttpUrl("https://api.telegram.org")
+    telegram_mode: TelegramMode = TelegramMode.POLLING
+    telegram_webhook_secret: SecretStr | None = None
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_api_url: AnyHttpUrl = AnyHttpUrl("https://api.twilio.com")
+    public_url: AnyHttpUrl | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    data_key: SecretStr | None = None
+    timezone: str = "America/Chicago"
+    telegram_rate: NonNegativeRate = 30
+    telegram_chat_rate: NonNegativeRate = 1
+    twilio_rate: NonNegativeRate = 1
+    config_dir: Path = PROJECT_ROOT / "config"
+    var_dir: Path = PROJECT_ROOT / "var"
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        scheme = value.split(":", 1)[0].split("+", 1)[0]
+        if scheme not in {"sqlite", "postgres", "postgresql"}:
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("is not an IANA time zone such as America/Chicago") from exc
+        return value
+
+    @field_validator("twilio_from_number")
+    @classmethod
+    def _e164_sender(cls, value: str | None) -> str | None:
+        if value and not (value.startswith("+") and value[1:].isdigit()):
+            raise ValueError("must be an E.164 number such as +13125550100")
+        return value or None
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return value.upper()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.telegram_enabled and self.telegram_mode is TelegramMode.WEBHOOK:
+            if self.public_url is None:
+                raise ValueError("PUBLIC_URL is required when TELEGRAM_MODE=webhook")
+            if not self.telegram_webhook_secret:
+                raise ValueError("TELEGRAM_WEBHOOK_SECRET is required when TELEGRAM_MODE=webhook")
+        if bool(self.twilio_account_sid) != bool(self.twilio_auth_token):
+            raise ValueError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN must be set together")
+        if self.sms_enabled:
+            if not (self.twilio_from_number or self.twilio_messaging_service_sid):
+                raise ValueError(
+                    "TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID is required for SMS"
+                )
+            if self.public_url is None:
+                raise ValueError("PUBLIC_URL is required for SMS (Twilio signatures use it)")
+        return self
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return self.telegram_bot_token is not None and bool(
+            self.telegram_bot_token.get_secret_value()
+        )
+
+    @property
+    def sms_enabled(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def public(self, path: str) -> str:
+        """The externally visible URL of one of our routes, as a provider calls it."""
+        if self.public_url is None:
+            raise SettingsError("PUBLIC_URL is not set")
+        return str(self.public_url).rstrip("/") + path
+
+    @property
+    def async_database_url(self) -> str:
+        """DATABASE_URL with the async driver this project uses (Heroku's postgres:// too)."""
+        url = self.database_url
+        scheme, rest = url.split(":", 1)
+        base = scheme.split("+", 1)[0]
+        if base == "sqlite":
+            return "sqlite+aiosqlite:" + rest
+        return "postgresql+asyncpg:" + rest
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file, resolved against the project when relative; None for PostgreSQL."""
+        if not self.database_url.startswith("sqlite"):
+            return None
+        path = urlsplit(self.database_url).path
+        # sqlite:///relative and sqlite:////absolute, as SQLAlchemy reads them.
+        raw = path[1:] if path.startswith("/") else path
+        if raw in {"", ":memory:"}:
+            return None
+        return Path(raw)
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from `environ` (the process environment by default), or fail naming the bad variable."""
+    import os
+
+    source = dict(os.environ if environ is None else environ)
+    values = {key.lower(): value for key, value in source.items() if key.lower() in _FIELDS}
+    # An empty variable means "unset", as in most .env files and PaaS dashboards.
+    values = {key: value for key, value in values.items() if value != ""}
+    try:
+        # model_validate reads only `values`: the mapping is the single source, so tests inject it.
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+
+
+_FIELDS = set(Settings.model_fields)
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        name = "_".join(str(part) for part in error["loc"]).upper()
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append(f"{name}: {message}" if name else message)
+    return "Bad settings: " + "; ".join(problems)

@@ -1,0 +1,1 @@
+"""Local fake provider servers: Telegram Bot API and Twilio, spoken over real HTTP."""

@@ -1,0 +1,1 @@
+"""Persistence: typed SQLAlchemy models, sessions, queries, migrations and encryption at rest."""

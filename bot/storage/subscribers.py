@@ -1,0 +1,105 @@
+"""Subscriber queries: add, find by address through the blind index, count. Never commits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage.crypto import Vault
+from bot.storage.models import ConsentAction, ConsentRow, SubscriberRow, SubscriberStatus
+
+
+@dataclass(frozen=True)
+class CountRow:
+    """One cell of the operators' table: how many subscribers share these attributes."""
+
+    channel: str
+    language: str
+    zone: str | None
+    status: str
+    count: int
+
+
+class Subscribers:
+    """Queries on subscribers within the caller's transaction."""
+
+    def __init__(self, session: AsyncSession, vault: Vault) -> None:
+        self.session = session
+        self.vault = vault
+
+    async def find(self, channel: str, address: str) -> SubscriberRow | None:
+        indexes = self.vault.indexes(address)
+        row = await self.session.scalar(
+            select(SubscriberRow).where(
+                SubscriberRow.channel == channel, SubscriberRow.address_index.in_(indexes)
+            )
+        )
+        if row is not None and row.address_index != indexes[0]:
+            # Found under an older DATA_KEY: move it to the newest key as we pass.
+            row.address_index = indexes[0]
+            row.address_cipher = self.vault.rotate(row.address_cipher)
+        return row
+
+    async def add(
+        self,
+        channel: str,
+        address: str,
+        *,
+        language: str,
+        zone: str | None,
+        topics: list[str],
+        via: str,
+        now: datetime,
+    ) -> SubscriberRow:
+        row = SubscriberRow(
+            channel=channel,
+            address_index=self.vault.index(address),
+            address_cipher=self.vault.encrypt(address),
+            language=language,
+            zone=zone,
+            topics=topics,
+            status=SubscriberStatus.ACTIVE,
+            consent_at=now,
+            consent_via=via,
+            status_changed_at=now,
+            created_at=now,
+        )
+        self.session.add(row)
+        row.consents.append(ConsentRow(action=ConsentAction.OPT_IN, via=via, at=now))
+        await self.session.flush()
+        return row
+
+    def set_status(
+        self, row: SubscriberRow, status: SubscriberStatus, *, via: str, now: datetime
+    ) -> None:
+        """Change status and record it in the consent history."""
+        row.status = status
+        row.status_changed_at = now
+        action = {
+            SubscriberStatus.ACTIVE: ConsentAction.OPT_IN,
+            SubscriberStatus.OPTED_OUT: ConsentAction.OPT_OUT,
+            SubscriberStatus.BLOCKED: ConsentAction.BLOCKED,
+        }[status]
+        if status is SubscriberStatus.ACTIVE:
+            row.consent_at = now
+            row.consent_via = via
+        self.session.add(ConsentRow(subscriber_id=row.id, action=action, via=via, at=now))
+
+    def address_of(self, row: SubscriberRow) -> str:
+        return self.vault.decrypt(row.address_cipher)
+
+    async def counts(self) -> list[CountRow]:
+        query = select(
+            SubscriberRow.channel,
+            SubscriberRow.language,
+            SubscriberRow.zone,
+            SubscriberRow.status,
+            func.count(),
+        ).group_by(
+            SubscriberRow.channel, SubscriberRow.language, SubscriberRow.zone, SubscriberRow.status
+        )
+        result = await self.session.execute(query)
+        return [CountRow(*row) for row in result.all()]

@@ -1,0 +1,168 @@
+"""Fixtures: a migrated database per test (SQLite or PostgreSQL), the fake providers, the bot.
+
+The suite runs twice in `make test`: on SQLite, then with TEST_DATABASE_URL pointing at the
+real PostgreSQL server. PostgreSQL being unreachable fails the run; it never skips.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+
+from bot.app import Services, build_services, build_web
+from bot.settings import Settings, load_settings
+from bot.sim.fake_telegram import FakeTelegram
+from bot.sim.fake_twilio import FakeTwilio
+from bot.sim.serve import RunningServer, bind, serve
+from bot.storage.crypto import generate_key
+from bot.storage.db import make_engine
+from bot.storage.migrate import upgrade
+from bot.storage.models import Base
+
+TELEGRAM_TOKEN = "123456:TEST-token-for-the-fake"
+TWILIO_SID = "AC" + "0" * 32
+TWILIO_TOKEN = "twilio-test-auth-token"
+BOT_NUMBER = "+13125550100"
+DATA_KEY = generate_key()
+
+
+def postgres_url() -> str | None:
+    return os.environ.get("TEST_DATABASE_URL") or None
+
+
+def async_url(url: str) -> str:
+    return load_settings({"DATABASE_URL": url}).async_database_url
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated database: an SQLite file to copy per test, or the PostgreSQL schema."""
+    url = postgres_url()
+    if url is None:
+        path = tmp_path_factory.mktemp("template") / "bot.sqlite3"
+        upgrade(async_url(f"sqlite:///{path}"))
+        return f"sqlite:///{path}"
+    asyncio.run(_reset_postgres(async_url(url)))
+    upgrade(async_url(url))
+    return url
+
+
+async def _reset_postgres(url: str) -> None:
+    dsn = url.replace("postgresql+asyncpg", "postgresql")
+    try:
+        connection = await asyncpg.connect(dsn, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise RuntimeError(
+            f"PostgreSQL at TEST_DATABASE_URL is unreachable ({type(exc).__name__}); "
+            "start it, or run the SQLite half alone with `make pytest-sqlite`"
+        ) from None
+    try:
+        await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    finally:
+        await connection.close()
+
+
+async def _truncate(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as connection:
+            tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+            await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def database_url(database_template: str, tmp_path: Path) -> str:
+    """A database of this test's own: a copy of the template, or PostgreSQL emptied first."""
+    if database_template.startswith("sqlite"):
+        path = tmp_path / "bot.sqlite3"
+        shutil.copy(database_template.removeprefix("sqlite:///"), path)
+        return f"sqlite:///{path}"
+    asyncio.run(_truncate(async_url(database_template)))
+    return database_template
+
+
+def make_settings(database_url: str, tmp_path: Path, **overrides: str) -> Settings:
+    env = {
+        "DATABASE_URL": database_url,
+        "DATA_KEY": DATA_KEY,
+        "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+        "TWILIO_ACCOUNT_SID": TWILIO_SID,
+        "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+        "TWILIO_FROM_NUMBER": BOT_NUMBER,
+        "PUBLIC_URL": "http://127.0.0.1:9",
+        "TELEGRAM_API_URL": "http://127.0.0.1:9",
+        "TWILIO_API_URL": "http://127.0.0.1:9",
+        "VAR_DIR": str(tmp_path / "var"),
+    }
+    env.update(overrides)
+    return load_settings(env)
+
+
+@dataclass
+class Fakes:
+    telegram: FakeTelegram
+    twilio: FakeTwilio
+    telegram_server: RunningServer
+    twilio_server: RunningServer
+
+
+@pytest.fixture
+async def fakes() -> AsyncIterator[Fakes]:
+    telegram = FakeTelegram(TELEGRAM_TOKEN)
+    twilio = FakeTwilio(TWILIO_SID, TWILIO_TOKEN, phone_number=BOT_NUMBER)
+    telegram_server = await serve(telegram.app)
+    twilio_server = await serve(twilio.app)
+    yield Fakes(telegram, twilio, telegram_server, twilio_server)
+    await telegram.aclose()
+    await twilio.aclose()
+    await telegram_server.stop()
+    await twilio_server.stop()
+
+
+@dataclass
+class Bot:
+    """The whole bot, served on loopback against the fakes, as `rrbot run` would run it."""
+
+    services: Services
+    settings: Settings
+    url: str
+    telegram: FakeTelegram
+    twilio: FakeTwilio
+
+
+@pytest.fixture
+def bot_env(fakes: Fakes) -> dict[str, str]:
+    """Settings overrides for the bot fixture; tests override this to change the mode."""
+    return {}
+
+
+@pytest.fixture
+async def bot(
+    database_url: str, tmp_path: Path, fakes: Fakes, bot_env: dict[str, str]
+) -> AsyncIterator[Bot]:
+    sock = bind()
+    port = sock.getsockname()[1]
+    public = f"http://127.0.0.1:{port}"
+    settings = make_settings(
+        database_url,
+        tmp_path,
+        PUBLIC_URL=public,
+        TELEGRAM_API_URL=fakes.telegram_server.url,
+        TWILIO_API_URL=fakes.twilio_server.url,
+        **bot_env,
+    )
+    services = build_services(settings)
+    server = await serve(build_web(services), sock=sock, lifespan="on")
+    fakes.twilio.webhook_url = f"{public}/twilio/sms"
+    yield Bot(services, settings, public, fakes.telegram, fakes.twilio)
+    await server.stop()

@@ -1,0 +1,61 @@
+"""Privacy by construction: what the flows log, and what the redaction catches anyway."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from bot import logs
+from tests.conftest import Bot
+
+PHONE = "+13125550177"
+USER = 88123456
+SECRET_TEXT = "my neighbour Maria at 4400 S Kedzie"
+
+
+async def test_no_number_chat_id_or_message_text_reaches_the_logs(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    logs.quiet_libraries("DEBUG")
+    caplog.set_level(logging.DEBUG)
+    bot.telegram.add_user(USER)
+    for body in ("JOIN 60629", SECRET_TEXT, "RIGHTS", "2", "STOP", "REPORT " + SECRET_TEXT):
+        await bot.twilio.text(PHONE, body)
+    await bot.twilio.text(PHONE, "JOIN", forge=True)
+    for body in ("/start es_60629", SECRET_TEXT, "/rights"):
+        before = len(bot.telegram.messages_to(USER))
+        await bot.telegram.send_text(USER, body)
+        await bot.telegram.wait_for(USER, before + 1)
+    await bot.telegram.block(USER)
+
+    assert len(caplog.records) >= 8, "the flows should have logged their events"
+    formatter = logs.JSONFormatter()
+    for record in caplog.records:
+        line = formatter.format(record) + record.getMessage()
+        for secret in (PHONE, PHONE[2:], "5550177", str(USER), "Kedzie", "Maria"):
+            assert secret not in line, record.name
+
+
+def test_redaction_masks_digit_runs_and_drops_exception_messages() -> None:
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed for %s", (PHONE,), None)
+    try:
+        raise ValueError(f"bad number {PHONE}")
+    except ValueError as error:
+        record.exc_info = (ValueError, error, error.__traceback__)
+    logs.RedactingFilter().filter(record)
+    out = logging.Formatter().format(record)
+    assert PHONE not in out and "5550177" not in out
+    assert "ValueError" in out and logs.REDACTED in out
+
+
+def test_json_lines_carry_extra_fields() -> None:
+    record = logging.LogRecord("bot", logging.INFO, __file__, 1, "sms answered", (), None)
+    record.intent = "rights"
+    entry = json.loads(logs.JSONFormatter().format(record))
+    assert (
+        entry["event"] == "sms answered"
+        and entry["intent"] == "rights"
+        and entry["level"] == "INFO"
+    )

@@ -1,0 +1,120 @@
+"""`rrbot run` as a real process: start, answer, stop cleanly on SIGTERM, restart with its data."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import BOT_NUMBER, DATA_KEY, TELEGRAM_TOKEN, TWILIO_SID, TWILIO_TOKEN, Fakes
+
+PHONE = "+13125550166"
+USER = 61001
+STOP_WITHIN = 10.0  # seconds: a hung shutdown fails here rather than hanging CI
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def start(env: dict[str, str], url: str) -> asyncio.subprocess.Process:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with httpx.AsyncClient() as client:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if process.returncode is not None:
+                raise AssertionError("rrbot run exited during start-up")
+            try:
+                if (await client.get(f"{url}/healthz")).status_code == 200:
+                    return process
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    process.kill()
+    raise AssertionError("rrbot run did not become healthy")
+
+
+async def stop(process: asyncio.subprocess.Process) -> tuple[float, str]:
+    """SIGTERM, then wait: shut down in order (uvicorn then re-raises the signal, as it should)."""
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    _, stderr = await asyncio.wait_for(process.communicate(), STOP_WITHIN)
+    output = stderr.decode()
+    assert process.returncode in (0, -signal.SIGTERM), output[-2000:]
+    assert "Application shutdown complete" in output, output[-2000:]
+    return time.monotonic() - started, output
+
+
+async def test_sigterm_stops_cleanly_and_a_restart_keeps_every_choice(
+    fakes: Fakes, database_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "TWILIO_"))},
+        "DATABASE_URL": database_url,
+        "DATA_KEY": DATA_KEY,
+        "PORT": str(port),
+        "PUBLIC_URL": url,
+        "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+        "TELEGRAM_API_URL": fakes.telegram_server.url,
+        "TWILIO_ACCOUNT_SID": TWILIO_SID,
+        "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+        "TWILIO_FROM_NUMBER": BOT_NUMBER,
+        "TWILIO_API_URL": fakes.twilio_server.url,
+        "VAR_DIR": str(tmp_path / "var"),
+    }
+    fakes.twilio.webhook_url = f"{url}/twilio/sms"
+    fakes.telegram.add_user(USER)
+
+    process = await start(env, url)
+    assert "60629" in (await fakes.twilio.text(PHONE, "ALTA 60629")).replies[0]
+    await fakes.telegram.send_text(USER, "/start es_60608")
+    await fakes.telegram.wait_for(USER, 1, timeout=10)
+    took, stderr = await stop(process)
+    assert "telegram stopped" in stderr
+    assert took < STOP_WITHIN
+
+    process = await start(env, url)
+    try:
+        # Spanish and still subscribed (an opted-out number would get silence).
+        assert "En casa" in (await fakes.twilio.text(PHONE, "RIGHTS")).replies[0]
+        await fakes.telegram.send_text(USER, "/rights")
+        [rights] = (await fakes.telegram.wait_for(USER, 2, timeout=10))[1:]
+        assert "En casa" in str(rights.reply_markup)
+    finally:
+        _, stderr = await stop(process)
+    for secret in (PHONE, PHONE[2:], str(USER)):
+        assert secret not in stderr
+
+
+async def test_a_bad_setting_stops_start_up_with_a_message_naming_it(tmp_path: Path) -> None:
+    env = {**os.environ, "TELEGRAM_MODE": "sideways", "VAR_DIR": str(tmp_path)}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 2
+    assert b"TELEGRAM_MODE" in stderr

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import pytest
+
+from bot.settings import SettingsError, TelegramMode, load_settings
+
+
+def test_defaults_follow_the_contract() -> None:
+    settings = load_settings({})
+    assert settings.database_url == "sqlite:///var/bot.sqlite3"
+    assert str(settings.telegram_api_url) == "https://api.telegram.org/"
+    assert settings.telegram_mode is TelegramMode.POLLING
+    assert (settings.host, settings.port, settings.timezone) == (
+        "127.0.0.1",
+        8080,
+        "America/Chicago",
+    )
+    assert (settings.telegram_rate, settings.telegram_chat_rate, settings.twilio_rate) == (30, 1, 1)
+    assert not settings.telegram_enabled and not settings.sms_enabled
+
+
+@pytest.mark.parametrize(
+    ("url", "driver"),
+    [
+        ("postgres://u:p@db:5432/rr", "postgresql+asyncpg://u:p@db:5432/rr"),
+        ("postgresql://u@db/rr", "postgresql+asyncpg://u@db/rr"),
+        ("sqlite:///var/x.sqlite3", "sqlite+aiosqlite:///var/x.sqlite3"),
+    ],
+)
+def test_the_project_chooses_the_async_driver(url: str, driver: str) -> None:
+    assert load_settings({"DATABASE_URL": url}).async_database_url == driver
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"PORT": "eighty"}, "PORT"),
+        ({"TELEGRAM_MODE": "push"}, "TELEGRAM_MODE"),
+        ({"TIMEZONE": "Chicago"}, "TIMEZONE"),
+        ({"TWILIO_RATE": "-1"}, "TWILIO_RATE"),
+        ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+        ({"TWILIO_FROM_NUMBER": "312 555 0100"}, "TWILIO_FROM_NUMBER"),
+        (
+            {
+                "TELEGRAM_BOT_TOKEN": "1:x",
+                "TELEGRAM_MODE": "webhook",
+                "PUBLIC_URL": "https://x.org",
+            },
+            "TELEGRAM_WEBHOOK_SECRET",
+        ),
+        (
+            {"TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "t", "PUBLIC_URL": "https://x.org"},
+            "TWILIO_FROM_NUMBER",
+        ),
+        ({"TWILIO_ACCOUNT_SID": "AC1"}, "TWILIO_AUTH_TOKEN"),
+    ],
+)
+def test_a_bad_setting_stops_start_up_naming_it(env: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        load_settings(env)
+
+
+def test_secrets_never_print() -> None:
+    settings = load_settings({"TELEGRAM_BOT_TOKEN": "123:very-secret", "DATA_KEY": "k" * 44})
+    assert "very-secret" not in repr(settings) and "k" * 44 not in str(settings)
+
+
+def test_a_bad_value_is_not_echoed_in_the_error() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"PORT": "secret-looking-value"})
+    assert "secret-looking-value" not in str(caught.value)

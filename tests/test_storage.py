@@ -1,0 +1,103 @@
+"""Storage: encryption at rest, blind-index lookups across a key rotation, migrations = models."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import select
+
+from bot.storage.crypto import KeyError_, Vault, generate_key
+from bot.storage.db import Database
+from bot.storage.models import Base, ConsentRow, SubscriberStatus
+from bot.storage.subscribers import Subscribers
+from tests.conftest import async_url
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+PHONE = "+13125550199"
+
+
+@pytest.fixture
+async def db(database_url: str) -> Database:
+    database = Database.from_url(async_url(database_url))
+    yield database  # type: ignore[misc]
+    await database.close()
+
+
+async def add(db: Database, vault: Vault, address: str = PHONE) -> None:
+    async with db.transaction() as session:
+        await Subscribers(session, vault).add(
+            "sms", address, language="es", zone="60629", topics=["alerts"], via="sms:JOIN", now=NOW
+        )
+
+
+async def test_addresses_are_encrypted_and_found_by_blind_index(
+    db: Database, database_url: str
+) -> None:
+    vault = Vault([generate_key().encode()])
+    await add(db, vault)
+    async with db.transaction() as session:
+        subscribers = Subscribers(session, vault)
+        row = await subscribers.find("sms", PHONE)
+        assert row is not None
+        assert PHONE.encode() not in row.address_cipher and PHONE not in row.address_index
+        assert subscribers.address_of(row) == PHONE
+        assert row.consent_at == NOW and row.consent_via == "sms:JOIN"
+        consents = (await session.scalars(select(ConsentRow))).all()
+        assert [(c.action, c.via) for c in consents] == [("opt_in", "sms:JOIN")]
+        assert await subscribers.find("sms", "+13125550100") is None
+        assert await subscribers.find("telegram", PHONE) is None
+    if database_url.startswith("sqlite"):
+        await db.close()
+        raw = b"".join(
+            p.read_bytes()
+            for p in Path(database_url.removeprefix("sqlite:///")).parent.glob("bot.sqlite3*")
+        )
+        assert PHONE.encode() not in raw and PHONE[2:].encode() not in raw
+
+
+async def test_a_rotated_key_still_finds_rows_and_moves_them_to_the_new_key(db: Database) -> None:
+    old, new = generate_key().encode(), generate_key().encode()
+    await add(db, Vault([old]))
+    rotated = Vault([new, old])
+    async with db.transaction() as session:
+        row = await Subscribers(session, rotated).find("sms", PHONE)
+        assert row is not None
+    # After the pass, the new key alone suffices.
+    async with db.transaction() as session:
+        row = await Subscribers(session, Vault([new])).find("sms", PHONE)
+        assert row is not None and Vault([new]).decrypt(row.address_cipher) == PHONE
+
+
+async def test_status_changes_are_kept_in_the_consent_history(db: Database) -> None:
+    vault = Vault([generate_key().encode()])
+    await add(db, vault)
+    async with db.transaction() as session:
+        subscribers = Subscribers(session, vault)
+        row = await subscribers.find("sms", PHONE)
+        assert row is not None
+        subscribers.set_status(row, SubscriberStatus.OPTED_OUT, via="sms:STOP", now=NOW)
+    async with db.transaction() as session:
+        actions = (await session.scalars(select(ConsentRow.action).order_by(ConsentRow.id))).all()
+        assert list(actions) == ["opt_in", "opt_out"]
+        counts = await Subscribers(session, vault).counts()
+        assert [(c.channel, c.language, c.zone, c.status, c.count) for c in counts] == [
+            ("sms", "es", "60629", "opted_out", 1)
+        ]
+
+
+def test_a_malformed_key_is_refused_without_echoing_it() -> None:
+    with pytest.raises(KeyError_) as caught:
+        Vault.from_setting("not-a-real-key")
+    assert "not-a-real-key" not in str(caught.value)
+
+
+async def test_the_migrations_match_the_models(db: Database) -> None:
+    async with db.engine.connect() as connection:
+        diff = await connection.run_sync(
+            lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
+        )
+    assert diff == []
