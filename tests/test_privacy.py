@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from bot import logs
+from bot.storage.models import Base
 from tests.conftest import Bot
 
 PHONE = "+13125550177"
@@ -36,6 +39,30 @@ async def test_no_number_chat_id_or_message_text_reaches_the_logs(
         line = formatter.format(record) + record.getMessage()
         for secret in (PHONE, PHONE[2:], "5550177", str(USER), "Kedzie", "Maria"):
             assert secret not in line, record.name
+
+
+async def test_the_database_holds_no_number_or_chat_id(bot: Bot, database_url: str) -> None:
+    bot.telegram.add_user(USER)
+    await bot.twilio.text(PHONE, "JOIN 60629")
+    await bot.telegram.send_text(USER, "/start es_60629")
+    await bot.telegram.wait_for(USER, 1)
+    assert len(await bot.services.directory.stats()) == 2
+    if database_url.startswith("sqlite"):
+        path = Path(database_url.removeprefix("sqlite:///"))
+        raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))  # with the WAL
+        assert len(raw) > 10_000
+    else:
+        # On PostgreSQL, every column of every row, as text.
+        async with bot.services.db.transaction() as session:
+            rows = [
+                repr(tuple(row))
+                for table in Base.metadata.sorted_tables
+                for row in (await session.execute(select(table))).all()
+            ]
+        raw = "\n".join(rows).encode()
+        assert len(rows) >= 4
+    for secret in (PHONE, PHONE[2:], str(USER)):
+        assert secret.encode() not in raw
 
 
 def test_redaction_masks_digit_runs_and_drops_exception_messages() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,11 +11,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select
 
+from bot.app import build_services
+from bot.core.conversation import Inbound
+from bot.core.intents import Intent, Request
 from bot.storage.crypto import KeyError_, Vault, generate_key
 from bot.storage.db import Database
-from bot.storage.models import Base, ConsentRow, SubscriberStatus
+from bot.storage.models import Base, Channel, ConsentRow, SubscriberStatus
 from bot.storage.subscribers import Subscribers
-from tests.conftest import async_url
+from tests.conftest import async_url, make_settings
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 PHONE = "+13125550199"
@@ -101,3 +105,17 @@ async def test_the_migrations_match_the_models(db: Database) -> None:
             lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
         )
     assert diff == []
+
+
+async def test_two_first_messages_at_once_make_one_subscriber(
+    database_url: str, tmp_path: Path
+) -> None:
+    services = build_services(make_settings(database_url, tmp_path))
+    try:
+        inbound = Inbound(Channel.TELEGRAM, "424242", Request(Intent.SUBSCRIBE, keyword="/start"))
+        answers = await asyncio.gather(*(services.conversation.handle(inbound) for _ in range(4)))
+        assert all(len(replies) >= 1 for replies in answers)
+        counts = await services.directory.stats()
+        assert [(c.channel, c.count) for c in counts] == [("telegram", 1)]
+    finally:
+        await services.db.close()

@@ -15,7 +15,7 @@ from bot.core.content import DEFAULT_LANGUAGE, TOPIC_KEYS, Content, is_real_zip
 from bot.core.intents import Intent, Request
 from bot.core.subscribers import DEFAULT_TOPICS
 from bot.storage.crypto import Vault
-from bot.storage.db import Database
+from bot.storage.db import Conflict, Database
 from bot.storage.models import Channel, SubscriberRow, SubscriberStatus
 from bot.storage.subscribers import Subscribers
 
@@ -104,6 +104,14 @@ class Conversation:
         return ZoneCheck.OUTSIDE_AREA if is_real_zip(zip_code) else ZoneCheck.NOT_A_ZIP
 
     async def handle(self, inbound: Inbound) -> list[Reply]:
+        try:
+            return await self._handle(inbound)
+        except Conflict:
+            # Two messages from one newcomer at once (a double tap on /start): the other
+            # transaction created the subscriber first; answering again now finds it.
+            return await self._handle(inbound)
+
+    async def _handle(self, inbound: Inbound) -> list[Reply]:
         async with self.db.transaction() as session:
             subscribers = Subscribers(session, self.vault)
             row = await subscribers.find(inbound.channel, inbound.address)
