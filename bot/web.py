@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Route
 from bot import __version__
 from bot.metrics import Metrics
 from bot.storage.db import Database
+from bot.storage.migrate import check_current
 
 
 class Component(Protocol):
@@ -41,6 +42,7 @@ def create_web_app(
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         started: list[Component] = []
         try:
+            await check_current(db)
             for component in components:
                 await component.start()
                 started.append(component)

@@ -118,3 +118,25 @@ async def test_a_bad_setting_stops_start_up_with_a_message_naming_it(tmp_path: P
     _, stderr = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 2
     assert b"TELEGRAM_MODE" in stderr
+
+
+async def test_web_refuses_to_start_on_a_database_that_was_not_migrated(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}",
+        "DATA_KEY": DATA_KEY,
+        "PORT": str(free_port()),
+        "VAR_DIR": str(tmp_path),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "web",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode != 0
+    assert b"rrbot db upgrade" in stderr

@@ -58,9 +58,12 @@ class Network:
     name: str
     short_name: str
     hotline: str
-    hotline_name: str
+    hotline_name: dict[str, str]  # by language, English required
     contact: str
-    alert_frequency: dict[str, str]
+    alert_frequency: dict[str, str]  # by language, English required
+
+    def in_language(self, texts: dict[str, str], language: str) -> str:
+        return texts.get(language) or texts[DEFAULT_LANGUAGE]
 
 
 @dataclass(frozen=True)
@@ -194,17 +197,13 @@ def _rights(path: Path) -> Rights:
 
 def _resources(path: Path) -> tuple[Network, list[Resource]]:
     data = _read(path)
-    frequency = {DEFAULT_LANGUAGE: _text(data, path, "network", "alert_frequency")}
-    for key, value in _field(data, path, "network").items():
-        if key.startswith("alert_frequency_") and isinstance(value, str):
-            frequency[key.removeprefix("alert_frequency_")] = value.strip()
     network = Network(
         name=_text(data, path, "network", "name"),
         short_name=_text(data, path, "network", "short_name"),
         hotline=_text(data, path, "network", "hotline"),
-        hotline_name=_text(data, path, "network", "hotline_name"),
+        hotline_name=_translated(data, path, "hotline_name"),
         contact=_text(data, path, "network", "contact"),
-        alert_frequency=frequency,
+        alert_frequency=_translated(data, path, "alert_frequency"),
     )
     resources = [
         Resource(
@@ -216,6 +215,15 @@ def _resources(path: Path) -> tuple[Network, list[Resource]]:
         for item in data.get("resources") or []
     ]
     return network, resources
+
+
+def _translated(data: dict[str, Any], path: Path, key: str) -> dict[str, str]:
+    """`key` (English) and its `key_<lang>` translations under `network:`."""
+    texts = {DEFAULT_LANGUAGE: _text(data, path, "network", key)}
+    for name, value in _field(data, path, "network").items():
+        if name.startswith(f"{key}_") and isinstance(value, str):
+            texts[name.removeprefix(f"{key}_")] = value.strip()
+    return texts
 
 
 def _zones(path: Path) -> Zones:

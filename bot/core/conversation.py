@@ -235,32 +235,44 @@ class _Turn:
     def _welcome(self, *, already: bool) -> str:
         _ = self._
         network = self.content.network
-        zone_part = self._zone_label(self.row.zone if self.row else None)
-        frequency = (
-            network.alert_frequency.get(self.lang.code) or network.alert_frequency[DEFAULT_LANGUAGE]
-        )
+        zone = self.row.zone if self.row else None
+        values = {
+            "program": network.name,
+            "zone": self._zone_label(zone),
+            "frequency": network.in_language(network.alert_frequency, self.lang.code),
+        }
         if self.sms:
             # CTIA opt-in confirmation: program, what and how often, rates, HELP, STOP.
-            text = _(
-                "{program}: you're signed up for verified alerts and know-your-rights info"
-                "{zone}. {frequency}. Msg & data rates may apply. Reply HELP for help, "
-                "STOP to opt out."
+            if zone:
+                text = _(
+                    "{program}: you're signed up for verified alerts for {zone} and "
+                    "know-your-rights info ({frequency}). Msg & data rates may apply. "
+                    "Reply HELP for help, STOP to opt out."
+                )
+            else:
+                text = _(
+                    "{program}: you're signed up for verified alerts and know-your-rights "
+                    "info ({frequency}). Msg & data rates may apply. Reply HELP for help, "
+                    "STOP to opt out."
+                )
+            return text.format(**values)
+        lead = _("You're already signed up.") if already else _("Welcome to {program}.")
+        if zone:
+            body = _(
+                "You'll receive verified alerts about immigration enforcement in {zone}, "
+                "workshop reminders, and know-your-rights answers whenever you ask "
+                "({frequency}). We never ask for your name or location."
             )
-            return text.format(program=network.name, zone=zone_part, frequency=frequency)
-        lead = (
-            _("You're already signed up.")
-            if already
-            else _("Welcome to {program}.").format(program=network.name)
-        )
-        body = _(
-            "You'll receive verified alerts about immigration enforcement{zone}, "
-            "workshop reminders, and know-your-rights answers whenever you ask "
-            "({frequency}). We never ask for your name or location.\n\n"
-            "Send /stop at any time to stop, /help for help."
-        ).format(zone=zone_part, frequency=frequency)
-        if self.request.keyword_language:
-            return f"{lead}\n\n{body}"
-        return f"{lead}\n\n{body}\n\n{_('Choose your language:')}"
+        else:
+            body = _(
+                "You'll receive verified alerts about immigration enforcement, workshop "
+                "reminders, and know-your-rights answers whenever you ask ({frequency}). "
+                "We never ask for your name or location."
+            )
+        parts = [lead, body, _("Send /stop at any time to stop, /help for help.")]
+        if not self.request.keyword_language:
+            parts.append(_("Choose your language:"))
+        return "\n\n".join(part.format(**values) for part in parts)
 
     def _welcome_choices(self) -> tuple[Choice, ...]:
         if self.sms or self.request.keyword_language:
@@ -319,7 +331,10 @@ class _Turn:
             _("/report - report enforcement activity"),
             _("/stop - stop messages"),
             "",
-            _("{name}: {hotline}").format(name=network.hotline_name, hotline=network.hotline),
+            _("{name}: {hotline}").format(
+                name=network.in_language(network.hotline_name, self.lang.code),
+                hotline=network.hotline,
+            ),
         ]
         for resource in self.content.resources:
             what = resource.what.get(self.lang.code) or resource.what.get(DEFAULT_LANGUAGE, "")
@@ -360,7 +375,9 @@ class _Turn:
         network = self.content.network
         line = self._("Hotline {hotline}").format(hotline=network.hotline)
         return (
-            f"{text} {line}" if self.sms else f"{text}\n\n{network.hotline_name}: {network.hotline}"
+            f"{text} {line}"
+            if self.sms
+            else f"{text}\n\n{network.in_language(network.hotline_name, self.lang.code)}: {network.hotline}"
         )
 
     async def workshops(self) -> list[Reply]:
@@ -467,10 +484,11 @@ class _Turn:
         ]
 
     def _zone_label(self, zip_code: str | None) -> str:
+        """ "60629 (Chicago Lawn, West Lawn, Gage Park)": the ZIP and the names people use."""
         if zip_code is None:
             return ""
         name = self.content.zones.name_of(zip_code)
-        return f" {zip_code} ({name})" if name and name != zip_code else f" {zip_code}"
+        return f"{zip_code} ({name})" if name and name != zip_code else zip_code
 
     def _zone_problem(self, zip_code: str, check: ZoneCheck) -> str:
         _ = self._

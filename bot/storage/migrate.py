@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.exc import DBAPIError
+
+from bot.storage.db import Database
+
+log = logging.getLogger(__name__)
 
 
 def alembic_config(async_url: str) -> Config:
@@ -21,3 +30,30 @@ def upgrade(async_url: str, revision: str = "head") -> None:
 
 def downgrade(async_url: str, revision: str) -> None:
     command.downgrade(alembic_config(async_url), revision)
+
+
+class SchemaOutOfDate(RuntimeError):
+    """The database is not at the schema this code needs."""
+
+
+async def check_current(db: Database) -> bool:
+    """Refuse to serve on a database that `rrbot db upgrade` has not brought up to date.
+
+    Returns False when the database cannot be reached: the process still starts, and
+    /healthz answers 503 until it can, so an orchestrator sees why.
+    """
+    head = ScriptDirectory.from_config(alembic_config("")).get_current_head()
+    try:
+        async with db.engine.connect() as connection:
+            current = await connection.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_revision()
+            )
+    except (OSError, DBAPIError):
+        log.error("database unreachable at start-up: /healthz will answer 503")
+        return False
+    if current != head:
+        raise SchemaOutOfDate(
+            f"the database schema is at {current or 'nothing'}, this version needs {head}: "
+            "run `rrbot db upgrade` first"
+        )
+    return True
