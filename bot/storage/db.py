@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -57,6 +58,11 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        # SQLite has one writer. Queueing our own transactions here, in the event loop,
+        # beats letting the pool's connections fight over the file lock: SQLite's busy
+        # handler sleeps in growing steps, and a burst turned 15 ms answers into seconds.
+        # busy_timeout still covers another process (a CLI command) holding the lock.
+        self._writer = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
     @classmethod
     def from_url(cls, async_url: str) -> Database:
@@ -69,7 +75,11 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session in a transaction: committed when the block ends, rolled back on error."""
-        async with self._sessions.begin() as session:
+        if self._writer is None:
+            async with self._sessions.begin() as session:
+                yield session
+            return
+        async with self._writer, self._sessions.begin() as session:
             yield session
 
     async def ping(self) -> bool:

@@ -52,7 +52,9 @@ TELEGRAM_TOKEN = "123456:BENCH-token-for-the-fake"
 TWILIO_SID = "AC" + "0" * 32
 TWILIO_TOKEN = "twilio-bench-auth-token"
 BOT_NUMBER = "+13125550100"
-DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+# A database of the benchmark's own, created on first use, so that a benchmark never empties
+# the database the test suite is using at the same moment.
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/rrbot_bench"
 
 SIGN_UP_SMS = "JOIN 60629"
 SIGN_UP_TELEGRAM = "/start"
@@ -133,11 +135,25 @@ def async_url(url: str) -> str:
 async def reset_postgres(url: str) -> None:
     dsn = async_url(url).replace("postgresql+asyncpg", "postgresql")
     try:
-        connection = await asyncpg.connect(dsn, timeout=5)
+        try:
+            connection = await asyncpg.connect(dsn, timeout=5)
+        except asyncpg.InvalidCatalogNameError:
+            await create_database(dsn)
+            connection = await asyncpg.connect(dsn, timeout=5)
     except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
         raise PostgresUnreachableError(type(exc).__name__) from None
     try:
         await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    finally:
+        await connection.close()
+
+
+async def create_database(dsn: str) -> None:
+    """CREATE DATABASE for the name in `dsn`, connected through the server's `postgres` database."""
+    base, _, name = dsn.rpartition("/")
+    connection = await asyncpg.connect(f"{base}/postgres", timeout=5)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
     finally:
         await connection.close()
 
