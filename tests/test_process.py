@@ -5,49 +5,21 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
-import sys
 import time
 from pathlib import Path
 
-import httpx
-
 from tests.conftest import BOT_NUMBER, DATA_KEY, TELEGRAM_TOKEN, TWILIO_SID, TWILIO_TOKEN, Fakes
+from tests.processes import free_port, spawn, wait_healthy
 
 PHONE = "+13125550166"
 USER = 61001
 STOP_WITHIN = 10.0  # seconds: a hung shutdown fails here rather than hanging CI
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def start(env: dict[str, str], url: str) -> asyncio.subprocess.Process:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    async with httpx.AsyncClient() as client:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if process.returncode is not None:
-                raise AssertionError("rrbot run exited during start-up")
-            try:
-                if (await client.get(f"{url}/healthz")).status_code == 200:
-                    return process
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    process.kill()
-    raise AssertionError("rrbot run did not become healthy")
+    process = await spawn(["run"], env)
+    await wait_healthy(process, url, within=30)
+    return process
 
 
 async def stop(process: asyncio.subprocess.Process) -> tuple[float, str]:
@@ -106,15 +78,7 @@ async def test_sigterm_stops_cleanly_and_a_restart_keeps_every_choice(
 
 async def test_a_bad_setting_stops_start_up_with_a_message_naming_it(tmp_path: Path) -> None:
     env = {**os.environ, "TELEGRAM_MODE": "sideways", "VAR_DIR": str(tmp_path)}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await spawn(["run"], env)
     _, stderr = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 2
     assert b"TELEGRAM_MODE" in stderr
@@ -128,15 +92,7 @@ async def test_web_refuses_to_start_on_a_database_that_was_not_migrated(tmp_path
         "PORT": str(free_port()),
         "VAR_DIR": str(tmp_path),
     }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "web",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await spawn(["web"], env)
     _, stderr = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode != 0
     assert b"rrbot db upgrade" in stderr

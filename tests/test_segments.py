@@ -30,3 +30,10 @@ def test_spanish_accents_force_ucs2_and_are_reported() -> None:
 
 def test_emoji_take_two_ucs2_units() -> None:
     assert count_segments("🙂").units == 2
+
+
+def test_an_escape_pair_is_never_split_across_segments() -> None:
+    # 152 plain characters then "€": the pair does not fit the first segment's last septet.
+    count = count_segments("a" * 152 + "€" + "a" * 10)
+    assert (count.units, count.segments) == (164, 2)
+    assert count_segments("a" * 152 + "€" + "a" * 152).segments == 3

@@ -38,6 +38,16 @@ async def subscriber(bot: Bot, user: int = USER):  # type: ignore[no-untyped-def
     return await bot.services.directory.get(Channel.TELEGRAM, str(user))
 
 
+async def eventually_status(bot: Bot, status: SubscriberStatus, user: int = USER) -> bool:
+    """Whether the subscriber reaches `status` within a few seconds (the bot works in the background)."""
+    for _ in range(60):
+        stored = await subscriber(bot, user)
+        if stored is not None and stored.status == status:
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
 async def settle(bot: Bot, user: int = USER) -> list[SentMessage]:
     """Everything sent to the user once the bot has had a moment to (not) answer."""
     await asyncio.sleep(0.3)
@@ -128,11 +138,7 @@ async def test_blocking_the_bot_marks_the_subscriber_blocked(bot: Bot) -> None:
     bot.telegram.add_user(USER)
     await say(bot, "/start en_60629")
     await bot.telegram.block(USER)
-    for _ in range(50):
-        if (await subscriber(bot)).status == SubscriberStatus.BLOCKED:  # type: ignore[union-attr]
-            break
-        await asyncio.sleep(0.05)
-    assert (await subscriber(bot)).status == SubscriberStatus.BLOCKED  # type: ignore[union-attr]
+    assert await eventually_status(bot, SubscriberStatus.BLOCKED)
 
 
 async def test_a_403_on_send_marks_the_subscriber_blocked(bot: Bot) -> None:
@@ -140,11 +146,7 @@ async def test_a_403_on_send_marks_the_subscriber_blocked(bot: Bot) -> None:
     await say(bot, "/start en_60629")
     bot.telegram._users[USER].blocked = True  # blocked without Telegram telling us
     await bot.telegram.send_text(USER, "/rights")
-    for _ in range(50):
-        if (await subscriber(bot)).status == SubscriberStatus.BLOCKED:  # type: ignore[union-attr]
-            break
-        await asyncio.sleep(0.05)
-    assert (await subscriber(bot)).status == SubscriberStatus.BLOCKED  # type: ignore[union-attr]
+    assert await eventually_status(bot, SubscriberStatus.BLOCKED)
 
 
 async def test_groups_get_one_polite_line_only_when_addressed(bot: Bot) -> None:

@@ -30,11 +30,19 @@ def count_segments(text: str) -> SegmentCount:
         dict.fromkeys(c for c in text if c not in GSM7_BASIC and c not in GSM7_EXTENSION)
     )
     if not non_gsm:
-        units = sum(2 if c in GSM7_EXTENSION else 1 for c in text)
+        sizes = [2 if c in GSM7_EXTENSION else 1 for c in text]
         single, multi, encoding = 160, 153, "GSM-7"
     else:
         # UTF-16 code units: a character outside the BMP (most emoji) takes two.
-        units = sum(2 if ord(c) > 0xFFFF else 1 for c in text)
+        sizes = [2 if ord(c) > 0xFFFF else 1 for c in text]
         single, multi, encoding = 70, 67, "UCS-2"
-    segments = 1 if units <= single else -(-units // multi)
+    units = sum(sizes)
+    if units <= single:
+        return SegmentCount(encoding, units, 1, non_gsm)
+    # An escape pair or a surrogate pair is never split across two segments.
+    segments, used = 1, 0
+    for size in sizes:
+        if used + size > multi:
+            segments, used = segments + 1, 0
+        used += size
     return SegmentCount(encoding, units, segments, non_gsm)

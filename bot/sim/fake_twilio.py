@@ -47,6 +47,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
+from bot.core.segments import count_segments
 from bot.sim.fake_telegram import Faults
 
 __all__ = ["FakeTwilio", "InboundResult", "Sms"]
@@ -60,13 +61,6 @@ OPT_OUT_KEYWORDS = frozenset(
 )
 OPT_IN_KEYWORDS = frozenset({"START", "YES", "UNSTOP"})
 HELP_KEYWORDS = frozenset({"HELP", "INFO"})
-
-# GSM 03.38: the basic set costs one septet, the extension table two (escape + char).
-_GSM_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-_GSM_EXTENDED = frozenset("^{}\\[~]|€\f")
 
 
 @dataclass
@@ -498,25 +492,10 @@ def _error(status: int, code: int, message: str) -> JSONResponse:
 
 
 def _segments(body: str) -> tuple[int, Literal["GSM-7", "UCS-2"]]:
-    """How many SMS segments ``body`` takes, and in which encoding."""
-    if all(char in _GSM_BASIC or char in _GSM_EXTENDED for char in body):
-        units = [2 if char in _GSM_EXTENDED else 1 for char in body]
-        single, multi = 160, 153
-        encoding: Literal["GSM-7", "UCS-2"] = "GSM-7"
-    else:
-        # UTF-16 code units; a character outside the BMP is a surrogate pair.
-        units = [2 if ord(char) > 0xFFFF else 1 for char in body]
-        single, multi = 70, 67
-        encoding = "UCS-2"
-    if sum(units) <= single:
-        return 1, encoding
-    # An escape pair or a surrogate pair is never split across two segments.
-    count, used = 1, 0
-    for size in units:
-        if used + size > multi:
-            count, used = count + 1, 0
-        used += size
-    return count, encoding
+    """How many SMS segments ``body`` takes, and in which encoding (the bot's own counter)."""
+    count = count_segments(body)
+    encoding: Literal["GSM-7", "UCS-2"] = "GSM-7" if count.encoding == "GSM-7" else "UCS-2"
+    return count.segments, encoding
 
 
 def _twiml_messages(content: bytes, *, default_to: str) -> list[tuple[str, str]]:

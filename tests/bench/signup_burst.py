@@ -21,7 +21,6 @@ import json
 import math
 import os
 import signal
-import socket
 import statistics
 import sys
 import tempfile
@@ -47,6 +46,7 @@ from bot.storage.crypto import Vault, generate_key
 from bot.storage.db import Database
 from bot.storage.models import Channel, SubscriberStatus
 from bot.storage.subscribers import Subscribers
+from tests.processes import free_port, spawn, wait_healthy
 
 TELEGRAM_TOKEN = "123456:BENCH-token-for-the-fake"
 TWILIO_SID = "AC" + "0" * 32
@@ -111,12 +111,6 @@ class RunResult:
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def phone_numbers(n: int) -> list[str]:
@@ -197,30 +191,9 @@ def read_log(path: Path) -> list[str]:
 
 async def start_bot(env: dict[str, str], url: str, log: Path) -> asyncio.subprocess.Process:
     with log.open("wb") as stderr:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=stderr,
-        )
-    async with httpx.AsyncClient(trust_env=False) as client:
-        deadline = time.monotonic() + HEALTHY_WITHIN
-        while time.monotonic() < deadline:
-            if process.returncode is not None:
-                raise RuntimeError(f"rrbot run exited during start-up ({process.returncode})")
-            try:
-                if (await client.get(f"{url}/healthz")).status_code == 200:
-                    return process
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    process.kill()
-    await process.wait()
-    raise RuntimeError(f"rrbot run was not healthy within {HEALTHY_WITHIN:g} s")
+        process = await spawn(["run"], env, stderr)
+    await wait_healthy(process, url, HEALTHY_WITHIN)
+    return process
 
 
 async def stop_bot(process: asyncio.subprocess.Process) -> int | None:
