@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from bot.storage.db import Database
 from bot.web import Component, create_web_app
 
 Clock = Callable[[], datetime]
+log = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
@@ -89,6 +91,11 @@ def build_web(services: Services) -> Starlette:
             public_url=settings.public(SMS_PATH),
         )
         routes += sms.routes()
+    if not (settings.telegram_enabled or settings.sms_enabled):
+        log.warning(
+            "no channel configured: set TELEGRAM_BOT_TOKEN and/or the TWILIO_* settings "
+            "(see config/settings.example.env)"
+        )
     return create_web_app(services.db, services.metrics, routes, components)
 
 
