@@ -5,9 +5,19 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: install test lint types pytest pytest-sqlite pytest-postgres run bench messages clean
+.PHONY: install browser test lint types pytest pytest-sqlite pytest-postgres run demo demo-reset bench messages clean
 
-install: $(STAMP)
+install: $(STAMP) browser
+
+# Browser tests drive Debian's chromium (Playwright never downloads a browser here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "browser tests need Debian's chromium: sudo apt-get install chromium"; \
+	  fi; }
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,11 +40,19 @@ pytest-sqlite: install
 	$(BIN)/pytest
 
 # The same suite again on the real PostgreSQL server; it fails (never skips) if unreachable.
+# The browser tests drive the demo, which is SQLite by design: they run in the first pass.
 pytest-postgres: install
-	TEST_DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest
+	TEST_DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest -m "not browser"
 
 run: install
 	$(BIN)/rrbot run
+
+# The whole bot on this machine, no accounts: fake Telegram and Twilio, a phone simulator.
+demo: install
+	$(BIN)/rrbot demo
+
+demo-reset: install
+	$(BIN)/rrbot demo --reset
 
 bench: install
 	$(BIN)/python -m tests.bench.signup_burst

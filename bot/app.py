@@ -2,27 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 from bot import logs
+from bot.channels.sms.sender import TwilioSender
 from bot.channels.sms.webhook import PATH as SMS_PATH
-from bot.channels.sms.webhook import SmsWebhook
+from bot.channels.sms.webhook import STATUS_PATH, SmsWebhook
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.handlers import TelegramHandlers
+from bot.channels.telegram.sender import TelegramSender
+from bot.core.alerts import Alerts
 from bot.core.content import Content, load_content
 from bot.core.conversation import Conversation
+from bot.core.coordinators import Coordinators
 from bot.core.subscribers import SubscriberDirectory
+from bot.delivery.pacing import ChatBuckets, make_pacer
+from bot.delivery.receipts import Receipts
+from bot.delivery.worker import Lane, RetryPolicy, Worker
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.storage.crypto import Vault, dev_key
 from bot.storage.db import Database
+from bot.storage.migrate import check_current
 from bot.web import Component, create_web_app
 
 Clock = Callable[[], datetime]
@@ -35,7 +44,7 @@ def utcnow() -> datetime:
 
 @dataclass
 class Services:
-    """The process's long-lived objects, shared by the channels and the CLI."""
+    """The process's long-lived objects, shared by the channels, the worker and the CLI."""
 
     settings: Settings
     db: Database
@@ -44,6 +53,9 @@ class Services:
     conversation: Conversation
     directory: SubscriberDirectory
     metrics: Metrics
+    coordinators: Coordinators
+    alerts: Alerts
+    receipts: Receipts
 
 
 def build_vault(settings: Settings) -> Vault:
@@ -67,14 +79,74 @@ def build_services(settings: Settings, *, clock: Clock = utcnow) -> Services:
         conversation=Conversation(db, vault, content, clock),
         directory=SubscriberDirectory(db, vault, clock),
         metrics=Metrics(),
+        coordinators=Coordinators(db, vault, clock),
+        alerts=Alerts(
+            db,
+            content,
+            clock,
+            rates={"telegram": settings.telegram_rate, "sms": settings.twilio_rate},
+            approval=settings.alert_approval,
+        ),
+        receipts=Receipts(db, clock),
     )
 
 
-def build_web(services: Services) -> Starlette:
-    """The web app with every enabled channel; its lifespan starts and stops them."""
+def lane_batch(rate: float, lease: timedelta) -> int:
+    """Claim what can go out well within a lease, so no lease runs out mid-batch."""
+    if rate <= 0:
+        return 500
+    return max(5, min(500, int(rate * lease.total_seconds() / 4)))
+
+
+def build_worker(
+    services: Services,
+    *,
+    name: str | None = None,
+    clock: Clock = utcnow,
+    policy: RetryPolicy | None = None,
+    send_timeout: float = 15.0,
+) -> Worker:
+    """A delivery worker with a lane per enabled channel; it wakes when this process queues."""
+    settings, db = services.settings, services.db
+    lease = timedelta(seconds=settings.delivery_lease)
+    lanes: list[Lane] = []
+    if settings.telegram_enabled:
+        lanes.append(
+            Lane(
+                TelegramSender(settings, timeout=send_timeout),
+                make_pacer(db, "telegram", settings.telegram_rate, burst=1),
+                lane_batch(settings.telegram_rate, lease),
+                chats=ChatBuckets(settings.telegram_chat_rate),
+            )
+        )
+    if settings.sms_enabled:
+        lanes.append(
+            Lane(
+                TwilioSender(settings, timeout=send_timeout),
+                make_pacer(db, "sms", settings.twilio_rate, burst=1),
+                lane_batch(settings.twilio_rate, lease),
+            )
+        )
+    worker = Worker(db, services.vault, lanes, name=name, lease=lease, clock=clock, policy=policy)
+    services.alerts.on_queued = worker.wake
+    return worker
+
+
+def build_web(
+    services: Services,
+    *,
+    extra_routes: Sequence[BaseRoute] = (),
+    underneath: Sequence[Component] = (),
+    on_top: Sequence[Component] = (),
+) -> Starlette:
+    """The web app with every enabled channel; its lifespan starts and stops them.
+
+    `underneath` components start before the channels and stop after them (what the
+    channels talk to, such as the demo's fake providers); `on_top` ones start after them.
+    """
     settings = services.settings
-    routes: list[BaseRoute] = []
-    components: list[Component] = []
+    routes: list[BaseRoute] = list(extra_routes)
+    components: list[Component] = list(underneath)
     if settings.telegram_enabled:
         handlers = TelegramHandlers(
             services.conversation, services.directory, services.content, services.metrics
@@ -89,6 +161,8 @@ def build_web(services: Services) -> Starlette:
             services.metrics,
             auth_token=settings.twilio_auth_token.get_secret_value(),
             public_url=settings.public(SMS_PATH),
+            receipts=services.receipts,
+            status_url=settings.public(STATUS_PATH),
         )
         routes += sms.routes()
     if not (settings.telegram_enabled or settings.sms_enabled):
@@ -96,6 +170,7 @@ def build_web(services: Services) -> Starlette:
             "no channel configured: set TELEGRAM_BOT_TOKEN and/or the TWILIO_* settings "
             "(see config/settings.example.env)"
         )
+    components += on_top
     return create_web_app(services.db, services.metrics, routes, components)
 
 
@@ -113,8 +188,28 @@ def uvicorn_config(app: Starlette, settings: Settings) -> uvicorn.Config:
     )
 
 
-def serve(settings: Settings) -> None:
-    """Run the web app and the channels until SIGINT or SIGTERM."""
+def serve(settings: Settings, *, with_worker: bool = True) -> None:
+    """Run the web app and the channels (and a delivery worker) until SIGINT or SIGTERM."""
     logs.configure(settings.log_level)
     services = build_services(settings)
-    uvicorn.Server(uvicorn_config(build_web(services), settings)).run()
+    on_top = [build_worker(services)] if with_worker else []
+    uvicorn.Server(uvicorn_config(build_web(services, on_top=on_top), settings)).run()
+
+
+async def work(settings: Settings) -> None:
+    """A delivery worker alone (`rrbot worker`), until SIGINT or SIGTERM."""
+    import signal
+
+    services = build_services(settings)
+    worker = build_worker(services)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await check_current(services.db)
+    await worker.start()
+    try:
+        await stop.wait()
+    finally:
+        await worker.stop()
+        await services.db.close()

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections import Counter
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from bot.core.alerts import AlertDraft, AlertError, Preview
+from bot.core.audit import Actor
+from bot.core.coordinators import Coordinator, CoordinatorError
 from bot.settings import Settings, SettingsError, load_settings
+from bot.storage.models import AlertKind, Role
+
+if TYPE_CHECKING:
+    from bot.app import Services
 
 app = typer.Typer(
     help="Rapid Response Bot: verified alerts and know-your-rights answers by Telegram and SMS.",
@@ -22,8 +33,14 @@ db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 subscribers_app = typer.Typer(
     help="Subscribers, as counts (never a number or chat id).", no_args_is_help=True
 )
+coordinators_app = typer.Typer(help="Coordinators and admins.", no_args_is_help=True)
+alerts_app = typer.Typer(help="Send and follow alerts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(subscribers_app, name="subscribers")
+app.add_typer(coordinators_app, name="coordinators")
+app.add_typer(alerts_app, name="alerts")
+
+T = TypeVar("T")
 
 console = Console()
 errors = Console(stderr=True)
@@ -40,7 +57,7 @@ def settings_or_exit() -> Settings:
 
 @app.command()
 def run() -> None:
-    """Everything in one process: migrate, then the web server and the channels."""
+    """Everything in one process: migrate, then the web server, the channels and a worker."""
     from bot.app import serve
     from bot.storage.migrate import upgrade
 
@@ -55,7 +72,32 @@ def web() -> None:
     """The web server and the channels (run `rrbot db upgrade` first, e.g. as a release step)."""
     from bot.app import serve
 
-    serve(settings_or_exit())
+    serve(settings_or_exit(), with_worker=False)
+
+
+@app.command()
+def worker() -> None:
+    """A delivery worker alone; run several against one PostgreSQL to send faster."""
+    from bot import logs
+    from bot.app import work
+
+    settings = settings_or_exit()
+    logs.configure(settings.log_level)
+    asyncio.run(work(settings))
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="Where the simulator and the bot listen")] = 8080,
+    data: Annotated[Path, typer.Option(help="The demo's database, key and phones")] = Path(
+        "var/demo"
+    ),
+    reset: Annotated[bool, typer.Option("--reset", help="Start over with a fresh network")] = False,
+) -> None:
+    """The whole bot locally against fake Telegram and Twilio, with a phone simulator at /sim."""
+    from bot.demo import demo as run_demo
+
+    run_demo(data, port, reset=reset)
 
 
 @db_app.command("upgrade")
@@ -116,6 +158,171 @@ def subscribers_stats(
     for key, n in sorted(totals.items()):
         table.add_row(*key, str(n))
     table.add_row(*(["total"] + [""] * (len(columns) - 1)), str(sum(totals.values())), style="bold")
+    console.print(table)
+
+
+def with_services(job: Callable[[Services], Awaitable[T]]) -> T:
+    """Run `job` with the process's services against the configured database, then close it."""
+    from bot.app import build_services
+
+    settings = settings_or_exit()
+
+    async def go() -> T:
+        services = build_services(settings)
+        try:
+            return await job(services)
+        finally:
+            await services.db.close()
+
+    try:
+        return asyncio.run(go())
+    except (AlertError, CoordinatorError) as exc:
+        errors.print(f"[bold red]{exc}[/]", highlight=False)
+        raise typer.Exit(1) from None
+
+
+@coordinators_app.command("add")
+def coordinators_add(
+    telegram_id: Annotated[
+        int, typer.Option(help="Their Telegram user id (they can ask @userinfobot)")
+    ],
+    role: Annotated[Role, typer.Option(help="admin or coordinator")] = Role.COORDINATOR,
+    label: Annotated[str, typer.Option(help="A name for the audit log, e.g. 'Rosa, Pilsen'")] = "",
+) -> None:
+    """Make someone a coordinator (or admin); they use the bot's coordinator commands in Telegram."""
+
+    async def job(services: Services) -> Coordinator:
+        return await services.coordinators.add(
+            telegram_id, role, label or f"coordinator {telegram_id % 1000:03d}", Actor.operator()
+        )
+
+    added = with_services(job)
+    console.print(f"coordinator #{added.id} ({added.role}) added: {added.label}")
+
+
+@coordinators_app.command("list")
+def coordinators_list() -> None:
+    """Active coordinators: number, label, role, on duty."""
+    found = with_services(lambda services: services.coordinators.all())
+    table = Table("#", "label", "role", "on duty", title="Coordinators")
+    for c in found:
+        table.add_row(str(c.id), c.label, str(c.role), "yes" if c.on_duty else "no")
+    console.print(table)
+
+
+@coordinators_app.command("remove")
+def coordinators_remove(
+    coordinator: Annotated[int, typer.Argument(help="The # from `list`")],
+) -> None:
+    """Take away someone's coordinator rights (kept in the audit log)."""
+    with_services(lambda services: services.coordinators.remove(coordinator, Actor.operator()))
+    console.print(f"coordinator #{coordinator} removed")
+
+
+def parse_duration(text: str) -> timedelta:
+    """'4h', '90m', '1h30m' -> a timedelta."""
+    match = re.fullmatch(r"\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*", text.lower())
+    if not match or not any(match.groups()):
+        raise typer.BadParameter("use hours and minutes, like 4h, 90m or 1h30m")
+    return timedelta(hours=int(match[1] or 0), minutes=int(match[2] or 0))
+
+
+@alerts_app.command("send")
+def alerts_send(
+    zones: Annotated[str, typer.Option(help="ZIP codes, comma-separated, or all")],
+    text: Annotated[str, typer.Option(help="The English text (every language falls back to it)")],
+    text_es: Annotated[str | None, typer.Option(help="The Spanish text")] = None,
+    kind: Annotated[
+        AlertKind, typer.Option("--type", help="alert, update, correction or all_clear")
+    ] = AlertKind.ALERT,
+    refers: Annotated[
+        int | None, typer.Option(help="The alert an update, correction or all-clear follows")
+    ] = None,
+    expires: Annotated[str, typer.Option(help="How long it holds, e.g. 4h or 90m")] = "4h",
+    yes: Annotated[bool, typer.Option("--yes", help="Send without asking")] = False,
+) -> None:
+    """Send an alert from the server (audited as the operator). Prints the alert's id."""
+    texts = {"en": text} | ({"es": text_es} if text_es else {})
+    draft = AlertDraft(
+        kind=kind,
+        zones=tuple(z.strip() for z in zones.split(",")),
+        texts=texts,
+        expires_in=parse_duration(expires),
+        refers_to=refers,
+    )
+
+    async def preview(services: Services) -> tuple[int, Preview]:
+        alert = await services.alerts.draft(draft, Actor.operator())
+        return alert.id, await services.alerts.preview(alert.id)
+
+    alert_id, seen = with_services(preview)
+    print_preview(seen)
+    if not yes and not typer.confirm("Send it?"):
+        raise typer.Exit(1)
+    sent = with_services(lambda services: services.alerts.submit(alert_id, Actor.operator()))
+    errors.print(f"alert #{sent.id}: {sent.recipients} deliveries queued")
+    console.print(sent.id)
+
+
+def print_preview(preview: Preview) -> None:
+    table = Table("channel", "language", "people", "SMS segments", title="Preview")
+    for (channel, language), n in sorted(preview.recipients.items()):
+        cost = preview.segments[language]
+        sms = f"{cost.segments} ({cost.encoding})" if channel == "sms" else ""
+        table.add_row(
+            channel,
+            language + (" (English text)" if language in preview.fallback else ""),
+            str(n),
+            sms,
+        )
+    errors.print(table)
+    errors.print(f"{preview.total} people; about {preview.seconds:.0f} s at the provider limits")
+
+
+@alerts_app.command("status")
+def alerts_status(
+    alert_id: Annotated[int, typer.Argument(help="The alert's id")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Queued, sending, sent, delivered, failed and skipped, per channel."""
+    progress = with_services(lambda services: services.alerts.progress(alert_id))
+    if as_json:
+        counts: dict[str, dict[str, int]] = {}
+        for (channel, status), n in progress.counts.items():
+            counts.setdefault(channel, {})[status] = n
+        data = {"id": alert_id, "kind": progress.alert.kind, "status": progress.alert.status,
+                "recipients": progress.alert.recipients, "counts": counts}  # fmt: skip
+        console.print_json(json.dumps(data))
+        return
+    statuses = ["queued", "sending", "sent", "delivered", "failed", "skipped"]
+    table = Table("channel", *statuses, title=f"Alert #{alert_id} ({progress.alert.status})")
+    for channel in sorted({channel for channel, _ in progress.counts}):
+        table.add_row(channel, *(str(progress.counts.get((channel, s), 0)) for s in statuses))
+    console.print(table)
+
+
+@alerts_app.command("list")
+def alerts_list(limit: int = 20) -> None:
+    """The latest alerts."""
+    found = with_services(lambda services: services.alerts.recent(limit))
+    table = Table("#", "type", "status", "zones", "recipients", "created", "expires")
+    for a in found:
+        zones = ", ".join(a.zones) if a.zones else f"(as #{a.refers_to})"
+        table.add_row(str(a.id), str(a.kind), str(a.status), zones, str(a.recipients),
+                      f"{a.created_at:%Y-%m-%d %H:%M}", f"{a.expires_at:%H:%M} UTC")  # fmt: skip
+    console.print(table)
+
+
+@app.command()
+def audit(limit: int = 50) -> None:
+    """The audit log: who did what, when (never a subscriber's number)."""
+    from bot.core.audit import entries
+
+    found = with_services(lambda services: entries(services.db, limit))
+    table = Table("when (UTC)", "who", "action", "subject", "detail", title="Audit log")
+    for e in found:
+        detail = ", ".join(f"{k}={v}" for k, v in e.detail.items())
+        table.add_row(f"{e.at:%Y-%m-%d %H:%M:%S}", e.actor, e.action, e.subject, detail)
     console.print(table)
 
 

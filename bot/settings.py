@@ -32,6 +32,14 @@ class TelegramMode(StrEnum):
     WEBHOOK = "webhook"
 
 
+class ApprovalMode(StrEnum):
+    """Whether an alert needs a second coordinator's approval before it goes out."""
+
+    AUTO = "auto"  # on once there are two active coordinators
+    ON = "on"
+    OFF = "off"
+
+
 class SettingsError(Exception):
     """A setting is missing or malformed; the message names the variable and never its value."""
 
@@ -62,6 +70,12 @@ class Settings(BaseSettings):
     telegram_rate: NonNegativeRate = 30
     telegram_chat_rate: NonNegativeRate = 1
     twilio_rate: NonNegativeRate = 1
+    # A bot with Telegram's paid broadcasts turned on may send up to 1,000 messages a second.
+    telegram_paid_broadcast: bool = False
+    # Seconds a worker holds claimed deliveries; a dead worker's are resent after this.
+    delivery_lease: float = Field(default=60, gt=0)
+    # Two-person rule for alerts: auto = on once the network has two coordinators.
+    alert_approval: ApprovalMode = ApprovalMode.AUTO
     config_dir: Path = PROJECT_ROOT / "config"
     var_dir: Path = PROJECT_ROOT / "var"
     log_level: str = "INFO"

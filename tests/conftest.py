@@ -17,7 +17,8 @@ import asyncpg
 import pytest
 from sqlalchemy import text
 
-from bot.app import Services, build_services, build_web
+from bot.app import Services, build_services, build_web, build_worker
+from bot.delivery.worker import RetryPolicy, Worker
 from bot.settings import Settings, load_settings
 from bot.sim.fake_telegram import FakeTelegram
 from bot.sim.fake_twilio import FakeTwilio
@@ -26,6 +27,7 @@ from bot.storage.crypto import generate_key
 from bot.storage.db import make_engine
 from bot.storage.migrate import upgrade
 from bot.storage.models import Base
+from tests.processes import Processes
 
 TELEGRAM_TOKEN = "123456:TEST-token-for-the-fake"
 TWILIO_SID = "AC" + "0" * 32
@@ -103,6 +105,10 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: str) -> Settin
         "TELEGRAM_API_URL": "http://127.0.0.1:9",
         "TWILIO_API_URL": "http://127.0.0.1:9",
         "VAR_DIR": str(tmp_path / "var"),
+        # The fakes enforce limits where a test wants them; the pacing has tests of its own.
+        "TELEGRAM_RATE": "0",
+        "TELEGRAM_CHAT_RATE": "0",
+        "TWILIO_RATE": "0",
     }
     env.update(overrides)
     return load_settings(env)
@@ -166,3 +172,20 @@ async def bot(
     fakes.twilio.webhook_url = f"{public}/twilio/sms"
     yield Bot(services, settings, public, fakes.telegram, fakes.twilio)
     await server.stop()
+
+
+@pytest.fixture
+async def worker(bot: Bot) -> AsyncIterator[Worker]:
+    """A delivery worker in the test's process, with quick retries."""
+    running = build_worker(bot.services, policy=RetryPolicy(base=0.02, cap=0.2), send_timeout=2.0)
+    await running.start()
+    yield running
+    await running.stop()
+
+
+@pytest.fixture
+async def processes() -> AsyncIterator[Processes]:
+    """Start bot processes through this; a failing test cannot leave one running."""
+    started = Processes()
+    yield started
+    await started.kill_all()

@@ -11,6 +11,29 @@ from typing import IO
 import httpx
 
 
+class Processes:
+    """Bot processes a test started; whatever happens, none outlives the test."""
+
+    def __init__(self) -> None:
+        self.started: list[asyncio.subprocess.Process] = []
+
+    async def spawn(
+        self,
+        args: list[str],
+        env: dict[str, str],
+        stderr: IO[bytes] | int = asyncio.subprocess.PIPE,
+    ) -> asyncio.subprocess.Process:
+        process = await spawn(args, env, stderr)
+        self.started.append(process)
+        return process
+
+    async def kill_all(self) -> None:
+        for process in self.started:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

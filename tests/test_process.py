@@ -9,15 +9,15 @@ import time
 from pathlib import Path
 
 from tests.conftest import BOT_NUMBER, DATA_KEY, TELEGRAM_TOKEN, TWILIO_SID, TWILIO_TOKEN, Fakes
-from tests.processes import free_port, spawn, wait_healthy
+from tests.processes import Processes, free_port, wait_healthy
 
 PHONE = "+13125550166"
 USER = 61001
 STOP_WITHIN = 10.0  # seconds: a hung shutdown fails here rather than hanging CI
 
 
-async def start(env: dict[str, str], url: str) -> asyncio.subprocess.Process:
-    process = await spawn(["run"], env)
+async def start(processes: Processes, env: dict[str, str], url: str) -> asyncio.subprocess.Process:
+    process = await processes.spawn(["run"], env)
     await wait_healthy(process, url, within=30)
     return process
 
@@ -34,7 +34,7 @@ async def stop(process: asyncio.subprocess.Process) -> tuple[float, str]:
 
 
 async def test_sigterm_stops_cleanly_and_a_restart_keeps_every_choice(
-    fakes: Fakes, database_url: str, tmp_path: Path
+    fakes: Fakes, database_url: str, tmp_path: Path, processes: Processes
 ) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -55,7 +55,7 @@ async def test_sigterm_stops_cleanly_and_a_restart_keeps_every_choice(
     fakes.twilio.webhook_url = f"{url}/twilio/sms"
     fakes.telegram.add_user(USER)
 
-    process = await start(env, url)
+    process = await start(processes, env, url)
     assert "60629" in (await fakes.twilio.text(PHONE, "ALTA 60629")).replies[0]
     await fakes.telegram.send_text(USER, "/start es_60608")
     await fakes.telegram.wait_for(USER, 1, timeout=10)
@@ -63,7 +63,7 @@ async def test_sigterm_stops_cleanly_and_a_restart_keeps_every_choice(
     assert "telegram stopped" in stderr
     assert took < STOP_WITHIN
 
-    process = await start(env, url)
+    process = await start(processes, env, url)
     try:
         # Spanish and still subscribed (an opted-out number would get silence).
         assert "En casa" in (await fakes.twilio.text(PHONE, "RIGHTS")).replies[0]
@@ -76,15 +76,19 @@ async def test_sigterm_stops_cleanly_and_a_restart_keeps_every_choice(
         assert secret not in stderr
 
 
-async def test_a_bad_setting_stops_start_up_with_a_message_naming_it(tmp_path: Path) -> None:
+async def test_a_bad_setting_stops_start_up_with_a_message_naming_it(
+    tmp_path: Path, processes: Processes
+) -> None:
     env = {**os.environ, "TELEGRAM_MODE": "sideways", "VAR_DIR": str(tmp_path)}
-    process = await spawn(["run"], env)
+    process = await processes.spawn(["run"], env)
     _, stderr = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 2
     assert b"TELEGRAM_MODE" in stderr
 
 
-async def test_web_refuses_to_start_on_a_database_that_was_not_migrated(tmp_path: Path) -> None:
+async def test_web_refuses_to_start_on_a_database_that_was_not_migrated(
+    tmp_path: Path, processes: Processes
+) -> None:
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}",
@@ -92,7 +96,7 @@ async def test_web_refuses_to_start_on_a_database_that_was_not_migrated(tmp_path
         "PORT": str(free_port()),
         "VAR_DIR": str(tmp_path),
     }
-    process = await spawn(["web"], env)
+    process = await processes.spawn(["web"], env)
     _, stderr = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode != 0
     assert b"rrbot db upgrade" in stderr

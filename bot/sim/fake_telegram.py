@@ -31,6 +31,7 @@ import email.parser
 import email.policy
 import hashlib
 import json
+import logging
 import math
 import re
 import secrets
@@ -47,9 +48,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-__all__ = ["CallbackAnswer", "FakeTelegram", "Faults", "SentDocument", "SentMessage"]
+__all__ = [
+    "CallbackAnswer",
+    "FakeTelegram",
+    "Faults",
+    "SentDocument",
+    "SentListener",
+    "SentMessage",
+]
 
 JSONDict = dict[str, Any]
+log = logging.getLogger(__name__)
 
 MAX_TEXT_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
@@ -112,6 +121,10 @@ class CallbackAnswer:
     callback_query_id: str
     text: str | None
     show_alert: bool
+
+
+SentListener = Callable[[SentMessage], None]
+"""Told synchronously of every message the bot sends and of every edit (the edited copy)."""
 
 
 class ApiError(Exception):
@@ -322,6 +335,7 @@ class FakeTelegram:
         self._webhook_idle = asyncio.Event()
         self._webhook_idle.set()
         self._last_webhook_error: tuple[int, str] | None = None
+        self._listeners: list[SentListener] = []
 
         handlers: dict[str, Callable[[_Params, Request], Awaitable[Any]]] = {
             "getMe": self._get_me,
@@ -360,6 +374,16 @@ class FakeTelegram:
         """Register a user who has a private chat with the bot (chat id == user id)."""
         self._users[user_id] = _User(user_id, first_name, language_code)
         self._chats[user_id] = {"id": user_id, "first_name": first_name, "type": "private"}
+
+    def add_listener(self, listener: SentListener) -> Callable[[], None]:
+        """Call ``listener`` with each message as it is recorded; returns the unsubscribe."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
 
     async def send_text(self, user_id: int, text: str) -> int:
         """The user writes ``text`` to the bot; returns the update_id."""
@@ -941,6 +965,7 @@ class FakeTelegram:
         )
         self.sent.append(sent)
         self._by_chat.setdefault(chat_id, []).append(sent)
+        self._notify(sent)
         async with self._sent_changed:
             self._sent_changed.notify_all()
 
@@ -967,8 +992,17 @@ class FakeTelegram:
                 )
                 chat[index] = updated
                 self.sent.append(updated)
+                self._notify(updated)
         async with self._sent_changed:
             self._sent_changed.notify_all()
+
+    def _notify(self, sent: SentMessage) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(sent)
+            except Exception:
+                # A broken observer must not turn the bot's sendMessage into a 500.
+                log.exception("a FakeTelegram listener failed")
 
     async def _set_blocked(self, user_id: int, *, blocked: bool) -> int | None:
         user = self._user(user_id)

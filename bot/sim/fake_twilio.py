@@ -31,9 +31,11 @@ import base64
 import binascii
 import collections
 import email.utils
+import logging
 import secrets
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -50,9 +52,10 @@ from twilio.request_validator import RequestValidator
 from bot.core.segments import count_segments
 from bot.sim.fake_telegram import Faults
 
-__all__ = ["FakeTwilio", "InboundResult", "Sms"]
+__all__ = ["FakeTwilio", "InboundResult", "Sms", "SmsListener"]
 
 JSONDict = dict[str, Any]
+log = logging.getLogger(__name__)
 
 MAX_BODY_LENGTH = 1600
 API_VERSION = "2010-04-01"
@@ -76,6 +79,11 @@ class Sms:
     segments: int
     encoding: Literal["GSM-7", "UCS-2"]
     at: float  # time.monotonic() when recorded
+
+
+SmsListener = Callable[[Sms], None]
+"""Told synchronously of every text to a phone (API-created or TwiML reply, failed ones too),
+and again with the same object whenever an API message's status moves on."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +133,7 @@ class FakeTwilio:
         self._sent_changed = asyncio.Condition()
         self._tasks: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None
+        self._listeners: list[SmsListener] = []
 
         base = f"/{API_VERSION}/Accounts/{{account_sid}}"
         self.app = Starlette(
@@ -136,6 +145,16 @@ class FakeTwilio:
         )
 
     # ------------------------------------------------------------------ simulation API
+
+    def add_listener(self, listener: SmsListener) -> Callable[[], None]:
+        """Call ``listener`` with each text to a phone as it is recorded; returns the unsubscribe."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
 
     async def text(
         self, from_number: str, body: str, *, sign: bool = True, forge: bool = False
@@ -431,8 +450,17 @@ class FakeTwilio:
 
     async def _append(self, sms: Sms) -> None:
         self.sent.append(sms)
+        self._notify(sms)
         async with self._sent_changed:
             self._sent_changed.notify_all()
+
+    def _notify(self, sms: Sms) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(sms)
+            except Exception:
+                # A broken observer must not break the API or the webhook round trip.
+                log.exception("a FakeTwilio listener failed")
 
     async def _record_twiml(self, to: str, body: str) -> None:
         segments, encoding = _segments(body)
@@ -463,6 +491,7 @@ class FakeTwilio:
                 resource["date_sent"] = resource["date_updated"]
                 resource["from"] = resource["from"] or self.phone_number
             self._sms_by_sid[sid].status = status
+            self._notify(self._sms_by_sid[sid])
             if sid in self._callbacks:
                 await self.send_status(sid, status)
 

@@ -121,3 +121,147 @@ class ConsentRow(Base):
     at: Mapped[datetime]
 
     subscriber: Mapped[SubscriberRow] = relationship(back_populates="consents")
+
+
+class Role(StrEnum):
+    """What a coordinator may do."""
+
+    ADMIN = "admin"  # also adds and removes coordinators
+    COORDINATOR = "coordinator"  # drafts, approves and sends alerts
+
+
+class CoordinatorRow(Base):
+    """Network staff or a trained volunteer, known by their Telegram user id (encrypted)."""
+
+    __tablename__ = "coordinators"
+    __table_args__ = (UniqueConstraint("telegram_index", name="uq_coordinators_telegram"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    telegram_index: Mapped[str] = mapped_column(String(64))
+    telegram_cipher: Mapped[bytes] = mapped_column(LargeBinary)
+    # A label the admin chooses ("Rosa, Pilsen team"); never taken from Telegram.
+    label: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool]
+    on_duty: Mapped[bool]
+    added_at: Mapped[datetime]
+    removed_at: Mapped[datetime | None]
+
+
+class InviteRow(Base):
+    """A one-time code an admin hands to a new coordinator; only its HMAC is kept."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_index: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_by: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id"))
+
+
+class AuditRow(Base):
+    """One privileged action: who, what, when. Never a subscriber's number or chat id."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    # A coordinator's id, or None for the server operator (the rrbot CLI).
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id"))
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class AlertKind(StrEnum):
+    """The Common Alerting Protocol's message types, as a network uses them."""
+
+    ALERT = "alert"  # a verified sighting: what, where, when, what to do
+    UPDATE = "update"  # news on an alert, to the people it reached
+    CORRECTION = "correction"  # an alert was wrong: cancels what is unsent, tells who got it
+    ALL_CLEAR = "all_clear"  # the activity is over
+
+
+class AlertStatus(StrEnum):
+    """Where an alert is between a coordinator's draft and the last delivery."""
+
+    DRAFT = "draft"  # being composed
+    PENDING = "pending"  # waiting for a second coordinator's approval
+    REJECTED = "rejected"  # the second coordinator said no
+    QUEUED = "queued"  # approved: deliveries are in the outbox
+    DONE = "done"  # no delivery is waiting any more
+
+
+class AlertRow(Base):
+    """A message from the network to subscribers of some zones, in their languages."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    refers_to: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))
+    # ZIP codes, or ["all"] for the whole area.
+    zones: Mapped[list[str]] = mapped_column(JSON)
+    # Text by language code; a language without one falls back to English.
+    texts: Mapped[dict[str, str]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    expires_at: Mapped[datetime]
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id"))
+    created_at: Mapped[datetime]
+    approved_by: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id"))
+    approved_at: Mapped[datetime | None]
+    recipients: Mapped[int] = mapped_column(default=0)
+
+
+class DeliveryStatus(StrEnum):
+    """One message to one subscriber, from queued to its outcome."""
+
+    QUEUED = "queued"  # waiting for a worker (or for its retry time)
+    SENDING = "sending"  # claimed by a worker until lease_until; reclaimed if it dies
+    SENT = "sent"  # the provider accepted it
+    DELIVERED = "delivered"  # the provider confirmed delivery (SMS status callback)
+    FAILED = "failed"  # permanent error, or retries exhausted
+    SKIPPED = "skipped"  # not sent on purpose: expired, cancelled, or the person opted out
+
+
+class DeliveryRow(Base):
+    """The outbox: one row per (message, recipient), so nothing is lost or sent twice."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("alert_id", "subscriber_id", name="uq_deliveries_alert_subscriber"),
+        Index("ix_deliveries_due", "status", "priority", "due_at"),
+        Index("ix_deliveries_provider_id", "provider_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(8))
+    # Lower goes first: replies and notices ahead of bulk.
+    priority: Mapped[int] = mapped_column(default=10)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(default=0)
+    due_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    worker: Mapped[str | None] = mapped_column(String(64))
+    provider_id: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(String(64))
+    sent_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+class RateBucketRow(Base):
+    """A token bucket shared by every worker process (PostgreSQL is their only coordination)."""
+
+    __tablename__ = "rate_buckets"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tokens: Mapped[float]
+    updated_at: Mapped[datetime]

@@ -15,12 +15,18 @@ from twilio.twiml.messaging_response import MessagingResponse
 from bot.channels.sms.inbound import read_inbound
 from bot.core.content import Content
 from bot.core.conversation import Conversation, Reply
+from bot.delivery.receipts import Receipts
 from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
 PATH = "/twilio/sms"
+STATUS_PATH = "/twilio/status"
 TWIML = "application/xml"
+
+
+def forbidden() -> Response:
+    return Response("forbidden", status_code=403, media_type="text/plain")
 
 
 def render_twiml(replies: list[Reply]) -> str:
@@ -41,6 +47,8 @@ class SmsWebhook:
         *,
         auth_token: str,
         public_url: str,
+        receipts: Receipts | None = None,
+        status_url: str | None = None,
     ) -> None:
         self.conversation = conversation
         self.content = content
@@ -48,21 +56,45 @@ class SmsWebhook:
         self.validator = RequestValidator(auth_token)
         # Twilio signs the URL it called; behind a proxy only PUBLIC_URL knows it.
         self.url = public_url
+        self.receipts = receipts
+        self.status_url = status_url
 
     def routes(self) -> list[Route]:
-        return [Route(PATH, self.receive, methods=["POST"])]
+        routes = [Route(PATH, self.receive, methods=["POST"])]
+        if self.receipts is not None:
+            routes.append(Route(STATUS_PATH, self.status, methods=["POST"]))
+        return routes
+
+    async def status(self, request: Request) -> Response:
+        """Twilio's delivery report for a message we sent: late, repeated or out of order."""
+        if self.receipts is None or self.status_url is None:
+            return forbidden()
+        form = await self.signed_form(request, self.status_url, STATUS_PATH)
+        if form is None:
+            return forbidden()
+        await self.receipts.twilio(
+            form.get("MessageSid", ""), form.get("MessageStatus", ""), form.get("ErrorCode") or None
+        )
+        # 200 whatever we made of it: Twilio would only retry the same report.
+        return Response(status_code=200)
+
+    async def signed_form(self, request: Request, url: str, route: str) -> dict[str, str] | None:
+        """The form Twilio posted, or None (and a counted refusal) if the signature is wrong."""
+        # Twilio posts application/x-www-form-urlencoded; parse_qsl keeps python-multipart out.
+        body = (await request.body()).decode("utf-8", "replace")
+        form = dict(parse_qsl(body, keep_blank_values=True))
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if not signature or not self.validator.validate(url, form, signature):
+            self.metrics.rejected.labels(route=route).inc()
+            log.warning("twilio webhook refused: bad or missing signature", extra={"route": route})
+            return None
+        return form
 
     async def receive(self, request: Request) -> Response:
         started = time.perf_counter()
-        # Twilio posts application/x-www-form-urlencoded; parse_qsl keeps python-multipart out.
-        form = dict(
-            parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
-        )
-        signature = request.headers.get("X-Twilio-Signature", "")
-        if not signature or not self.validator.validate(self.url, form, signature):
-            self.metrics.rejected.labels(route=PATH).inc()
-            log.warning("sms webhook refused: bad or missing signature")
-            return Response("forbidden", status_code=403, media_type="text/plain")
+        form = await self.signed_form(request, self.url, PATH)
+        if form is None:
+            return forbidden()
         inbound = read_inbound(form, self.content)
         if inbound is None:
             log.info("sms from an invalid number ignored")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 02:11:11.113194
+Create Date: 2026-11-22
 """
 
 from collections.abc import Sequence

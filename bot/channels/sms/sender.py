@@ -1,0 +1,112 @@
+"""Delivery's Sender for SMS: the real twilio client, its errors mapped to outcomes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import aiohttp
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.rest import Client
+
+from bot.delivery.sender import Message, Outcome, Result
+from bot.settings import Settings
+from bot.storage.models import Channel, SubscriberStatus
+
+log = logging.getLogger(__name__)
+
+STATUS_PATH = "/twilio/status"
+TIMEOUT = 15.0  # seconds; AsyncTwilioHttpClient ignores its own timeout argument
+MAX_VALIDITY = 36_000  # Twilio's ceiling (10 hours), also its default
+
+OPTED_OUT = {21610}  # they texted STOP to this sender
+INVALID = {21211, 21214, 21217, 21407, 21408, 21612, 21614}  # not a number we can text
+QUEUE_FULL = {21611, 30001, 20429}  # slow down and try again
+
+
+class TwilioSender:
+    """Sends SMS through Twilio's Messages API with a validity period from the expiry."""
+
+    channel = Channel.SMS.value
+
+    def __init__(self, settings: Settings, *, timeout: float = TIMEOUT) -> None:
+        if not (settings.twilio_account_sid and settings.twilio_auth_token):
+            raise ValueError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set")
+        self.settings = settings
+        self.timeout = timeout
+        self._token = settings.twilio_auth_token.get_secret_value()
+        self._client: Client | None = None
+        self._http: AsyncTwilioHttpClient | None = None
+        self.status_callback = settings.public(STATUS_PATH) if settings.public_url else None
+
+    def _connect(self) -> Client:
+        # AsyncTwilioHttpClient must be created inside the running event loop.
+        if self._client is None:
+            settings = self.settings
+            self._http = AsyncTwilioHttpClient()  # max_retries unset: no silent re-POST on 5xx
+            client = Client(
+                settings.twilio_account_sid,
+                self._token,
+                http_client=self._http,
+            )
+            client.api.base_url = str(settings.twilio_api_url).rstrip("/")
+            # TWILIO_REGION / TWILIO_EDGE in the environment would rewrite the host.
+            client.region = None
+            client.edge = None
+            self._client = client
+        return self._client
+
+    async def send(self, message: Message) -> Outcome:
+        remaining = int(message.valid_for)
+        if remaining < 1:
+            return Outcome(Result.FAILED, error="expired")
+        sender = (
+            {"from_": self.settings.twilio_from_number}
+            if self.settings.twilio_from_number
+            else {"messaging_service_sid": self.settings.twilio_messaging_service_sid}
+        )
+        extra = {"status_callback": self.status_callback} if self.status_callback else {}
+        try:
+            async with asyncio.timeout(self.timeout):
+                created = await self._connect().messages.create_async(
+                    to=message.address,
+                    body=message.text,
+                    validity_period=min(remaining, MAX_VALIDITY),
+                    **sender,
+                    **extra,
+                )
+        except TwilioRestException as exc:
+            return classify(exc.status, exc.code)
+        except TimeoutError:
+            # Ambiguous: Twilio may have accepted it. A possible duplicate beats a lost alert.
+            return Outcome(Result.RETRY, error="timeout")
+        except (aiohttp.ClientError, OSError):
+            return Outcome(Result.RETRY, error="network")
+        except Exception as exc:
+            # Never raise into the worker: an unknown failure is retried, and logged by type.
+            log.warning("sms send failed unexpectedly", extra={"error": type(exc).__name__})
+            return Outcome(Result.RETRY, error=type(exc).__name__)
+        return Outcome(Result.SENT, provider_id=str(created.sid))
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+
+
+def classify(status: int, code: int | None) -> Outcome:
+    """A Twilio error as a delivery outcome (codes from Twilio's error catalogue)."""
+    label = f"twilio:{code or status}"
+    if status == 429 or code in QUEUE_FULL:
+        return Outcome(Result.RATE_LIMITED, error=label, retry_after=1.0)
+    if code in OPTED_OUT:
+        return Outcome(
+            Result.UNREACHABLE, error=label, subscriber_status=SubscriberStatus.OPTED_OUT.value
+        )
+    if code in INVALID:
+        return Outcome(
+            Result.UNREACHABLE, error=label, subscriber_status=SubscriberStatus.BLOCKED.value
+        )
+    if status >= 500:
+        return Outcome(Result.RETRY, error=label)
+    return Outcome(Result.FAILED, error=label)

@@ -1,0 +1,107 @@
+"""Delivery's Sender for Telegram: the real PTB `Bot`, errors classified by type and message."""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import timedelta
+
+from telegram import Bot
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.request import HTTPXRequest
+
+from bot.delivery.sender import Message, Outcome, Result
+from bot.settings import Settings
+from bot.storage.models import Channel, SubscriberStatus
+
+log = logging.getLogger(__name__)
+
+# BadRequest is a NetworkError: these messages mean the person is gone, not a glitch.
+GONE = (
+    "chat not found",
+    "user is deactivated",
+    "bot was blocked",
+    "peer_id_invalid",
+    "bot can't initiate",
+)
+
+
+def retry_after_seconds(value: int | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class TelegramSender:
+    """Sends alerts and notices as plain text through PTB, never raising."""
+
+    channel = Channel.TELEGRAM.value
+
+    def __init__(
+        self, settings: Settings, *, connections: int = 256, timeout: float = 15.0
+    ) -> None:
+        if settings.telegram_bot_token is None:
+            raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+        # PTB's future behaviour: RetryAfter.retry_after as a timedelta, without a warning.
+        os.environ.setdefault("PTB_TIMEDELTA", "true")
+        api = str(settings.telegram_api_url).rstrip("/")
+        request = HTTPXRequest(
+            connection_pool_size=connections,
+            pool_timeout=30.0,
+            read_timeout=timeout,
+            write_timeout=timeout,
+            connect_timeout=10.0,
+        )
+        self._request = request
+        self.bot = Bot(
+            settings.telegram_bot_token.get_secret_value(),
+            base_url=f"{api}/bot",
+            base_file_url=f"{api}/file/bot",
+            request=request,
+        )
+        self.paid = settings.telegram_paid_broadcast
+
+    async def send(self, message: Message) -> Outcome:
+        try:
+            sent = await self.bot.send_message(
+                chat_id=int(message.address),
+                text=message.text,
+                allow_paid_broadcast=self.paid or None,
+            )
+        except RetryAfter as exc:
+            return Outcome(
+                Result.RATE_LIMITED, error="429", retry_after=retry_after_seconds(exc.retry_after)
+            )
+        except Forbidden as exc:
+            return self._gone(exc)
+        except BadRequest as exc:
+            if any(phrase in str(exc).lower() for phrase in GONE):
+                return self._gone(exc)
+            return Outcome(Result.FAILED, error=f"bad_request:{_slug(exc)}")
+        except TimedOut:
+            # Ambiguous: the message may have gone out. Retrying risks a duplicate, which the
+            # outbox accepts for in-flight sends; losing an alert it does not.
+            return Outcome(Result.RETRY, error="timeout")
+        except NetworkError:
+            return Outcome(Result.RETRY, error="network")
+        except TelegramError as exc:
+            return Outcome(Result.RETRY, error=type(exc).__name__)
+        except Exception as exc:
+            # Never raise into the worker: an unknown failure is retried, and logged by type.
+            log.warning("telegram send failed unexpectedly", extra={"error": type(exc).__name__})
+            return Outcome(Result.RETRY, error=type(exc).__name__)
+        return Outcome(Result.SENT, provider_id=str(sent.message_id))
+
+    def _gone(self, exc: TelegramError) -> Outcome:
+        return Outcome(
+            Result.UNREACHABLE,
+            error=f"gone:{_slug(exc)}",
+            subscriber_status=SubscriberStatus.BLOCKED.value,
+        )
+
+    async def close(self) -> None:
+        # Bot.shutdown() does nothing for a Bot never initialize()d (we skip its getMe).
+        await self._request.shutdown()
+
+
+def _slug(exc: Exception) -> str:
+    """A short, data-free label for an error (Telegram's descriptions hold no user data)."""
+    return str(exc).lower().replace(" ", "_")[:40]

@@ -1,0 +1,346 @@
+"""Alerts: a verified message from the network to the people of some zones, in their languages.
+
+The lifecycle follows the Common Alerting Protocol: an alert, then updates, a correction or
+an all-clear that go to exactly the people the alert reached. A coordinator drafts; with the
+two-person rule another approves; approval fills the outbox and the workers deliver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.audit import Actor, record
+from bot.core.content import DEFAULT_LANGUAGE, Content
+from bot.core.segments import SegmentCount, count_segments
+from bot.settings import ApprovalMode
+from bot.storage.db import Database
+from bot.storage.models import (
+    AlertKind,
+    AlertRow,
+    AlertStatus,
+    CoordinatorRow,
+    DeliveryRow,
+    SubscriberRow,
+    SubscriberStatus,
+)
+from bot.storage.outbox import ALL_ZONES, REACHED, Outbox
+
+DEFAULT_EXPIRY = timedelta(hours=4)
+MAX_EXPIRY = timedelta(hours=24)
+MAX_SMS_CHARACTERS = 1600  # Twilio's ceiling for one message
+
+# Lower goes first: a correction overtakes what is still queued.
+PRIORITY = {
+    AlertKind.CORRECTION: 5,
+    AlertKind.ALL_CLEAR: 8,
+    AlertKind.UPDATE: 9,
+    AlertKind.ALERT: 10,
+}
+
+
+class AlertError(ValueError):
+    """An alert that cannot be drafted, approved or sent; the message is safe to show."""
+
+
+@dataclass(frozen=True)
+class AlertDraft:
+    """What a coordinator composes: the type, where, the words per language, how long it holds."""
+
+    kind: AlertKind
+    zones: tuple[str, ...]  # ZIP codes, or ("all",)
+    texts: dict[str, str]  # by language; English is required, others fall back to it
+    expires_in: timedelta = DEFAULT_EXPIRY
+    refers_to: int | None = None
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A drafted or sent alert, as coordinators see it."""
+
+    id: int
+    kind: AlertKind
+    refers_to: int | None
+    zones: tuple[str, ...]
+    texts: dict[str, str]  # as each language receives it, heading and hotline included
+    status: AlertStatus
+    expires_at: datetime
+    created_at: datetime
+    created_by: int | None
+    recipients: int
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What sending would do: who gets it, what it costs, how long it takes."""
+
+    recipients: dict[tuple[str, str], int]  # (channel, language) -> people
+    segments: dict[str, SegmentCount]  # language -> the SMS cost of its text
+    fallback: tuple[str, ...]  # languages with recipients but no text of their own
+    seconds: float  # at the configured provider limits
+
+    @property
+    def total(self) -> int:
+        return sum(self.recipients.values())
+
+
+@dataclass(frozen=True)
+class Progress:
+    """An alert's deliveries by channel and status."""
+
+    alert: Alert
+    counts: dict[tuple[str, str], int]
+
+
+def _of(row: AlertRow) -> Alert:
+    return Alert(
+        id=row.id,
+        kind=AlertKind(row.kind),
+        refers_to=row.refers_to,
+        zones=tuple(row.zones),
+        texts=dict(row.texts),
+        status=AlertStatus(row.status),
+        expires_at=row.expires_at,
+        created_at=row.created_at,
+        created_by=row.created_by,
+        recipients=row.recipients,
+    )
+
+
+class Alerts:
+    """Draft, preview, approve, reject and follow alerts."""
+
+    def __init__(
+        self,
+        db: Database,
+        content: Content,
+        clock: Callable[[], datetime],
+        *,
+        rates: dict[str, float],
+        approval: ApprovalMode = ApprovalMode.AUTO,
+        on_queued: Callable[[], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.content = content
+        self.clock = clock
+        self.rates = rates
+        self.approval = approval
+        self.on_queued = on_queued
+
+    def render(self, kind: AlertKind, language: str, body: str) -> str:
+        """The text people get: a heading for the type, the words, the hotline."""
+        _ = self.content.lang(language).gettext
+        heading = {
+            AlertKind.ALERT: _("VERIFIED ALERT"),
+            AlertKind.UPDATE: _("UPDATE"),
+            AlertKind.CORRECTION: _("CORRECTION"),
+            AlertKind.ALL_CLEAR: _("ALL CLEAR"),
+        }[kind]
+        hotline = _("Hotline {hotline}").format(hotline=self.content.network.hotline)
+        return f"{self.content.network.short_name} {heading}: {body.strip()} {hotline}"
+
+    async def draft(self, draft: AlertDraft, by: Actor) -> Alert:
+        body = {lang: text.strip() for lang, text in draft.texts.items() if text and text.strip()}
+        if DEFAULT_LANGUAGE not in body:
+            raise AlertError("an English text is required (other languages fall back to it)")
+        unknown = [lang for lang in body if lang not in self.content.rights]
+        if unknown:
+            raise AlertError(f"no such language here: {', '.join(sorted(unknown))}")
+        if not timedelta(minutes=5) <= draft.expires_in <= MAX_EXPIRY:
+            raise AlertError("the expiry must be between 5 minutes and 24 hours")
+        now = self.clock()
+        async with self.db.transaction() as session:
+            zones = await self._zones(session, draft)
+            texts = {lang: self.render(draft.kind, lang, text) for lang, text in body.items()}
+            too_long = [lang for lang, text in texts.items() if len(text) > MAX_SMS_CHARACTERS]
+            if too_long:
+                raise AlertError(f"too long for SMS (1600 characters): {', '.join(too_long)}")
+            row = AlertRow(
+                kind=draft.kind,
+                refers_to=draft.refers_to,
+                zones=list(zones),
+                texts=texts,
+                status=AlertStatus.DRAFT,
+                expires_at=now + draft.expires_in,
+                created_by=by.coordinator_id,
+                created_at=now,
+            )
+            session.add(row)
+            await session.flush()
+            record(session, by, "alert.draft", f"alert:{row.id}", now, kind=str(draft.kind))
+            return _of(row)
+
+    async def _zones(self, session: AsyncSession, draft: AlertDraft) -> tuple[str, ...]:
+        if draft.kind is AlertKind.ALERT:
+            if draft.refers_to is not None:
+                raise AlertError(
+                    "a new alert refers to nothing; use update, correction or all-clear"
+                )
+            zones = tuple(dict.fromkeys(z.strip() for z in draft.zones if z.strip()))
+            if not zones:
+                raise AlertError("choose the zones: ZIP codes, or all")
+            if ALL_ZONES in zones:
+                return (ALL_ZONES,)
+            unknown = [z for z in zones if self.content.zones.name_of(z) is None]
+            if unknown:
+                raise AlertError(f"not zones of this network: {', '.join(unknown)}")
+            return zones
+        if draft.refers_to is None:
+            raise AlertError(f"an {draft.kind} must refer to the alert it follows")
+        original = await session.get(AlertRow, draft.refers_to)
+        if original is None or original.kind != AlertKind.ALERT:
+            raise AlertError(f"no alert #{draft.refers_to} to follow up")
+        if original.status not in (AlertStatus.QUEUED, AlertStatus.DONE):
+            raise AlertError(f"alert #{original.id} was never sent")
+        return tuple(original.zones)
+
+    async def get(self, alert_id: int) -> Alert:
+        async with self.db.transaction() as session:
+            return _of(await self._row(session, alert_id))
+
+    async def _row(self, session: AsyncSession, alert_id: int) -> AlertRow:
+        row = await session.get(AlertRow, alert_id)
+        if row is None:
+            raise AlertError(f"no alert #{alert_id}")
+        return row
+
+    async def preview(self, alert_id: int) -> Preview:
+        async with self.db.transaction() as session:
+            row = await self._row(session, alert_id)
+            if row.kind == AlertKind.ALERT:
+                query = (
+                    select(SubscriberRow.channel, SubscriberRow.language, func.count())
+                    .where(SubscriberRow.status == SubscriberStatus.ACTIVE)
+                    .group_by(SubscriberRow.channel, SubscriberRow.language)
+                )
+                if ALL_ZONES not in row.zones:
+                    query = query.where(SubscriberRow.zone.in_(row.zones))
+            else:
+                query = (
+                    select(SubscriberRow.channel, SubscriberRow.language, func.count())
+                    .join(DeliveryRow, DeliveryRow.subscriber_id == SubscriberRow.id)
+                    .where(
+                        DeliveryRow.alert_id == row.refers_to,
+                        DeliveryRow.status.in_([s.value for s in REACHED]),
+                        SubscriberRow.status == SubscriberStatus.ACTIVE,
+                    )
+                    .group_by(SubscriberRow.channel, SubscriberRow.language)
+                )
+            recipients = {(ch, lang): n for ch, lang, n in (await session.execute(query)).all()}
+        texts = dict(row.texts)
+        languages = sorted({lang for _, lang in recipients} | set(texts))
+        segments = {
+            lang: count_segments(texts.get(lang) or texts[DEFAULT_LANGUAGE]) for lang in languages
+        }
+        fallback = tuple(lang for lang in languages if lang not in texts)
+        return Preview(recipients, segments, fallback, self._seconds(recipients, segments))
+
+    def _seconds(
+        self, recipients: dict[tuple[str, str], int], segments: dict[str, SegmentCount]
+    ) -> float:
+        """The slowest channel's time: a long code sends about one SMS segment a second."""
+        per_channel: dict[str, float] = {}
+        for (channel, language), n in recipients.items():
+            cost = segments[language].segments if channel == "sms" else 1
+            per_channel[channel] = per_channel.get(channel, 0.0) + n * cost
+        return max(
+            (
+                units / self.rates[ch] if self.rates.get(ch) else 0.0
+                for ch, units in per_channel.items()
+            ),
+            default=0.0,
+        )
+
+    async def needs_approval(self) -> bool:
+        if self.approval is ApprovalMode.ON:
+            return True
+        if self.approval is ApprovalMode.OFF:
+            return False
+        async with self.db.transaction() as session:
+            active = await session.scalar(
+                select(func.count()).select_from(CoordinatorRow).where(CoordinatorRow.active)
+            )
+        return (active or 0) >= 2
+
+    async def submit(self, alert_id: int, by: Actor) -> Alert:
+        """The composer's "send": straight out, or to a second coordinator for approval."""
+        if by.coordinator_id is not None and await self.needs_approval():
+            now = self.clock()
+            async with self.db.transaction() as session:
+                row = await self._row(session, alert_id)
+                self._expect(row, AlertStatus.DRAFT)
+                row.status = AlertStatus.PENDING
+                record(session, by, "alert.submit", f"alert:{row.id}", now)
+                return _of(row)
+        return await self._approve(alert_id, by, second=False)
+
+    async def approve(self, alert_id: int, by: Actor) -> Alert:
+        """A second coordinator's yes: the deliveries are queued at once."""
+        return await self._approve(alert_id, by, second=True)
+
+    async def reject(self, alert_id: int, by: Actor) -> Alert:
+        now = self.clock()
+        async with self.db.transaction() as session:
+            row = await self._row(session, alert_id)
+            self._expect(row, AlertStatus.PENDING)
+            row.status = AlertStatus.REJECTED
+            record(session, by, "alert.reject", f"alert:{row.id}", now)
+            return _of(row)
+
+    async def _approve(self, alert_id: int, by: Actor, *, second: bool) -> Alert:
+        now = self.clock()
+        async with self.db.transaction() as session:
+            row = await self._row(session, alert_id)
+            if second:
+                self._expect(row, AlertStatus.PENDING)
+                if row.created_by is not None and row.created_by == by.coordinator_id:
+                    raise AlertError("a second coordinator must approve this alert")
+            else:
+                self._expect(row, AlertStatus.DRAFT)
+            if row.expires_at <= now:
+                raise AlertError(f"alert #{row.id} has expired")
+            outbox = Outbox(session)
+            kind = AlertKind(row.kind)
+            priority = PRIORITY[kind]
+            if kind is AlertKind.ALERT:
+                count = await outbox.enqueue_zones(row.id, row.zones, now, priority)
+            else:
+                assert row.refers_to is not None  # noqa: S101 (checked when drafted)
+                if kind is AlertKind.CORRECTION:
+                    await outbox.cancel_pending(row.refers_to, now, reason="corrected")
+                count = await outbox.enqueue_followers(row.id, row.refers_to, now, priority)
+            row.status = AlertStatus.QUEUED if count else AlertStatus.DONE
+            row.recipients = count
+            row.approved_by = by.coordinator_id
+            row.approved_at = now
+            action = "alert.approve" if second else "alert.send"
+            record(session, by, action, f"alert:{row.id}", now, recipients=count)
+            result = _of(row)
+        if count and self.on_queued is not None:
+            self.on_queued()
+        return result
+
+    @staticmethod
+    def _expect(row: AlertRow, status: AlertStatus) -> None:
+        if row.status != status:
+            raise AlertError(f"alert #{row.id} is {row.status}, not {status}")
+
+    async def send_now(self, draft: AlertDraft, by: Actor) -> Alert:
+        """Draft and send in one step (the operator's CLI; coordinators go through submit)."""
+        alert = await self.draft(draft, by)
+        return await self.submit(alert.id, by)
+
+    async def progress(self, alert_id: int) -> Progress:
+        async with self.db.transaction() as session:
+            alert = _of(await self._row(session, alert_id))
+            counts = await Outbox(session).counts(alert_id)
+        return Progress(alert, counts)
+
+    async def recent(self, limit: int = 10) -> list[Alert]:
+        async with self.db.transaction() as session:
+            rows = await session.scalars(select(AlertRow).order_by(AlertRow.id.desc()).limit(limit))
+            return [_of(row) for row in rows]

@@ -1,0 +1,65 @@
+"""The audit log: every privileged action, who did it and when. Never a subscriber's address."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage.db import Database
+from bot.storage.models import AuditRow
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a coordinator (by id and label), or the server's operator through the CLI."""
+
+    coordinator_id: int | None
+    label: str
+
+    @classmethod
+    def operator(cls) -> Actor:
+        return cls(None, "operator (rrbot CLI)")
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One line of the audit log."""
+
+    at: datetime
+    actor: str
+    action: str
+    subject: str
+    detail: dict[str, Any]
+
+
+def record(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    subject: str,
+    now: datetime,
+    **detail: Any,
+) -> None:
+    """Add an entry in the caller's transaction, so the action and its record land together."""
+    session.add(
+        AuditRow(
+            at=now,
+            actor_id=actor.coordinator_id,
+            actor=actor.label,
+            action=action,
+            subject=subject,
+            detail=detail,
+        )
+    )
+
+
+async def entries(db: Database, limit: int = 100) -> list[AuditEntry]:
+    async with db.transaction() as session:
+        rows = (
+            await session.scalars(select(AuditRow).order_by(AuditRow.id.desc()).limit(limit))
+        ).all()
+    return [AuditEntry(r.at, r.actor, r.action, r.subject, r.detail) for r in reversed(rows)]

@@ -1,0 +1,1 @@
+"""The outbox: claims queued deliveries, paces them per provider, retries, records outcomes."""

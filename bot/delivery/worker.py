@@ -1,0 +1,205 @@
+"""The delivery worker: claim due deliveries per channel, pace, send, record, repeat.
+
+Crash safety comes from the lease: a claimed row is `sending` until `lease_until`; a worker
+that dies leaves it there, and any worker reclaims it once the lease runs out. So a crash
+loses nothing, and only sends that were in flight can repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from bot.delivery.pacing import ChatBuckets, Pacer
+from bot.delivery.sender import Message, Outcome, Result, Sender
+from bot.storage.crypto import Vault
+from bot.storage.db import Database
+from bot.storage.models import DeliveryStatus, SubscriberStatus
+from bot.storage.outbox import Job, Outbox, Update
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter for transient errors; 429s wait as the provider says."""
+
+    base: float = 2.0
+    cap: float = 300.0
+    max_attempts: int = 8
+
+    def delay(self, attempts: int) -> float:
+        ceiling = min(self.cap, self.base * 2 ** max(0, attempts - 1))
+        return random.uniform(ceiling / 2, ceiling)  # noqa: S311 (jitter, not secrecy)
+
+
+@dataclass
+class Lane:
+    """One channel's sender and pacing, and how much to claim at a time."""
+
+    sender: Sender
+    pacer: Pacer
+    batch: int
+    chats: ChatBuckets | None = None
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+class Worker:
+    """Sends what the outbox holds until stopped; `run_once` does one round (tests use it)."""
+
+    def __init__(
+        self,
+        db: Database,
+        vault: Vault,
+        lanes: list[Lane],
+        *,
+        name: str | None = None,
+        concurrency: int = 128,
+        lease: timedelta = timedelta(seconds=60),
+        poll_interval: float = 0.25,
+        policy: RetryPolicy | None = None,
+        clock: Clock = utcnow,
+        on_alerts_done: Callable[[list[int]], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.vault = vault
+        self.lanes = {lane.sender.channel: lane for lane in lanes}
+        self.name = name or f"{socket.gethostname()}:{id(self):x}"
+        self.concurrency = asyncio.Semaphore(concurrency)
+        self.lease = lease
+        self.poll_interval = poll_interval
+        self.policy = policy or RetryPolicy()
+        self.clock = clock
+        self.on_alerts_done = on_alerts_done
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+
+    def wake(self) -> None:
+        """New deliveries were queued in this process: don't wait for the next poll."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._stopping = False
+        for channel in self.lanes:
+            self._tasks.append(asyncio.create_task(self._loop(channel), name=f"worker-{channel}"))
+        log.info("delivery worker started", extra={"channels": sorted(self.lanes)})
+
+    async def stop(self) -> None:
+        """Finish the round in progress (its outcomes are recorded), then stop."""
+        self._stopping = True
+        self._wake.set()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        for lane in self.lanes.values():
+            await lane.sender.close()
+        log.info("delivery worker stopped")
+
+    async def _loop(self, channel: str) -> None:
+        while not self._stopping:
+            try:
+                sent = await self.run_once(channel)
+            except Exception:
+                log.exception("delivery round failed", extra={"channel": channel})
+                sent = 0
+            if sent == 0 and not self._stopping:
+                self._wake.clear()
+                try:
+                    async with asyncio.timeout(self.poll_interval):
+                        await self._wake.wait()
+                except TimeoutError:
+                    pass
+
+    async def run_once(self, channel: str) -> int:
+        """Claim one batch for `channel`, send it, record the outcomes; how many were claimed."""
+        lane = self.lanes[channel]
+        async with self.db.transaction() as session:
+            jobs = await Outbox(session).claim(
+                self.name, lane.batch, self.clock(), self.lease, channel=channel
+            )
+        if not jobs:
+            # Idle: an alert may have been finished by another lane or worker, or cancelled.
+            await self._finish_alerts()
+            return 0
+        results = await asyncio.gather(*(self._deliver(lane, job) for job in jobs))
+        updates = [update for update, _ in results]
+        unreachable = {
+            job.subscriber_id: status
+            for job, (_, status) in zip(jobs, results, strict=True)
+            if status is not None
+        }
+        now = self.clock()
+        async with self.db.transaction() as session:
+            outbox = Outbox(session)
+            await outbox.record(updates, now)
+            if unreachable:
+                await outbox.mark_unreachable(unreachable, now, via=f"{channel}:provider")
+        for update in updates:
+            lane.stats[update.status] = lane.stats.get(update.status, 0) + 1
+        # In a transaction of its own, after ours committed: under READ COMMITTED the last
+        # lane to finish an alert's deliveries then sees every other lane's outcomes.
+        await self._finish_alerts()
+        return len(jobs)
+
+    async def _finish_alerts(self) -> None:
+        async with self.db.transaction() as session:
+            done = await Outbox(session).finish_alerts(self.clock())
+        if done and self.on_alerts_done is not None:
+            self.on_alerts_done(done)
+
+    async def _deliver(self, lane: Lane, job: Job) -> tuple[Update, str | None]:
+        now = self.clock()
+        if job.subscriber_status != SubscriberStatus.ACTIVE:
+            return Update(
+                job.delivery_id, DeliveryStatus.SKIPPED, error=job.subscriber_status
+            ), None
+        if job.expires_at <= now:
+            # An expired alert is never delivered late.
+            return Update(job.delivery_id, DeliveryStatus.SKIPPED, error="expired"), None
+        text = job.texts.get(job.language) or job.texts["en"]
+        address = self.vault.decrypt(job.address_cipher)
+        async with self.concurrency:
+            await lane.pacer.acquire()
+            if lane.chats is not None:
+                await lane.chats.acquire(address)
+            # Pacing may have taken a while: the validity is what is left now.
+            valid_for = (job.expires_at - self.clock()).total_seconds()
+            outcome = await lane.sender.send(Message(job.delivery_id, address, text, valid_for))
+        return self._update(lane, job, outcome), outcome.subscriber_status
+
+    def _update(self, lane: Lane, job: Job, outcome: Outcome) -> Update:
+        now = self.clock()
+        match outcome.result:
+            case Result.SENT:
+                return Update(job.delivery_id, DeliveryStatus.SENT, provider_id=outcome.provider_id)
+            case Result.RATE_LIMITED:
+                wait = outcome.retry_after or 1.0
+                lane.pacer.slow_down(wait)
+                due = now + timedelta(seconds=wait)
+                return Update(
+                    job.delivery_id, DeliveryStatus.QUEUED, error=outcome.error, due_at=due
+                )
+            case Result.RETRY if job.attempts < self.policy.max_attempts:
+                due = now + timedelta(seconds=self.policy.delay(job.attempts))
+                return Update(
+                    job.delivery_id, DeliveryStatus.QUEUED, error=outcome.error, due_at=due
+                )
+            case Result.RETRY:
+                return Update(
+                    job.delivery_id, DeliveryStatus.FAILED, error=f"retries:{outcome.error}"
+                )
+            case Result.FAILED | Result.UNREACHABLE:
+                return Update(job.delivery_id, DeliveryStatus.FAILED, error=outcome.error)
+        raise AssertionError(outcome.result)  # pragma: no cover

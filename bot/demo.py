@@ -1,0 +1,208 @@
+"""`rrbot demo`: the real bot against the fake Telegram and Twilio servers, with the simulator.
+
+Nothing here is special-cased in the bot: the fakes listen on loopback ports of their own,
+the real PTB Application and twilio client talk to them over HTTP, and the simulator page
+(served beside the bot's routes under /sim) types as people through the fakes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import uvicorn
+from rich.console import Console
+from starlette.responses import RedirectResponse
+from starlette.routing import Mount, Route
+
+from bot import logs
+from bot.app import build_services, build_web, uvicorn_config
+from bot.settings import Settings, load_settings
+from bot.sim.fake_telegram import FakeTelegram
+from bot.sim.fake_twilio import FakeTwilio
+from bot.sim.serve import RunningServer, serve
+from bot.sim.simulator import Simulator
+from bot.storage.migrate import upgrade
+
+log = logging.getLogger(__name__)
+
+# Fixed, fake credentials: they only ever meet the fake servers of this same process.
+DEMO_TELEGRAM_TOKEN = "1000000001:DEMO-token-for-the-local-fake"  # noqa: S105
+DEMO_TWILIO_SID = "AC" + "d" * 32
+DEMO_TWILIO_TOKEN = "demo-auth-token-for-the-local-fake"  # noqa: S105
+DEMO_NUMBER = "+13125550100"
+
+
+@dataclass(frozen=True)
+class Persona:
+    """Someone the demo network starts with: who, on which channel, and what they first sent."""
+
+    name: str
+    kind: str  # "sms" or "telegram"
+    language: str
+    first_message: str
+    role: str = "member"
+
+
+PERSONAS = (
+    Persona("Ana", "sms", "es", "ALTA 60629"),
+    Persona("Maria", "sms", "en", "JOIN 60608"),
+    Persona("Luis", "telegram", "es", "/start es_60623"),
+    Persona("Sam", "telegram", "en", "/start en_60632"),
+    Persona("Rosa (coordinator)", "telegram", "en", "/start en_60629", role="coordinator"),
+)
+
+
+def demo_settings(data_dir: Path, port: int, telegram_url: str, twilio_url: str) -> Settings:
+    return load_settings(
+        {
+            "DATABASE_URL": f"sqlite:///{data_dir / 'bot.sqlite3'}",
+            "VAR_DIR": str(data_dir),
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+            "PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "TELEGRAM_BOT_TOKEN": DEMO_TELEGRAM_TOKEN,
+            "TELEGRAM_API_URL": telegram_url,
+            "TWILIO_ACCOUNT_SID": DEMO_TWILIO_SID,
+            "TWILIO_AUTH_TOKEN": DEMO_TWILIO_TOKEN,
+            "TWILIO_FROM_NUMBER": DEMO_NUMBER,
+            "TWILIO_API_URL": twilio_url,
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+
+
+class FakeProviders:
+    """The fake Telegram and Twilio servers, stopped after the channels that talk to them."""
+
+    def __init__(
+        self,
+        telegram: FakeTelegram,
+        twilio: FakeTwilio,
+        servers: list[RunningServer],
+        simulator: Simulator,
+    ) -> None:
+        self.telegram = telegram
+        self.twilio = twilio
+        self.servers = servers
+        self.simulator = simulator
+
+    async def start(self) -> None:
+        """Already serving: they had to be up before the bot's settings could name them."""
+
+    async def stop(self) -> None:
+        await self.simulator.aclose()
+        await self.telegram.aclose()
+        await self.twilio.aclose()
+        for server in self.servers:
+            await server.stop()
+
+
+class Greeter:
+    """Once the bot answers, seeds the demo network on its first run and prints the URL."""
+
+    def __init__(self, simulator: Simulator, url: str, console: Console) -> None:
+        self.simulator = simulator
+        self.url = url
+        self.console = console
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._greet(), name="demo-greeter")
+
+    async def stop(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    async def _greet(self) -> None:
+        await wait_until_healthy(self.url)
+        if not self.simulator.phones():
+            await seed(self.simulator)
+        self.console.print(
+            f"\n[bold]Rapid Response Bot demo[/] is running. Open [bold cyan]{self.url}/sim[/]"
+            "\nCtrl-C stops it; `make demo` again reuses the data, `make demo-reset` starts over.\n"
+        )
+
+
+class DemoServer(uvicorn.Server):
+    """uvicorn waits for open responses before the lifespan shutdown: end the page's live
+    event streams first, or Ctrl-C hangs until the graceful-shutdown timeout."""
+
+    def __init__(self, config: uvicorn.Config, simulator: Simulator) -> None:
+        super().__init__(config)
+        self.simulator = simulator
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await self.simulator.aclose()
+        await super().shutdown(sockets)
+
+
+async def wait_until_healthy(url: str, within: float = 30.0) -> None:
+    async with httpx.AsyncClient(trust_env=False) as client:
+        async with asyncio.timeout(within):
+            while True:
+                try:
+                    if (await client.get(f"{url}/healthz")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.05)
+
+
+async def seed(simulator: Simulator) -> None:
+    """The demo network's people sign up the way anyone would: by messaging the bot."""
+    for persona in PERSONAS:
+        phone = await simulator.add_phone(
+            persona.kind,  # type: ignore[arg-type]
+            persona.name,
+            language=persona.language,
+            role=persona.role,
+        )
+        await simulator.send(phone.id, persona.first_message)
+
+
+async def run_demo(data_dir: Path, port: int, console: Console) -> None:
+    telegram = FakeTelegram(DEMO_TELEGRAM_TOKEN)
+    twilio = FakeTwilio(DEMO_TWILIO_SID, DEMO_TWILIO_TOKEN, phone_number=DEMO_NUMBER)
+    telegram_server = await serve(telegram.app)
+    twilio_server = await serve(twilio.app)
+    settings = demo_settings(data_dir, port, telegram_server.url, twilio_server.url)
+    twilio.webhook_url = settings.public("/twilio/sms")
+    simulator = Simulator(telegram, twilio, state_file=data_dir / "simulator.json")
+    services = build_services(settings)
+    providers = FakeProviders(telegram, twilio, [telegram_server, twilio_server], simulator)
+    public = settings.public("")
+    web = build_web(
+        services,
+        extra_routes=[
+            Route("/", lambda _: RedirectResponse("/sim/"), methods=["GET"]),
+            Route("/sim", lambda _: RedirectResponse("/sim/"), methods=["GET"]),
+            Mount("/sim", routes=simulator.routes()),
+        ],
+        underneath=[providers],
+        on_top=[Greeter(simulator, public, console)],
+    )
+    server = DemoServer(uvicorn_config(web, settings), simulator)
+    await server.serve()
+
+
+def demo(data_dir: Path, port: int, *, reset: bool = False) -> None:
+    """Run the demo until Ctrl-C; `reset` starts from an empty network."""
+    console = Console()
+    if reset and data_dir.exists():
+        shutil.rmtree(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    logs.configure("WARNING")
+    upgrade(
+        demo_settings(data_dir, port, "http://127.0.0.1:9", "http://127.0.0.1:9").async_database_url
+    )
+    # uvicorn stops everything in order on Ctrl-C, then re-raises it: that is our exit.
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_demo(data_dir, port, console))
+    console.print("demo stopped")

@@ -1,0 +1,763 @@
+"""The browser phone simulator: phones side by side, talking to the bot through the fakes.
+
+Every message goes the production way: an SMS phone texts through ``FakeTwilio.text`` (the
+signed webhook to the bot, TwiML back), a Telegram phone writes through ``FakeTelegram``
+(the real PTB Application fetches the update). What the bot sends comes back through the
+fakes' listeners, so a broadcast that reaches a phone shows up like any reply.
+
+Mount the routes under ``/sim``; the page and its API use URLs relative to that mount::
+
+    Mount("/sim", routes=simulator.routes())
+
+Live updates are server-sent events. uvicorn waits for open responses before it runs the
+lifespan shutdown, so call ``aclose()`` when shutdown begins (it ends every stream), not only
+from the lifespan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import re
+import secrets
+import tempfile
+import unicodedata
+from collections.abc import AsyncIterator, Coroutine
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, cast
+
+import phonenumbers
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from bot.core.segments import count_segments
+from bot.sim.fake_telegram import ApiError, FakeTelegram, SentMessage, _visible_text
+from bot.sim.fake_twilio import MAX_BODY_LENGTH, FakeTwilio, Sms
+
+__all__ = ["Entry", "Phone", "PhoneError", "Simulator"]
+
+log = logging.getLogger(__name__)
+
+JSONDict = dict[str, Any]
+Kind = Literal["sms", "telegram"]
+Role = Literal["member", "coordinator"]
+Direction = Literal["in", "out"]
+
+STATIC_DIR = Path(__file__).parent / "static"
+HISTORY = 200  # entries kept per phone, in memory and in the state file
+FIRST_USER_ID = 100001
+MAX_NAME = 40
+MAX_TELEGRAM_TEXT = 4096
+# 555-0100 … 555-0199 are the fictional numbers of North America; 312 is Chicago.
+_FICTIONAL = tuple(
+    f"+1{area}5550{n:03d}" for area in ("312", "773", "708") for n in range(100, 200)
+)
+_DEFAULT_NAMES = ("Ana", "Luis", "María", "Tomasz", "Mei", "Omar", "Rosa", "Jae", "Olena", "João")
+_LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?")
+_QUEUE_SIZE = 1000  # events buffered per browser before it is dropped and must reconnect
+_SAVE_DELAY = 0.25  # seconds: changes within this window are written once
+
+
+class PhoneError(ValueError):
+    """A request the simulator refuses; the message is safe to show, the code names it for the page."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Phone:
+    """A simulated person's phone: an SMS number or a Telegram account."""
+
+    id: str  # short slug, unique in the simulator, used in URLs
+    kind: Kind
+    name: str
+    address: str  # SMS: E.164 number; Telegram: the user id (== private chat id) as text
+    language: str  # Telegram's language_code for the user
+    role: Role = "member"
+
+    def to_json(self) -> JSONDict:
+        return asdict(self)
+
+
+@dataclass
+class Entry:
+    """One line of a phone's conversation: something the person sent, or the bot sent them."""
+
+    id: str
+    phone_id: str
+    direction: Direction  # "in": the person sent it; "out": the bot sent it
+    text: str
+    at: str  # ISO 8601, UTC
+    kind: Literal["text", "press"] = "text"  # "press": the person tapped an inline button
+    buttons: list[list[JSONDict]] | None = None  # Telegram inline keyboard: [[{text, data}]]
+    message_id: int | None = None  # Telegram; None once the fake no longer knows the message
+    data: str | None = None  # press: the button's callback data
+    document: str | None = None  # Telegram: the file name of a document the bot sent
+    edited: bool = False
+    segments: int | None = None  # SMS
+    encoding: str | None = None  # SMS: "GSM-7" or "UCS-2"
+    non_gsm: list[str] = field(default_factory=list)  # SMS: the characters that forced UCS-2
+    status: str | None = None  # SMS out: Twilio's status; "failed" when Twilio blocked it
+
+    def to_json(self) -> JSONDict:
+        return asdict(self)
+
+
+class Simulator:
+    """The browser's view of the fake providers: phones, their conversations, live events."""
+
+    def __init__(
+        self,
+        telegram: FakeTelegram,
+        twilio: FakeTwilio,
+        *,
+        state_file: Path | None = None,
+        keepalive_seconds: float = 15.0,
+    ) -> None:
+        self.telegram = telegram
+        self.twilio = twilio
+        self.state_file = state_file
+        self.keepalive_seconds = keepalive_seconds
+
+        self._phones: dict[str, Phone] = {}
+        self._transcripts: dict[str, list[Entry]] = {}
+        self._next_user_id = FIRST_USER_ID
+        self._used_numbers: set[str] = set()  # never handed out twice: the bot remembers them
+        self._sms_entries: dict[str, tuple[str, str]] = {}  # Twilio sid -> (phone id, entry id)
+        self._clients: set[asyncio.Queue[str | None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._send_locks: dict[str, asyncio.Lock] = {}
+        self._save_handle: asyncio.TimerHandle | None = None
+        self._dirty = False
+        self._closed = False
+
+        if state_file is not None:
+            self._load(state_file)
+        for phone in self._phones.values():
+            self._register(phone)
+        self._unsubscribe = [
+            telegram.add_listener(self._on_telegram),
+            twilio.add_listener(self._on_sms),
+        ]
+
+    # ------------------------------------------------------------------ Python API
+
+    def phones(self) -> list[Phone]:
+        """The phones, in the order they were added."""
+        return list(self._phones.values())
+
+    def transcript(self, phone_id: str) -> list[Entry]:
+        """A phone's conversation, oldest first (at most the last 200 entries)."""
+        return list(self._transcripts.get(phone_id, []))
+
+    async def add_phone(
+        self,
+        kind: Literal["sms", "telegram"],
+        name: str,
+        *,
+        number: str | None = None,
+        language: str = "en",
+        role: str = "member",
+    ) -> Phone:
+        """Add a phone; an SMS phone without a number gets the next fictional one."""
+        if kind not in ("sms", "telegram"):
+            raise PhoneError("bad_kind", 'kind must be "sms" or "telegram"')
+        if role not in ("member", "coordinator"):
+            raise PhoneError("bad_role", 'role must be "member" or "coordinator"')
+        if role == "coordinator" and kind != "telegram":
+            raise PhoneError(
+                "coordinator_sms",
+                "coordinators use Telegram: a coordinator phone must be a Telegram phone",
+            )
+        language = (language or "en").strip()
+        if not _LANGUAGE.fullmatch(language):
+            raise PhoneError("bad_language", "language must be a language code such as en or es")
+        name = " ".join(name.split())
+        if len(name) > MAX_NAME:
+            raise PhoneError(
+                "name_too_long", f"the name is too long (at most {MAX_NAME} characters)"
+            )
+        if not name:
+            name = self._default_name()
+        if kind == "sms":
+            address = self._take_number(number)
+        else:
+            if number:
+                raise PhoneError(
+                    "telegram_number", "a Telegram phone has no number; leave it empty"
+                )
+            address = str(self._next_user_id)
+            self._next_user_id += 1
+        phone = Phone(
+            id=self._slug(name),
+            kind=kind,
+            name=name,
+            address=address,
+            language=language,
+            role="coordinator" if role == "coordinator" else "member",
+        )
+        self._phones[phone.id] = phone
+        self._transcripts[phone.id] = []
+        self._register(phone)
+        self._emit("phone", phone.to_json())
+        self._changed()
+        log.info("simulator phone added", extra={"kind": kind})
+        return phone
+
+    async def remove_phone(self, phone_id: str) -> None:
+        """Forget a phone and its conversation; its number or user id is not reused."""
+        self._phone(phone_id)
+        del self._phones[phone_id]
+        self._transcripts.pop(phone_id, None)
+        self._send_locks.pop(phone_id, None)
+        self._emit("phone-removed", {"id": phone_id})
+        self._changed()
+
+    async def send(self, phone_id: str, text: str) -> None:
+        """Type ``text`` as that person; returns once the bot has had it (SMS: answered)."""
+        phone = self._check_text(phone_id, text)
+        self._record_in(phone, text)
+        await self._deliver(phone, text)
+
+    async def press(self, phone_id: str, message_id: int, data: str) -> None:
+        """Tap the inline button carrying ``data`` under the bot's message ``message_id``."""
+        phone = self._phone(phone_id)
+        if phone.kind != "telegram":
+            raise PhoneError("no_buttons", "only Telegram messages have buttons")
+        # Only a button on the screen can be tapped: a live message of the bot's that has it.
+        label = next(
+            (
+                str(button.get("text", data))
+                for entry in self._transcripts.get(phone_id, [])
+                if entry.direction == "out" and entry.message_id == message_id
+                for row in entry.buttons or []
+                for button in row
+                if button.get("data") == data
+            ),
+            None,
+        )
+        if label is None:
+            raise LookupError("no such button")
+        await self.telegram.press(int(phone.address), message_id, data)
+        entry = Entry(
+            id=_entry_id(),
+            phone_id=phone.id,
+            direction="in",
+            text=label,
+            at=_now(),
+            kind="press",
+            message_id=message_id,
+            data=data,
+        )
+        self._append(phone.id, entry)
+
+    async def aclose(self) -> None:
+        """End every event stream, stop listening to the fakes and write the state file."""
+        if self._closed:
+            return
+        self._closed = True
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        for queue in list(self._clients):
+            _end_stream(queue)
+        self._clients.clear()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._save_handle is not None:
+            self._save_handle.cancel()
+            self._save_handle = None
+        if self._dirty:
+            self._save()
+
+    # ------------------------------------------------------------------ HTTP
+
+    def routes(self) -> list[BaseRoute]:
+        """The page, its static files and its JSON/SSE API, relative to the mount point."""
+        return [
+            Route("/", self._page, methods=["GET"]),
+            Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="sim-static"),
+            Route("/api/state", self._state, methods=["GET"]),
+            Route("/api/phones", self._add_phone, methods=["POST"]),
+            Route("/api/phones/{phone_id}", self._remove_phone, methods=["DELETE"]),
+            Route("/api/phones/{phone_id}/messages", self._post_message, methods=["POST"]),
+            Route("/api/phones/{phone_id}/press", self._post_press, methods=["POST"]),
+            Route("/api/events", self._events, methods=["GET"]),
+        ]
+
+    async def _page(self, request: Request) -> Response:
+        html = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+        # The page's relative URLs then resolve under the mount even without a trailing slash.
+        root = str(request.scope.get("root_path", "")).rstrip("/") + "/"
+        html = html.replace('<base href="./">', f'<base href="{_attr(root)}">', 1)
+        return HTMLResponse(
+            html,
+            headers={
+                "Cache-Control": "no-store",
+                "Content-Security-Policy": (
+                    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
+                    " connect-src 'self'; base-uri 'self'; form-action 'self'; object-src 'none'"
+                ),
+                "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "no-referrer",
+            },
+        )
+
+    async def _state(self, request: Request) -> Response:
+        return JSONResponse(self.state())
+
+    def state(self) -> JSONDict:
+        """What the page shows: the bot's addresses, the phones and their conversations."""
+        return {
+            "bot": {
+                "sms_number": self.twilio.phone_number,
+                "telegram_username": self.telegram.bot_username,
+            },
+            "phones": [phone.to_json() for phone in self._phones.values()],
+            "transcripts": {
+                phone_id: [entry.to_json() for entry in entries]
+                for phone_id, entries in self._transcripts.items()
+            },
+        }
+
+    async def _add_phone(self, request: Request) -> Response:
+        body = await _json_body(request)
+        if isinstance(body, Response):
+            return body
+        kind = body.get("kind")
+        name = body.get("name") or ""
+        number = body.get("number") or None
+        language = body.get("language") or "en"
+        role = body.get("role") or "member"
+        if not all(isinstance(v, str) for v in (kind, name, language, role)) or not isinstance(
+            number, str | None
+        ):
+            return _problem(
+                400, "bad_field", "kind, name, number, language and role must be strings"
+            )
+        try:
+            phone = await self.add_phone(
+                cast(Kind, kind),
+                name,
+                number=number,
+                language=language,
+                role=role,
+            )
+        except PhoneError as error:
+            return _problem(400, error.code, str(error))
+        return JSONResponse(phone.to_json(), status_code=201)
+
+    async def _remove_phone(self, request: Request) -> Response:
+        try:
+            await self.remove_phone(request.path_params["phone_id"])
+        except LookupError:
+            return _problem(404, "not_found", "no such phone")
+        return Response(status_code=204)
+
+    async def _post_message(self, request: Request) -> Response:
+        body = await _json_body(request)
+        if isinstance(body, Response):
+            return body
+        text = body.get("text")
+        if not isinstance(text, str):
+            return _problem(400, "bad_field", "text must be a string")
+        try:
+            phone = self._check_text(request.path_params["phone_id"], text)
+        except LookupError:
+            return _problem(404, "not_found", "no such phone")
+        except PhoneError as error:
+            return _problem(400, error.code, str(error))
+        entry = self._record_in(phone, text)
+        if phone.kind == "telegram":
+            await self._deliver(phone, text)
+        else:
+            # The webhook round trip can take as long as the bot does; replies arrive as events.
+            self._spawn(self._deliver(phone, text))
+        return JSONResponse(entry.to_json(), status_code=202)
+
+    async def _post_press(self, request: Request) -> Response:
+        body = await _json_body(request)
+        if isinstance(body, Response):
+            return body
+        message_id, data = body.get("message_id"), body.get("data")
+        if isinstance(message_id, bool) or not isinstance(message_id, int):
+            return _problem(400, "bad_field", "message_id must be an integer")
+        if not isinstance(data, str) or not data:
+            return _problem(400, "bad_field", "data must be a non-empty string")
+        try:
+            await self.press(request.path_params["phone_id"], message_id, data)
+        except PhoneError as error:
+            return _problem(400, error.code, str(error))
+        except LookupError:
+            return _problem(404, "not_found", "no such phone or message")
+        return JSONResponse({"ok": True}, status_code=202)
+
+    async def _events(self, request: Request) -> Response:
+        if self._closed:
+            # 204 tells EventSource to stop reconnecting.
+            return Response(status_code=204)
+        queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=_QUEUE_SIZE)
+        self._clients.add(queue)
+        return StreamingResponse(
+            self._stream(queue),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    async def _stream(self, queue: asyncio.Queue[str | None]) -> AsyncIterator[str]:
+        try:
+            yield "retry: 2000\n: connected\n\n"
+            while True:
+                try:
+                    async with asyncio.timeout(self.keepalive_seconds):
+                        item = await queue.get()
+                except TimeoutError:
+                    yield ": keep-alive\n\n"
+                    continue
+                if item is None:
+                    return
+                yield item
+        finally:
+            self._clients.discard(queue)
+
+    # ------------------------------------------------------------------ listeners
+
+    def _on_telegram(self, sent: SentMessage) -> None:
+        phone = self._by_address("telegram", str(sent.chat_id))
+        if phone is None:
+            return
+        try:
+            text = _visible_text(sent.text, sent.parse_mode)
+        except ApiError:
+            text = sent.text
+        buttons = _buttons(sent.reply_markup)
+        document = (sent.document.filename or "document") if sent.document is not None else None
+        entries = self._transcripts[phone.id]
+        for index, previous in enumerate(entries):
+            if previous.direction == "out" and previous.message_id == sent.message_id:
+                if (previous.text, previous.buttons) == (text, buttons):
+                    return
+                entries[index] = replace(previous, text=text, buttons=buttons, edited=True)
+                self._emit("edit", entries[index].to_json())
+                self._changed()
+                return
+        entry = Entry(
+            id=_entry_id(),
+            phone_id=phone.id,
+            direction="out",
+            text=text,
+            at=_now(),
+            buttons=buttons,
+            message_id=sent.message_id,
+            document=document,
+        )
+        self._append(phone.id, entry)
+
+    def _on_sms(self, sms: Sms) -> None:
+        known = self._sms_entries.get(sms.sid) if sms.sid is not None else None
+        if known is not None:
+            phone_id, entry_id = known
+            for index, entry in enumerate(self._transcripts.get(phone_id, [])):
+                if entry.id == entry_id:
+                    if entry.status != sms.status:
+                        updated = replace(entry, status=sms.status)
+                        self._transcripts[phone_id][index] = updated
+                        self._emit("edit", updated.to_json())
+                        self._changed()
+                    return
+            return
+        phone = self._by_address("sms", sms.to)
+        if phone is None:
+            return
+        entry = Entry(
+            id=_entry_id(),
+            phone_id=phone.id,
+            direction="out",
+            text=sms.body,
+            at=_now(),
+            status=sms.status,
+            **_sms_counts(sms.body),
+        )
+        if sms.sid is not None:
+            self._sms_entries[sms.sid] = (phone.id, entry.id)
+        self._append(phone.id, entry)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _phone(self, phone_id: str) -> Phone:
+        phone = self._phones.get(phone_id)
+        if phone is None:
+            raise LookupError("no such phone")
+        return phone
+
+    def _by_address(self, kind: Kind, address: str) -> Phone | None:
+        for phone in self._phones.values():
+            if phone.kind == kind and phone.address == address:
+                return phone
+        return None
+
+    def _check_text(self, phone_id: str, text: str) -> Phone:
+        phone = self._phone(phone_id)
+        if not text.strip():
+            raise PhoneError("empty", "the message is empty")
+        limit = MAX_BODY_LENGTH if phone.kind == "sms" else MAX_TELEGRAM_TEXT
+        if len(text) > limit:
+            raise PhoneError("too_long", f"the message is too long (at most {limit} characters)")
+        return phone
+
+    def _record_in(self, phone: Phone, text: str) -> Entry:
+        entry = Entry(id=_entry_id(), phone_id=phone.id, direction="in", text=text, at=_now())
+        if phone.kind == "sms":
+            entry = replace(entry, **_sms_counts(text))
+        self._append(phone.id, entry)
+        return entry
+
+    async def _deliver(self, phone: Phone, text: str) -> None:
+        if phone.kind == "telegram":
+            await self.telegram.send_text(int(phone.address), text)
+            return
+        # One text at a time per phone, so that the bot reads them in the order typed.
+        lock = self._send_locks.setdefault(phone.id, asyncio.Lock())
+        async with lock:
+            try:
+                result = await self.twilio.text(phone.address, text)
+            except Exception as error:  # the bot is down or slow: say so on the phone
+                log.warning("simulated SMS not delivered", extra={"error": type(error).__name__})
+                self._emit("notice", {"phone_id": phone.id, "code": "unreachable", "status": 0})
+                return
+            if not 200 <= result.status < 300:
+                log.warning("simulated SMS refused", extra={"status": result.status})
+                self._emit(
+                    "notice", {"phone_id": phone.id, "code": "refused", "status": result.status}
+                )
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine, name="simulator-send")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _append(self, phone_id: str, entry: Entry) -> None:
+        entries = self._transcripts.setdefault(phone_id, [])
+        entries.append(entry)
+        if len(entries) > HISTORY:
+            del entries[: len(entries) - HISTORY]
+        self._emit("message", entry.to_json())
+        self._changed()
+
+    def _emit(self, event: str, data: JSONDict) -> None:
+        if self._closed:
+            return
+        payload = f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+        for queue in list(self._clients):
+            try:
+                queue.put_nowait(payload)
+            except asyncio.QueueFull:
+                # A browser that stopped reading: end its stream; it reconnects and reloads.
+                self._clients.discard(queue)
+                _end_stream(queue)
+
+    def _register(self, phone: Phone) -> None:
+        if phone.kind == "telegram":
+            self.telegram.add_user(int(phone.address), phone.name, phone.language)
+
+    def _default_name(self) -> str:
+        taken = {phone.name for phone in self._phones.values()}
+        for name in _DEFAULT_NAMES:
+            if name not in taken:
+                return name
+        return f"Phone {len(self._phones) + 1}"
+
+    def _slug(self, name: str) -> str:
+        ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+        base = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:20].strip("-")
+        base = base or "phone"
+        slug, n = base, 2
+        while slug in self._phones:
+            slug, n = f"{base}-{n}", n + 1
+        return slug
+
+    def _take_number(self, number: str | None) -> str:
+        if number is None or not number.strip():
+            for candidate in _FICTIONAL:
+                if candidate not in self._used_numbers and candidate != self.twilio.phone_number:
+                    self._used_numbers.add(candidate)
+                    return candidate
+            raise PhoneError("numbers_exhausted", "no fictional numbers left; give a number")
+        try:
+            parsed = phonenumbers.parse(number, "US")
+        except phonenumbers.NumberParseException:
+            raise PhoneError("invalid_number", "that is not a phone number") from None
+        if not phonenumbers.is_valid_number(parsed):
+            raise PhoneError(
+                "invalid_number", "that is not a valid phone number (try +1 312 555 0142)"
+            )
+        e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        if e164 == self.twilio.phone_number:
+            raise PhoneError("own_number", "that is the bot's own number")
+        if self._by_address("sms", e164) is not None:
+            raise PhoneError("duplicate_number", "a phone with that number is already here")
+        self._used_numbers.add(e164)
+        return e164
+
+    # ------------------------------------------------------------------ state file
+
+    def _changed(self) -> None:
+        if self.state_file is None or self._closed:
+            return
+        self._dirty = True
+        if self._save_handle is None:
+            loop = asyncio.get_running_loop()
+            self._save_handle = loop.call_later(_SAVE_DELAY, self._save)
+
+    def _save(self) -> None:
+        self._save_handle = None
+        self._dirty = False
+        path = self.state_file
+        if path is None:
+            return
+        state = {
+            "version": 1,
+            "next_user_id": self._next_user_id,
+            "used_numbers": sorted(self._used_numbers),
+            "phones": [phone.to_json() for phone in self._phones.values()],
+            "transcripts": {
+                phone_id: [entry.to_json() for entry in entries[-HISTORY:]]
+                for phone_id, entries in self._transcripts.items()
+            },
+        }
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, temp = tempfile.mkstemp(prefix=".simulator-", suffix=".tmp", dir=path.parent)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as file:
+                    json.dump(state, file, ensure_ascii=False)
+                os.replace(temp, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp)
+                raise
+        except OSError as error:
+            log.warning("simulator state not saved", extra={"error": type(error).__name__})
+
+    def _load(self, path: Path) -> None:
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as error:
+            log.warning("simulator state unreadable", extra={"error": type(error).__name__})
+            return
+        try:
+            phones = [_phone_from_json(item) for item in raw.get("phones", [])]
+            transcripts = {
+                str(phone_id): [_entry_from_json(item) for item in items][-HISTORY:]
+                for phone_id, items in dict(raw.get("transcripts", {})).items()
+            }
+            next_user_id = int(raw.get("next_user_id", FIRST_USER_ID))
+            used = {str(number) for number in raw.get("used_numbers", [])}
+        except (AttributeError, KeyError, TypeError, ValueError) as error:
+            log.warning("simulator state unreadable", extra={"error": type(error).__name__})
+            return
+        self._phones = {phone.id: phone for phone in phones}
+        self._transcripts = {phone.id: transcripts.get(phone.id, []) for phone in phones}
+        self._used_numbers = used | {p.address for p in phones if p.kind == "sms"}
+        telegram_ids = [int(p.address) for p in phones if p.kind == "telegram"]
+        self._next_user_id = max([next_user_id, *(i + 1 for i in telegram_ids)])
+
+
+def _end_stream(queue: asyncio.Queue[str | None]) -> None:
+    while True:
+        try:
+            queue.get_nowait()
+        except asyncio.QueueEmpty:
+            break
+    queue.put_nowait(None)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _entry_id() -> str:
+    return secrets.token_hex(6)
+
+
+def _attr(text: str) -> str:
+    return text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+
+
+def _sms_counts(text: str) -> dict[str, Any]:
+    count = count_segments(text)
+    return {"segments": count.segments, "encoding": count.encoding, "non_gsm": list(count.non_gsm)}
+
+
+def _buttons(markup: JSONDict | None) -> list[list[JSONDict]] | None:
+    """An inline keyboard as rows of {text, data} (or {text, url} for a link button)."""
+    rows = (markup or {}).get("inline_keyboard")
+    if not isinstance(rows, list):
+        return None
+    result: list[list[JSONDict]] = []
+    for row in rows:
+        if not isinstance(row, list):
+            continue
+        buttons: list[JSONDict] = []
+        for button in row:
+            if not isinstance(button, dict):
+                continue
+            item: JSONDict = {"text": str(button.get("text", ""))}
+            if "callback_data" in button:
+                item["data"] = str(button["callback_data"])
+            elif "url" in button:
+                item["url"] = str(button["url"])
+            buttons.append(item)
+        result.append(buttons)
+    return result or None
+
+
+def _phone_from_json(item: JSONDict) -> Phone:
+    kind, role = item["kind"], item.get("role", "member")
+    if kind not in ("sms", "telegram") or role not in ("member", "coordinator"):
+        raise ValueError("bad phone")
+    return Phone(
+        id=str(item["id"]),
+        kind=kind,
+        name=str(item["name"]),
+        address=str(item["address"]),
+        language=str(item.get("language", "en")),
+        role=role,
+    )
+
+
+def _entry_from_json(item: JSONDict) -> Entry:
+    known = {name for name in Entry.__dataclass_fields__}
+    entry = Entry(**{key: value for key, value in item.items() if key in known})
+    if entry.direction not in ("in", "out"):
+        raise ValueError("bad entry")
+    # The fake Telegram server starts afresh: it no longer knows the old messages, so their
+    # buttons cannot be pressed and a new message with the same id is not an edit of them.
+    return replace(entry, message_id=None)
+
+
+async def _json_body(request: Request) -> JSONDict | Response:
+    try:
+        body = await request.json()
+    except ValueError:
+        return _problem(400, "bad_json", "the body must be a JSON object")
+    if not isinstance(body, dict):
+        return _problem(400, "bad_json", "the body must be a JSON object")
+    return cast(JSONDict, body)
+
+
+def _problem(status: int, code: str, message: str) -> JSONResponse:
+    """An error the page can show: ``code`` picks its translated text, ``error`` is English."""
+    return JSONResponse({"error": message, "code": code}, status_code=status)

@@ -1,0 +1,298 @@
+"""Outbox queries: enqueue deliveries in bulk, claim due ones, record outcomes. Never commits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, bindparam, exists, func, literal, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage.models import (
+    AlertRow,
+    AlertStatus,
+    ConsentAction,
+    ConsentRow,
+    DeliveryRow,
+    DeliveryStatus,
+    SubscriberRow,
+    SubscriberStatus,
+)
+
+ALL_ZONES = "all"
+REACHED = (
+    DeliveryStatus.QUEUED,
+    DeliveryStatus.SENDING,
+    DeliveryStatus.SENT,
+    DeliveryStatus.DELIVERED,
+)
+"""Deliveries that reached, or are about to reach, their subscriber."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """A claimed delivery with what is needed to send it."""
+
+    delivery_id: int
+    subscriber_id: int
+    channel: str
+    language: str
+    attempts: int
+    address_cipher: bytes
+    subscriber_status: str
+    texts: dict[str, str]
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Update:
+    """The outcome of one delivery, to be written back."""
+
+    delivery_id: int
+    status: DeliveryStatus
+    provider_id: str | None = None
+    error: str | None = None
+    due_at: datetime | None = None  # for a retry
+
+
+class Outbox:
+    """The deliveries table, within the caller's transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.dialect = session.bind.dialect.name if session.bind else "sqlite"
+
+    def _insert(self) -> Any:
+        module: Any = postgresql if self.dialect == "postgresql" else sqlite
+        return module.insert(DeliveryRow)
+
+    async def enqueue_zones(
+        self, alert_id: int, zones: Sequence[str], now: datetime, priority: int = 10
+    ) -> int:
+        """A delivery for every active subscriber in `zones` (or everyone), streamed in the database."""
+        source = select(
+            literal(alert_id),
+            SubscriberRow.id,
+            SubscriberRow.channel,
+            SubscriberRow.language,
+            literal(priority),
+            literal(DeliveryStatus.QUEUED.value),
+            literal(0),
+            literal(now, DeliveryRow.due_at.type),
+            literal(now, DeliveryRow.updated_at.type),
+        ).where(SubscriberRow.status == SubscriberStatus.ACTIVE)
+        if ALL_ZONES not in zones:
+            source = source.where(SubscriberRow.zone.in_(list(zones)))
+        return await self._insert_from(source)
+
+    async def enqueue_followers(
+        self, alert_id: int, original_id: int, now: datetime, priority: int = 10
+    ) -> int:
+        """A delivery for everyone the original alert reached (or is reaching), still active."""
+        source = (
+            select(
+                literal(alert_id),
+                DeliveryRow.subscriber_id,
+                SubscriberRow.channel,
+                SubscriberRow.language,
+                literal(priority),
+                literal(DeliveryStatus.QUEUED.value),
+                literal(0),
+                literal(now, DeliveryRow.due_at.type),
+                literal(now, DeliveryRow.updated_at.type),
+            )
+            .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
+            .where(
+                DeliveryRow.alert_id == original_id,
+                DeliveryRow.status.in_([s.value for s in REACHED]),
+                SubscriberRow.status == SubscriberStatus.ACTIVE,
+            )
+        )
+        return await self._insert_from(source)
+
+    async def _insert_from(self, source: Any) -> int:
+        columns = [
+            "alert_id", "subscriber_id", "channel", "language", "priority",
+            "status", "attempts", "due_at", "updated_at",
+        ]  # fmt: skip
+        statement = self._insert().from_select(columns, source).on_conflict_do_nothing()
+        result = await self.session.execute(statement)
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def cancel_pending(self, alert_id: int, now: datetime, reason: str) -> int:
+        """Deliveries of `alert_id` not yet handed to a provider are skipped (a correction)."""
+        result = await self.session.execute(
+            update(DeliveryRow)
+            .where(DeliveryRow.alert_id == alert_id, DeliveryRow.status == DeliveryStatus.QUEUED)
+            .values(status=DeliveryStatus.SKIPPED, error=reason, updated_at=now)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def claim(
+        self, worker: str, limit: int, now: datetime, lease: timedelta, *, channel: str
+    ) -> list[Job]:
+        """Take up to `limit` due deliveries (and ones whose worker's lease ran out)."""
+        due = or_(
+            and_(DeliveryRow.status == DeliveryStatus.QUEUED, DeliveryRow.due_at <= now),
+            and_(DeliveryRow.status == DeliveryStatus.SENDING, DeliveryRow.lease_until < now),
+        )
+        candidates = (
+            select(DeliveryRow.id)
+            .where(DeliveryRow.channel == channel, due)
+            .order_by(DeliveryRow.priority, DeliveryRow.id)
+            .limit(limit)
+            # PostgreSQL: several workers claim disjoint rows. SQLite renders nothing here:
+            # its one writer (and our in-process lock) makes claims exclusive anyway.
+            .with_for_update(skip_locked=True)
+        )
+        ids = list((await self.session.scalars(candidates)).all())
+        if not ids:
+            return []
+        await self.session.execute(
+            update(DeliveryRow)
+            .where(DeliveryRow.id.in_(ids))
+            .values(
+                status=DeliveryStatus.SENDING,
+                worker=worker,
+                lease_until=now + lease,
+                attempts=DeliveryRow.attempts + 1,
+                updated_at=now,
+            )
+        )
+        rows = await self.session.execute(
+            select(
+                DeliveryRow.id,
+                DeliveryRow.subscriber_id,
+                DeliveryRow.channel,
+                DeliveryRow.language,
+                DeliveryRow.attempts,
+                SubscriberRow.address_cipher,
+                SubscriberRow.status,
+                AlertRow.texts,
+                AlertRow.expires_at,
+            )
+            .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
+            .join(AlertRow, AlertRow.id == DeliveryRow.alert_id)
+            .where(DeliveryRow.id.in_(ids))
+            .order_by(DeliveryRow.priority, DeliveryRow.id)
+        )
+        return [Job(*row) for row in rows.all()]
+
+    async def record(self, updates: Iterable[Update], now: datetime) -> None:
+        """Write outcomes back in one executemany."""
+        params = [
+            {
+                "b_id": u.delivery_id,
+                "b_status": u.status.value,
+                "b_provider_id": u.provider_id,
+                "b_error": u.error,
+                "b_due_at": u.due_at or now,
+                "b_sent_at": now if u.status is DeliveryStatus.SENT else None,
+            }
+            for u in updates
+        ]
+        if not params:
+            return
+        statement = (
+            update(DeliveryRow)
+            .where(DeliveryRow.id == bindparam("b_id"))
+            .values(
+                status=bindparam("b_status"),
+                provider_id=func.coalesce(bindparam("b_provider_id"), DeliveryRow.provider_id),
+                error=bindparam("b_error"),
+                due_at=bindparam("b_due_at"),
+                sent_at=func.coalesce(bindparam("b_sent_at"), DeliveryRow.sent_at),
+                lease_until=None,
+                updated_at=now,
+            )
+        )
+        # Core executemany through the session's connection: one round trip per batch.
+        connection = await self.session.connection()
+        await connection.execute(statement, params)
+
+    async def mark_unreachable(
+        self, subscriber_ids: dict[int, str], now: datetime, via: str
+    ) -> None:
+        """Subscribers a provider said are gone (blocked, opted out): status and consent record."""
+        for subscriber_id, status in subscriber_ids.items():
+            await self.session.execute(
+                update(SubscriberRow)
+                .where(
+                    SubscriberRow.id == subscriber_id,
+                    SubscriberRow.status == SubscriberStatus.ACTIVE,
+                )
+                .values(status=status, status_changed_at=now)
+            )
+            action = (
+                ConsentAction.OPT_OUT
+                if status == SubscriberStatus.OPTED_OUT
+                else ConsentAction.BLOCKED
+            )
+            self.session.add(
+                ConsentRow(subscriber_id=subscriber_id, action=action, via=via, at=now)
+            )
+
+    async def finish_alerts(self, now: datetime) -> list[int]:
+        """Alerts with nothing left to send become done; their ids, for the composer's summary."""
+        waiting = exists().where(
+            DeliveryRow.alert_id == AlertRow.id,
+            DeliveryRow.status.in_([DeliveryStatus.QUEUED.value, DeliveryStatus.SENDING.value]),
+        )
+        done = list(
+            (
+                await self.session.scalars(
+                    select(AlertRow.id).where(AlertRow.status == AlertStatus.QUEUED, ~waiting)
+                )
+            ).all()
+        )
+        if done:
+            await self.session.execute(
+                update(AlertRow).where(AlertRow.id.in_(done)).values(status=AlertStatus.DONE)
+            )
+        return done
+
+    async def counts(self, alert_id: int) -> dict[tuple[str, str], int]:
+        """(channel, status) -> deliveries of one alert."""
+        rows = await self.session.execute(
+            select(DeliveryRow.channel, DeliveryRow.status, func.count())
+            .where(DeliveryRow.alert_id == alert_id)
+            .group_by(DeliveryRow.channel, DeliveryRow.status)
+        )
+        return {(channel, status): n for channel, status, n in rows.all()}
+
+    async def set_status_by_provider_id(
+        self, provider_id: str, status: DeliveryStatus, error: str | None, now: datetime
+    ) -> tuple[int, int] | None:
+        """A status callback: (delivery id, subscriber id), or None if no such message."""
+        row = (
+            await self.session.execute(
+                select(DeliveryRow.id, DeliveryRow.subscriber_id, DeliveryRow.status).where(
+                    DeliveryRow.provider_id == provider_id
+                )
+            )
+        ).first()
+        if row is None:
+            return None
+        delivery_id, subscriber_id, current = row
+        if _rank(status) > _rank(DeliveryStatus(current)):
+            await self.session.execute(
+                update(DeliveryRow)
+                .where(DeliveryRow.id == delivery_id)
+                .values(status=status, error=error, updated_at=now)
+            )
+        return delivery_id, subscriber_id
+
+
+def _rank(status: DeliveryStatus) -> int:
+    """Callbacks arrive late, twice, or out of order: a status never moves backwards."""
+    return {
+        DeliveryStatus.QUEUED: 0,
+        DeliveryStatus.SENDING: 1,
+        DeliveryStatus.SENT: 2,
+        DeliveryStatus.SKIPPED: 3,
+        DeliveryStatus.FAILED: 3,
+        DeliveryStatus.DELIVERED: 3,
+    }[status]

@@ -1,0 +1,105 @@
+"""The operator's `rrbot` commands for coordinators, alerts and the audit log."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner, Result
+
+from bot.cli import app as cli
+from bot.delivery.worker import Worker
+from bot.storage.models import Channel
+from tests.conftest import DATA_KEY, Bot
+from tests.test_alerts import finished
+
+
+async def rrbot(database_url: str, tmp_path: Path, *args: str) -> Result:
+    env = {
+        "DATABASE_URL": database_url,
+        "DATA_KEY": DATA_KEY,
+        "VAR_DIR": str(tmp_path / "var"),
+        "COLUMNS": "200",
+    }
+    # The command runs its own event loop, as from a shell: give it a thread of its own.
+    return await asyncio.to_thread(CliRunner().invoke, cli, list(args), env=env)
+
+
+async def test_coordinators_are_added_listed_and_removed_and_audited(
+    bot: Bot, database_url: str, tmp_path: Path
+) -> None:
+    added = await rrbot(
+        database_url,
+        tmp_path,
+        "coordinators",
+        "add",
+        "--telegram-id",
+        "424242",
+        "--role",
+        "admin",
+        "--label",
+        "Rosa",
+    )
+    assert added.exit_code == 0, added.output
+    assert "#1" in added.output
+    again = await rrbot(database_url, tmp_path, "coordinators", "add", "--telegram-id", "424242")
+    assert again.exit_code == 1 and "already" in again.output
+    listed = await rrbot(database_url, tmp_path, "coordinators", "list")
+    assert "Rosa" in listed.output and "admin" in listed.output and "424242" not in listed.output
+    removed = await rrbot(database_url, tmp_path, "coordinators", "remove", "1")
+    assert removed.exit_code == 0
+    assert "Rosa" not in (await rrbot(database_url, tmp_path, "coordinators", "list")).output
+    log = await rrbot(database_url, tmp_path, "audit")
+    assert "coordinator.add" in log.output and "coordinator.remove" in log.output
+    assert "424242" not in log.output
+
+
+async def test_alerts_send_from_the_server_reaches_subscribers(
+    bot: Bot, worker: Worker, database_url: str, tmp_path: Path
+) -> None:
+    await bot.twilio.text("+13125550141", "ALTA 60629")
+    await bot.twilio.text("+13125550142", "JOIN 60608")
+    sent = await rrbot(
+        database_url, tmp_path, "alerts", "send", "--zones", "60629,60632", "--text", "Agents at 63rd and Kedzie.",
+        "--text-es", "Agentes en la 63 y Kedzie.", "--expires", "2h", "--yes",
+    )  # fmt: skip
+    assert sent.exit_code == 0, sent.output
+    alert_id = int(sent.stdout.strip().splitlines()[-1])
+    await finished(bot, alert_id)
+    [alert] = [s.body for s in bot.twilio.inbox("+13125550141") if "Kedzie" in s.body]
+    assert "Agentes en la 63" in alert
+    assert not [s for s in bot.twilio.inbox("+13125550142") if "Kedzie" in s.body]
+    status = await rrbot(database_url, tmp_path, "alerts", "status", str(alert_id), "--json")
+    data = json.loads(status.stdout)
+    assert (
+        data["recipients"] == 1
+        and data["counts"]["sms"].get("sent", 0) + data["counts"]["sms"].get("delivered", 0) == 1
+    )
+    listed = await rrbot(database_url, tmp_path, "alerts", "list")
+    assert "60629" in listed.output
+    assert "alert.send" in (await rrbot(database_url, tmp_path, "audit")).output
+    assert await bot.services.directory.get(Channel.SMS, "+13125550141") is not None
+
+
+async def test_a_bad_alert_is_refused_with_the_reason(
+    bot: Bot, database_url: str, tmp_path: Path
+) -> None:
+    result = await rrbot(
+        database_url, tmp_path, "alerts", "send", "--zones", "90210", "--text", "x", "--yes"
+    )
+    assert result.exit_code == 1 and "not zones" in result.output
+    bad_expiry = await rrbot(
+        database_url,
+        tmp_path,
+        "alerts",
+        "send",
+        "--zones",
+        "all",
+        "--text",
+        "x",
+        "--expires",
+        "soon",
+        "--yes",
+    )
+    assert bad_expiry.exit_code == 2

@@ -1,0 +1,168 @@
+"""The demo as a newcomer meets it: `rrbot demo`, then the simulator in a real browser.
+
+Drives Debian's chromium with Playwright. Where chromium is missing the tests say exactly
+what to install; in CI (CI=true) that is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from tests.processes import free_port, spawn, wait_healthy
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PERSONAS = 5  # seeded by the demo on its first run
+
+
+def require_chromium() -> None:
+    if Path(CHROMIUM).exists():
+        return
+    message = "browser tests need Debian's chromium: run `make install` as root, or `sudo apt-get install chromium`"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture
+async def demo(tmp_path: Path) -> AsyncIterator[str]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "PTB_TIMEDELTA": "true"}
+    for name in list(env):
+        if name.startswith(("TELEGRAM_", "TWILIO_", "DATABASE_URL", "DATA_KEY")):
+            del env[name]
+    log = (tmp_path / "demo.log").open("wb")
+    process = await spawn(["demo", "--port", str(port), "--data", str(tmp_path / "demo")], env, log)
+    try:
+        await wait_healthy(process, url, within=60)
+        yield url
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            await asyncio.wait_for(process.wait(), 20)
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+            log.close()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    require_chromium()
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        await browser.close()
+
+
+async def add_phone(page: Page, kind: str, name: str, language: str = "en") -> str:
+    form = page.get_by_test_id("add-phone")
+    await form.get_by_test_id("phone-kind").select_option(kind)
+    await form.get_by_test_id("phone-name").fill(name)
+    await form.get_by_test_id("phone-language").select_option(language)
+    await form.get_by_test_id("add-phone-submit").click()
+    phone = page.get_by_test_id("phone").filter(has_text=name)
+    await expect(phone).to_have_count(1)
+    return str(await phone.get_attribute("data-phone-id"))
+
+
+async def type_as(page: Page, phone_id: str, text: str) -> None:
+    composer = page.locator(f'[data-phone-id="{phone_id}"] [data-testid="composer"]')
+    await composer.fill(text)
+    await composer.press("Enter")
+
+
+def bot_bubbles(page: Page, phone_id: str):  # type: ignore[no-untyped-def]
+    return page.locator(
+        f'[data-phone-id="{phone_id}"] [data-testid="bubble"][data-direction="out"]'
+    )
+
+
+async def test_a_newcomer_signs_up_by_sms_and_on_telegram_in_spanish(
+    demo: str, browser: Browser
+) -> None:
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    await page.goto(f"{demo}/sim")
+    # The demo network's people are there, and already answered by the bot.
+    await expect(page.get_by_test_id("phone")).to_have_count(PERSONAS, timeout=15_000)
+
+    sms = await add_phone(page, "sms", "Newcomer SMS")
+    await type_as(page, sms, "JOIN 60629")
+    confirmation = bot_bubbles(page, sms).first
+    await expect(confirmation).to_contain_text("Msg & data rates may apply", timeout=10_000)
+    await expect(confirmation.get_by_test_id("segments")).to_contain_text("GSM-7")
+
+    telegram = await add_phone(page, "telegram", "Newcomer Telegram")
+    await type_as(page, telegram, "/start")
+    welcome = bot_bubbles(page, telegram).first
+    await expect(welcome).to_contain_text("/stop", timeout=10_000)
+    await welcome.get_by_test_id("inline-button").filter(has_text="Español").click()
+    await expect(bot_bubbles(page, telegram).filter(has_text="Idioma elegido")).to_have_count(
+        1, timeout=10_000
+    )
+    await type_as(page, telegram, "/rights")
+    rights = bot_bubbles(page, telegram).filter(has_text="Conozca sus derechos")
+    await expect(rights.get_by_test_id("inline-button").filter(has_text="En casa")).to_have_count(
+        1, timeout=10_000
+    )
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.evaluate("window.scrollTo(0, 0)")
+    await page.screenshot(path=str(ARTIFACTS / "simulator.png"))
+
+
+async def test_spanish_sms_shows_what_forced_ucs2(demo: str, browser: Browser) -> None:
+    page = await browser.new_page()
+    await page.goto(f"{demo}/sim")
+    sms = await add_phone(page, "sms", "Texto")
+    await type_as(page, sms, "ALTA 60629")
+    await expect(bot_bubbles(page, sms).first).to_be_visible(timeout=10_000)
+    await type_as(page, sms, "no entiendo")
+    menu = bot_bubbles(page, sms).last
+    await expect(menu.get_by_test_id("segments")).to_contain_text("UCS-2", timeout=10_000)
+    await expect(menu.get_by_test_id("segments")).to_contain_text("ó")
+
+
+async def test_phone_width_keyboard_only_and_in_spanish(demo: str, browser: Browser) -> None:
+    page = await browser.new_page(viewport={"width": 375, "height": 740})
+    await page.goto(f"{demo}/sim")
+    await expect(page.get_by_test_id("phone")).to_have_count(PERSONAS, timeout=15_000)
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 375
+
+    await page.get_by_test_id("ui-lang-es").click()
+    assert await page.evaluate("document.documentElement.lang") == "es"
+
+    # Keyboard alone: fill the form and submit with Enter, then write from the new phone.
+    await page.get_by_test_id("phone-name").focus()
+    await page.keyboard.type("Teclado")
+    await page.keyboard.press("Enter")
+    phone = page.get_by_test_id("phone").filter(has_text="Teclado")
+    await expect(phone).to_have_count(1)
+    composer = phone.get_by_test_id("composer")
+    await composer.focus()
+    await page.keyboard.type("RIGHTS")
+    await page.keyboard.press("Enter")
+    await expect(
+        phone.locator('[data-testid="bubble"][data-direction="out"]').first
+    ).to_contain_text("1-855-435-7693", timeout=10_000)
