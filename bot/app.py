@@ -149,7 +149,12 @@ def build_web(
     components: list[Component] = list(underneath)
     if settings.telegram_enabled:
         handlers = TelegramHandlers(
-            services.conversation, services.directory, services.content, services.metrics
+            services.conversation,
+            services.directory,
+            services.content,
+            services.metrics,
+            coordinators=services.coordinators,
+            alerts=services.alerts,
         )
         telegram = TelegramChannel(settings, handlers, services.metrics)
         routes += telegram.routes()

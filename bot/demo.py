@@ -22,13 +22,16 @@ from starlette.responses import RedirectResponse
 from starlette.routing import Mount, Route
 
 from bot import logs
-from bot.app import build_services, build_web, uvicorn_config
+from bot.app import build_services, build_web, build_worker, uvicorn_config
+from bot.core.audit import Actor
+from bot.core.coordinators import Coordinators
 from bot.settings import Settings, load_settings
 from bot.sim.fake_telegram import FakeTelegram
 from bot.sim.fake_twilio import FakeTwilio
 from bot.sim.serve import RunningServer, serve
 from bot.sim.simulator import Simulator
 from bot.storage.migrate import upgrade
+from bot.storage.models import Role
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +58,7 @@ PERSONAS = (
     Persona("Maria", "sms", "en", "JOIN 60608"),
     Persona("Luis", "telegram", "es", "/start es_60623"),
     Persona("Sam", "telegram", "en", "/start en_60632"),
-    Persona("Rosa (coordinator)", "telegram", "en", "/start en_60629", role="coordinator"),
+    Persona("Rosa (coordinator)", "telegram", "en", "/status", role="coordinator"),
 )
 
 
@@ -107,8 +110,11 @@ class FakeProviders:
 class Greeter:
     """Once the bot answers, seeds the demo network on its first run and prints the URL."""
 
-    def __init__(self, simulator: Simulator, url: str, console: Console) -> None:
+    def __init__(
+        self, simulator: Simulator, coordinators: Coordinators, url: str, console: Console
+    ) -> None:
         self.simulator = simulator
+        self.coordinators = coordinators
         self.url = url
         self.console = console
         self._task: asyncio.Task[None] | None = None
@@ -123,7 +129,7 @@ class Greeter:
     async def _greet(self) -> None:
         await wait_until_healthy(self.url)
         if not self.simulator.phones():
-            await seed(self.simulator)
+            await seed(self.simulator, self.coordinators)
         self.console.print(
             f"\n[bold]Rapid Response Bot demo[/] is running. Open [bold cyan]{self.url}/sim[/]"
             "\nCtrl-C stops it; `make demo` again reuses the data, `make demo-reset` starts over.\n"
@@ -155,8 +161,11 @@ async def wait_until_healthy(url: str, within: float = 30.0) -> None:
                 await asyncio.sleep(0.05)
 
 
-async def seed(simulator: Simulator) -> None:
-    """The demo network's people sign up the way anyone would: by messaging the bot."""
+async def seed(simulator: Simulator, coordinators: Coordinators) -> None:
+    """The demo network's people sign up the way anyone would: by messaging the bot.
+
+    The coordinator persona is made an admin the way an operator would, from the server.
+    """
     for persona in PERSONAS:
         phone = await simulator.add_phone(
             persona.kind,  # type: ignore[arg-type]
@@ -164,6 +173,8 @@ async def seed(simulator: Simulator) -> None:
             language=persona.language,
             role=persona.role,
         )
+        if persona.role == "coordinator":
+            await coordinators.add(int(phone.address), Role.ADMIN, persona.name, Actor.operator())
         await simulator.send(phone.id, persona.first_message)
 
 
@@ -186,7 +197,10 @@ async def run_demo(data_dir: Path, port: int, console: Console) -> None:
             Mount("/sim", routes=simulator.routes()),
         ],
         underneath=[providers],
-        on_top=[Greeter(simulator, public, console)],
+        on_top=[
+            build_worker(services),
+            Greeter(simulator, services.coordinators, public, console),
+        ],
     )
     server = DemoServer(uvicorn_config(web, settings), simulator)
     await server.serve()

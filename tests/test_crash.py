@@ -8,6 +8,8 @@ import signal
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from bot.core.alerts import AlertDraft
 from bot.core.audit import Actor
 from bot.storage.models import AlertKind
@@ -41,7 +43,11 @@ def worker_env(bot: Bot, database_url: str, tmp_path: Path) -> dict[str, str]:
 
 
 async def test_sigkill_mid_broadcast_then_restart_delivers_to_everyone(
-    bot: Bot, database_url: str, tmp_path: Path, processes: Processes
+    bot: Bot,
+    database_url: str,
+    tmp_path: Path,
+    processes: Processes,
+    request: pytest.FixtureRequest,
 ) -> None:
     users = [80000 + i for i in range(PEOPLE)]
     for uid in users:
@@ -64,6 +70,7 @@ async def test_sigkill_mid_broadcast_then_restart_delivers_to_everyone(
     )
     env = worker_env(bot, database_url, tmp_path)
     log = (tmp_path / "worker.log").open("wb")
+    request.addfinalizer(log.close)
     first = await processes.spawn(["worker"], env, log)
     async with asyncio.timeout(30):
         await a_third_out.wait()

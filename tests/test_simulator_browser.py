@@ -166,3 +166,62 @@ async def test_phone_width_keyboard_only_and_in_spanish(demo: str, browser: Brow
     await expect(
         phone.locator('[data-testid="bubble"][data-direction="out"]').first
     ).to_contain_text("1-855-435-7693", timeout=10_000)
+
+
+async def test_the_coordinator_phone_sends_an_alert_that_reaches_the_zone(
+    demo: str, browser: Browser
+) -> None:
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    await page.goto(f"{demo}/sim")
+    await expect(page.get_by_test_id("phone")).to_have_count(PERSONAS, timeout=15_000)
+    rosa = page.get_by_test_id("phone").filter(has_text="Rosa")
+    await expect(rosa.get_by_test_id("coordinator-badge")).to_have_count(1)
+    rosa_id = str(await rosa.get_attribute("data-phone-id"))
+
+    async def answer(count: int) -> None:
+        await expect(bot_bubbles(page, rosa_id)).to_have_count(count, timeout=10_000)
+
+    await answer(1)  # the seeded /status
+    await type_as(page, rosa_id, "/alert")
+    await answer(2)
+    await (
+        bot_bubbles(page, rosa_id)
+        .last.get_by_test_id("inline-button")
+        .filter(has_text="Alert")
+        .click()
+    )
+    await answer(3)
+    await type_as(page, rosa_id, "60629, 60623")
+    await answer(4)
+    await type_as(page, rosa_id, "Agents at 26th and Pulaski. Stay inside.")
+    await answer(5)
+    await type_as(page, rosa_id, "Agentes en la 26 y Pulaski. Quédese adentro.")
+    await answer(6)
+    await (
+        bot_bubbles(page, rosa_id)
+        .last.get_by_test_id("inline-button")
+        .filter(has_text="4 hours")
+        .click()
+    )
+    await answer(7)
+    await expect(bot_bubbles(page, rosa_id).last).to_contain_text("Preview of #1")
+    await (
+        bot_bubbles(page, rosa_id)
+        .last.get_by_test_id("inline-button")
+        .filter(has_text="Send now")
+        .click()
+    )
+
+    # Ana (SMS, Spanish, 60629) and Luis (Telegram, Spanish, 60623) get it; Sam (60632) does not.
+    for name in ("Ana", "Luis"):
+        phone = page.get_by_test_id("phone").filter(has_text=name)
+        await expect(
+            phone.locator('[data-testid="bubble"][data-direction="out"]').filter(
+                has_text="ALERTA VERIFICADA"
+            )
+        ).to_have_count(1, timeout=15_000)
+    sam = page.get_by_test_id("phone").filter(has_text="Sam")
+    await expect(sam.locator('[data-testid="bubble"]').filter(has_text="Pulaski")).to_have_count(0)
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.evaluate("window.scrollTo(0, 0)")
+    await page.screenshot(path=str(ARTIFACTS / "simulator-alert.png"))

@@ -90,6 +90,8 @@ class Content:
     resources: list[Resource]
     zones: Zones
     catalogues: dict[str, Any] = field(repr=False)
+    # Alert templates by alert type, then language (config/alerts.yaml, optional).
+    alert_templates: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def languages(self) -> list[str]:
@@ -140,6 +142,7 @@ def load_content(config_dir: Path) -> Content:
         resources=resources,
         zones=_zones(config_dir / "zones.yaml"),
         catalogues=load_catalogues(config_dir / "locale"),
+        alert_templates=_templates(config_dir / "alerts.yaml"),
     )
 
 
@@ -224,6 +227,16 @@ def _translated(data: dict[str, Any], path: Path, key: str) -> dict[str, str]:
         if name.startswith(f"{key}_") and isinstance(value, str):
             texts[name.removeprefix(f"{key}_")] = value.strip()
     return texts
+
+
+def _templates(path: Path) -> dict[str, dict[str, str]]:
+    if not path.exists():
+        return {}
+    templates = _read(path).get("templates") or {}
+    return {
+        str(kind): {str(lang): " ".join(str(text).split()) for lang, text in texts.items()}
+        for kind, texts in templates.items()
+    }
 
 
 def _zones(path: Path) -> Zones:

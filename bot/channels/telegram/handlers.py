@@ -18,9 +18,14 @@ from telegram.ext import (
     filters,
 )
 
+from bot.channels.telegram.coordinator import COMMANDS as COORDINATOR_COMMANDS
+from bot.channels.telegram.coordinator import PREFIX as COORDINATOR_PREFIX
+from bot.channels.telegram.coordinator import CoordinatorHandlers
 from bot.channels.telegram.render import keyboard
+from bot.core.alerts import Alerts
 from bot.core.content import TOPIC_KEYS, Content
 from bot.core.conversation import Conversation, Inbound, button_request
+from bot.core.coordinators import Coordinators
 from bot.core.i18n import N_
 from bot.core.intents import Intent, Request
 from bot.core.keywords import parse_text
@@ -65,12 +70,20 @@ class TelegramHandlers:
         directory: SubscriberDirectory,
         content: Content,
         metrics: Metrics,
+        *,
+        coordinators: Coordinators | None = None,
+        alerts: Alerts | None = None,
     ) -> None:
         self.conversation = conversation
         self.directory = directory
         self.content = content
         self.metrics = metrics
         self.language_names = {content.language_name(code): code for code in content.languages}
+        self.coordinator = (
+            CoordinatorHandlers(coordinators, alerts, content, fallback=self.other)
+            if coordinators is not None and alerts is not None
+            else None
+        )
 
     def register(self, application: Application) -> None:  # type: ignore[type-arg]
         """All handlers, in order: the first matching handler of group 0 wins."""
@@ -81,6 +94,16 @@ class TelegramHandlers:
             ChatMemberHandler(self.membership, ChatMemberHandler.MY_CHAT_MEMBER)
         )
         application.add_handler(CommandHandler(list(COMMANDS), self.command, filters=private))
+        if self.coordinator is not None:
+            # Checked against the coordinator list on every use; anyone else gets the menu.
+            application.add_handler(
+                CommandHandler(
+                    list(COORDINATOR_COMMANDS), self.coordinator.command, filters=private
+                )
+            )
+            application.add_handler(
+                CallbackQueryHandler(self.coordinator.button, pattern=f"^{COORDINATOR_PREFIX}")
+            )
         application.add_handler(CallbackQueryHandler(self.button))
         application.add_handler(
             MessageHandler(private & filters.TEXT & ~filters.COMMAND, self.text)
@@ -101,8 +124,14 @@ class TelegramHandlers:
             return
         name = message.text.split()[0].lstrip("/").split("@", 1)[0].lower()
         intent = COMMANDS[name]
+        args = context.args or []
+        invite = intent is Intent.SUBSCRIBE and args and args[0].startswith("inv_")
+        if invite and self.coordinator is not None:
+            # An admin's invite link: join the coordinators (not the subscribers).
+            await self.coordinator.redeem(update, args[0].removeprefix("inv_"))
+            return
         if intent is Intent.SUBSCRIBE:
-            request = start_payload(context.args or [], self.content)
+            request = start_payload(args, self.content)
         else:
             request = Request(intent, keyword=f"/{name}")
         await self._answer(update, context, request)
@@ -110,6 +139,8 @@ class TelegramHandlers:
     async def text(self, update: Update, context: Context) -> None:
         message = update.effective_message
         if message is None or message.text is None:
+            return
+        if self.coordinator is not None and await self.coordinator.text(update, context):
             return
         request = parse_text(message.text, self.language_names, len(TOPIC_KEYS))
         await self._answer(update, context, request)

@@ -1,0 +1,160 @@
+"""Coordinators in Telegram: compose, preview, send, approve, invite; invisible to anyone else."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.core.audit import Actor, entries
+from bot.delivery.worker import Worker
+from bot.sim.fake_telegram import SentMessage
+from bot.storage.models import Role
+from tests.conftest import Bot
+from tests.test_alerts import finished
+from tests.test_telegram import buttons
+
+ROSA, LUIS, ANA = 9001, 9002, 9003
+
+
+async def say(bot: Bot, user: int, text: str, expect: int = 1) -> list[SentMessage]:
+    before = len(bot.telegram.messages_to(user))
+    await bot.telegram.send_text(user, text)
+    return (await bot.telegram.wait_for(user, before + expect))[before:]
+
+
+async def press(
+    bot: Bot, user: int, message: SentMessage, label: str, expect: int = 1
+) -> list[SentMessage]:
+    before = len(bot.telegram.messages_to(user))
+    await bot.telegram.press(user, message.message_id, buttons(message)[label])
+    return (await bot.telegram.wait_for(user, before + expect))[before:]
+
+
+async def subscribers(bot: Bot) -> list[int]:
+    people = []
+    for i, (language, zone) in enumerate([("en", "60629"), ("es", "60629"), ("en", "60608")]):
+        uid = 71000 + i
+        bot.telegram.add_user(uid, language_code=language)
+        await say(bot, uid, f"/start {language}_{zone}")
+        people.append(uid)
+    return people
+
+
+async def compose(bot: Bot, user: int) -> SentMessage:
+    """Rosa composes an alert for 60629 in English and Spanish; returns the preview."""
+    [kind] = await say(bot, user, "/alert")
+    [zones] = await press(bot, user, kind, "Alert")
+    assert "ZIP" in zones.text
+    [english] = await say(bot, user, "60629")
+    assert "English" in english.text and "Template" in english.text
+    [spanish] = await say(bot, user, "Agents at 55th and Kedzie. Stay inside.")
+    assert "Español" in spanish.text
+    [expiry] = await say(bot, user, "Agentes de inmigración en la 55 y Kedzie. Quédese adentro.")
+    [preview] = await press(bot, user, expiry, "4 hours")
+    return preview
+
+
+async def test_a_coordinator_composes_previews_and_sends_an_alert(bot: Bot, worker: Worker) -> None:
+    people = await subscribers(bot)
+    bot.telegram.add_user(ROSA)
+    await bot.services.coordinators.add(ROSA, Role.ADMIN, "Rosa", Actor.operator())
+    preview = await compose(bot, ROSA)
+    assert "2 people" in preview.text  # the two in 60629
+    assert "SMS in English: 1 segment(s), GSM-7" in preview.text
+    assert "UCS-2 (forced by ó)" in preview.text  # the Spanish accent
+    assert "VERIFIED ALERT" in preview.text and "ALERTA VERIFICADA" in preview.text
+    [sending] = await press(bot, ROSA, preview, "Send now")
+    assert "Sending #1 to 2 people" in sending.text
+    await finished(bot, 1)
+    english, spanish, elsewhere = people
+    assert "55th and Kedzie" in bot.telegram.messages_to(english)[-1].text
+    assert "55 y Kedzie" in bot.telegram.messages_to(spanish)[-1].text
+    assert "Kedzie" not in bot.telegram.messages_to(elsewhere)[-1].text
+    [status] = await say(bot, ROSA, "/status")
+    assert "#1 alert" in status.text and "telegram: sent 2" in status.text
+
+
+async def test_with_two_coordinators_a_second_one_approves(bot: Bot, worker: Worker) -> None:
+    people = await subscribers(bot)
+    for uid, label in ((ROSA, "Rosa"), (LUIS, "Luis")):
+        bot.telegram.add_user(uid)
+        await bot.services.coordinators.add(uid, Role.COORDINATOR, label, Actor.operator())
+    preview = await compose(bot, ROSA)
+    [waiting] = await press(bot, ROSA, preview, "Send for approval")
+    assert "Waiting for a second coordinator" in waiting.text
+    [request] = await bot.telegram.wait_for(LUIS, 1)
+    assert "Rosa asks you to approve #1" in request.text and "2 people" in request.text
+    assert "Kedzie" not in bot.telegram.messages_to(people[0])[-1].text  # nothing out yet
+    rosa_had = len(bot.telegram.messages_to(ROSA))
+    [approved] = await press(bot, LUIS, request, "Approve")
+    assert "sending #1 to 2 people" in approved.text
+    [told] = (await bot.telegram.wait_for(ROSA, rosa_had + 1))[rosa_had:]
+    assert "approved by Luis" in told.text
+    await finished(bot, 1)
+    assert "Kedzie" in bot.telegram.messages_to(people[0])[-1].text
+    actions = [(e.actor, e.action) for e in await entries(bot.services.db)]
+    assert ("Rosa", "alert.submit") in actions and ("Luis", "alert.approve") in actions
+
+
+async def test_an_admin_invites_a_coordinator_with_a_one_time_link(bot: Bot) -> None:
+    bot.telegram.add_user(ROSA)
+    bot.telegram.add_user(LUIS)
+    bot.telegram.add_user(ANA)
+    await bot.services.coordinators.add(ROSA, Role.ADMIN, "Rosa", Actor.operator())
+    [team] = await say(bot, ROSA, "/coordinators")
+    [invite] = await press(bot, ROSA, team, "Invite a coordinator")
+    code = invite.text.split("start=inv_", 1)[1].split()[0]
+    [welcome] = await say(bot, LUIS, f"/start inv_{code}")
+    assert "Welcome, coordinator #2" in welcome.text
+    [used] = await say(bot, ANA, f"/start inv_{code}")
+    assert "not valid" in used.text
+    assert await bot.services.coordinators.by_telegram(ANA) is None
+    [status] = await say(bot, LUIS, "/status")
+    assert "No alerts yet" in status.text
+
+
+PRIVILEGED_COMMANDS = ["/alert", "/status", "/coordinators", "/skip", "/cancel"]
+FORGED_BUTTONS = [
+    "c:kind:alert",
+    "c:send:1",
+    "c:approve:1",
+    "c:reject:1",
+    "c:invite:admin",
+    "c:remove:1",
+    "c:exp:4",
+]
+
+
+@pytest.mark.parametrize("command", PRIVILEGED_COMMANDS)
+async def test_a_subscriber_trying_a_coordinator_command_gets_the_ordinary_menu(
+    bot: Bot, command: str
+) -> None:
+    bot.telegram.add_user(ANA)
+    await bot.services.coordinators.add(ROSA, Role.ADMIN, "Rosa", Actor.operator())
+    [menu] = await say(bot, ANA, command)
+    [unknown] = await say(bot, ANA, "/dance")
+    assert menu.text == unknown.text and buttons(menu) == buttons(unknown)
+    assert "Rosa" not in menu.text and "coordinator" not in menu.text.lower()
+
+
+async def test_forged_coordinator_buttons_do_nothing_for_a_subscriber(
+    bot: Bot, worker: Worker
+) -> None:
+    people = await subscribers(bot)
+    await bot.services.coordinators.add(ROSA, Role.ADMIN, "Rosa", Actor.operator())
+    await bot.services.coordinators.add(LUIS, Role.COORDINATOR, "Luis", Actor.operator())
+    bot.telegram.add_user(ROSA)
+    preview = await compose(bot, ROSA)
+    await press(bot, ROSA, preview, "Send for approval", expect=1)
+    before = [e.action for e in await entries(bot.services.db)]
+    bot.telegram.add_user(ANA)
+    [menu] = await say(bot, ANA, "hello")
+    for data in FORGED_BUTTONS:
+        count = len(bot.telegram.messages_to(ANA))
+        await bot.telegram.press(ANA, menu.message_id, data)
+        [answer] = (await bot.telegram.wait_for(ANA, count + 1))[count:]
+        assert "Rosa" not in answer.text and "#1" not in answer.text
+    assert [
+        e.action for e in await entries(bot.services.db)
+    ] == before  # nothing approved or invited
+    assert (await bot.services.alerts.get(1)).status == "pending"
+    assert all("Kedzie" not in bot.telegram.messages_to(uid)[-1].text for uid in people)
