@@ -17,6 +17,7 @@ from bot.channels.sms.sender import TwilioSender
 from bot.channels.sms.webhook import PATH as SMS_PATH
 from bot.channels.sms.webhook import STATUS_PATH, SmsWebhook
 from bot.channels.telegram.channel import TelegramChannel
+from bot.channels.telegram.coordinator import Summaries
 from bot.channels.telegram.handlers import TelegramHandlers
 from bot.channels.telegram.sender import TelegramSender
 from bot.core.alerts import Alerts
@@ -24,7 +25,7 @@ from bot.core.content import Content, load_content
 from bot.core.conversation import Conversation
 from bot.core.coordinators import Coordinators
 from bot.core.subscribers import SubscriberDirectory
-from bot.delivery.pacing import ChatBuckets, make_pacer
+from bot.delivery.pacing import ChatBuckets, Pacer, make_pacer
 from bot.delivery.receipts import Receipts
 from bot.delivery.worker import Lane, RetryPolicy, Worker
 from bot.metrics import Metrics
@@ -56,6 +57,9 @@ class Services:
     coordinators: Coordinators
     alerts: Alerts
     receipts: Receipts
+    # One bucket per provider for the whole process: the worker's bulk sends and the
+    # channels' direct replies share it, and replies go first.
+    pacers: dict[str, Pacer]
 
 
 def build_vault(settings: Settings) -> Vault:
@@ -88,6 +92,10 @@ def build_services(settings: Settings, *, clock: Clock = utcnow) -> Services:
             approval=settings.alert_approval,
         ),
         receipts=Receipts(db, clock),
+        pacers={
+            "telegram": make_pacer(db, "telegram", settings.telegram_rate),
+            "sms": make_pacer(db, "sms", settings.twilio_rate),
+        },
     )
 
 
@@ -114,7 +122,7 @@ def build_worker(
         lanes.append(
             Lane(
                 TelegramSender(settings, timeout=send_timeout),
-                make_pacer(db, "telegram", settings.telegram_rate, burst=1),
+                services.pacers["telegram"],
                 lane_batch(settings.telegram_rate, lease),
                 chats=ChatBuckets(settings.telegram_chat_rate),
             )
@@ -123,7 +131,7 @@ def build_worker(
         lanes.append(
             Lane(
                 TwilioSender(settings, timeout=send_timeout),
-                make_pacer(db, "sms", settings.twilio_rate, burst=1),
+                services.pacers["sms"],
                 lane_batch(settings.twilio_rate, lease),
             )
         )
@@ -155,10 +163,19 @@ def build_web(
             services.metrics,
             coordinators=services.coordinators,
             alerts=services.alerts,
+            pacer=services.pacers["telegram"],
         )
         telegram = TelegramChannel(settings, handlers, services.metrics)
         routes += telegram.routes()
         components.append(telegram)
+        components.append(
+            Summaries(
+                services.alerts,
+                services.coordinators,
+                services.content,
+                telegram.application.bot,
+            )
+        )
     if settings.sms_enabled and settings.twilio_auth_token is not None:
         sms = SmsWebhook(
             services.conversation,
@@ -168,6 +185,7 @@ def build_web(
             public_url=settings.public(SMS_PATH),
             receipts=services.receipts,
             status_url=settings.public(STATUS_PATH),
+            pacer=services.pacers["sms"],
         )
         routes += sms.routes()
     if not (settings.telegram_enabled or settings.sms_enabled):

@@ -71,6 +71,9 @@ async def test_a_coordinator_composes_previews_and_sends_an_alert(bot: Bot, work
     assert "Kedzie" not in bot.telegram.messages_to(elsewhere)[-1].text
     [status] = await say(bot, ROSA, "/status")
     assert "#1 alert" in status.text and "telegram: sent 2" in status.text
+    # Once every delivery has ended, the composer hears how it went, once.
+    [summary] = (await bot.telegram.wait_for(ROSA, len(bot.telegram.messages_to(ROSA)) + 1))[-1:]
+    assert "#1 is done: 2 of 2 reached" in summary.text
 
 
 async def test_with_two_coordinators_a_second_one_approves(bot: Bot, worker: Worker) -> None:

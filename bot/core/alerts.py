@@ -340,6 +340,30 @@ class Alerts:
             counts = await Outbox(session).counts(alert_id)
         return Progress(alert, counts)
 
+    async def take_finished(self) -> list[Progress]:
+        """Alerts whose deliveries have all ended and whose composer has not been told yet.
+
+        Marked as told in the same transaction: with several web processes, one tells.
+        """
+        now = self.clock()
+        async with self.db.transaction() as session:
+            rows = (
+                await session.scalars(
+                    select(AlertRow)
+                    .where(
+                        AlertRow.status == AlertStatus.DONE,
+                        AlertRow.summarized_at.is_(None),
+                        AlertRow.created_by.is_not(None),
+                    )
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            finished = []
+            for row in rows:
+                row.summarized_at = now
+                finished.append(Progress(_of(row), await Outbox(session).counts(row.id)))
+            return finished
+
     async def recent(self, limit: int = 10) -> list[Alert]:
         async with self.db.transaction() as session:
             rows = await session.scalars(select(AlertRow).order_by(AlertRow.id.desc()).limit(limit))

@@ -31,6 +31,9 @@ class Pacer(Protocol):
     def slow_down(self, seconds: float) -> None:
         """The provider said 429: hold every send for `seconds`."""
 
+    async def jump_queue(self) -> None:
+        """Take the next slot without waiting (a direct reply): bulk sends yield it."""
+
 
 class Unlimited:
     """No pacing (a rate of 0: benchmarks against local fakes)."""
@@ -39,6 +42,9 @@ class Unlimited:
         return None
 
     def slow_down(self, seconds: float) -> None:
+        return None
+
+    async def jump_queue(self) -> None:
         return None
 
 
@@ -67,6 +73,9 @@ class TokenBucket:
 
     def slow_down(self, seconds: float) -> None:
         self._next = max(self._next, self.clock() + seconds)
+
+    async def jump_queue(self) -> None:
+        self._next = max(self._next, self.clock()) + self.interval
 
 
 class ChatBuckets:
@@ -122,6 +131,11 @@ class SharedBucket:
     def slow_down(self, seconds: float) -> None:
         # Local hold; the other workers get their own 429 and hold too.
         self._booked = [max(at, time.time() + seconds) for at in self._booked]
+
+    async def jump_queue(self) -> None:
+        # Book a slot in the shared row (every worker's later sends move back by one) and
+        # use it now rather than when it falls due.
+        await self._book(1)
 
     async def _book(self, n: int) -> list[float]:
         # `tokens` holds the bucket's theoretical arrival time (GCRA), in epoch seconds.

@@ -216,6 +216,8 @@ class AlertRow(Base):
     approved_by: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id"))
     approved_at: Mapped[datetime | None]
     recipients: Mapped[int] = mapped_column(default=0)
+    # When the composer was told how it went (once every delivery had ended).
+    summarized_at: Mapped[datetime | None]
 
 
 class DeliveryStatus(StrEnum):

@@ -15,6 +15,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from bot.channels.sms.inbound import read_inbound
 from bot.core.content import Content
 from bot.core.conversation import Conversation, Reply
+from bot.delivery.pacing import Pacer
 from bot.delivery.receipts import Receipts
 from bot.metrics import Metrics
 
@@ -49,6 +50,7 @@ class SmsWebhook:
         public_url: str,
         receipts: Receipts | None = None,
         status_url: str | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self.conversation = conversation
         self.content = content
@@ -58,6 +60,7 @@ class SmsWebhook:
         self.url = public_url
         self.receipts = receipts
         self.status_url = status_url
+        self.pacer = pacer
 
     def routes(self) -> list[Route]:
         routes = [Route(PATH, self.receive, methods=["POST"])]
@@ -107,6 +110,10 @@ class SmsWebhook:
             log.exception("sms handling failed", extra={"intent": str(inbound.request.intent)})
             # 500 makes Twilio log the failure in its console (it does not retry SMS webhooks).
             return Response(render_twiml([]), status_code=500, media_type=TWIML)
+        if self.pacer is not None:
+            # Twilio sends TwiML replies from the same number: bulk sends make room for them.
+            for _ in replies:
+                await self.pacer.jump_queue()
         self.metrics.replies.labels(channel="sms").inc(len(replies))
         self.metrics.handle_seconds.labels(channel="sms").observe(time.perf_counter() - started)
         log.info(

@@ -6,6 +6,8 @@ same menu as for any unknown command, and nothing about coordinators or subscrib
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -14,7 +16,7 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
-from bot.core.alerts import AlertDraft, AlertError, Alerts, Preview
+from bot.core.alerts import AlertDraft, AlertError, Alerts, Preview, Progress
 from bot.core.content import DEFAULT_LANGUAGE, Content
 from bot.core.coordinators import Coordinator, CoordinatorError, Coordinators
 from bot.core.i18n import Lang
@@ -526,3 +528,74 @@ def _approval_request(
         name=author.label, id=alert_id
     )
     return head + "\n\n" + handlers.describe(update, alert_id, preview, texts)
+
+
+class Summaries:
+    """Tells each composer how their alert went once every delivery has ended.
+
+    Sent straight to the coordinator (not through the outbox): if the process dies first,
+    the alert stays unsummarised and the next poll, here or in another process, tells them.
+    """
+
+    def __init__(
+        self,
+        alerts: Alerts,
+        coordinators: Coordinators,
+        content: Content,
+        bot: Any,
+        every: float = 2.0,
+    ) -> None:
+        self.alerts = alerts
+        self.coordinators = coordinators
+        self.content = content
+        self.bot = bot
+        self.every = every
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="alert-summaries")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.tell()
+            except Exception:
+                log.exception("alert summaries failed")
+            await asyncio.sleep(self.every)
+
+    async def tell(self) -> int:
+        finished = await self.alerts.take_finished()
+        if not finished:
+            return 0
+        chats = await self.coordinators.telegram_ids()
+        for progress in finished:
+            chat_id = chats.get(progress.alert.created_by or -1)
+            if chat_id is None:
+                continue
+            await self.bot.send_message(
+                chat_id, summary(self.content.lang(DEFAULT_LANGUAGE), progress)
+            )
+        return len(finished)
+
+
+def summary(lang: Lang, progress: Progress) -> str:
+    _ = lang.gettext
+    alert = progress.alert
+    totals: dict[str, int] = {}
+    for (_channel, status), n in progress.counts.items():
+        totals[status] = totals.get(status, 0) + n
+    reached = totals.get("sent", 0) + totals.get("delivered", 0)
+    lines = [
+        _("#{id} is done: {reached} of {people} reached.").format(
+            id=alert.id, reached=reached, people=alert.recipients
+        )
+    ]
+    for (channel, status), n in sorted(progress.counts.items()):
+        lines.append(f"• {channel} · {status}: {n}")
+    return "\n".join(lines)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
 from telegram import BotCommand, ChatMember, ChatMemberUpdated, MessageEntity, Update
 from telegram.constants import ChatType
-from telegram.error import Forbidden
+from telegram.error import Forbidden, RetryAfter
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -22,14 +23,16 @@ from bot.channels.telegram.coordinator import COMMANDS as COORDINATOR_COMMANDS
 from bot.channels.telegram.coordinator import PREFIX as COORDINATOR_PREFIX
 from bot.channels.telegram.coordinator import CoordinatorHandlers
 from bot.channels.telegram.render import keyboard
+from bot.channels.telegram.sender import retry_after_seconds
 from bot.core.alerts import Alerts
 from bot.core.content import TOPIC_KEYS, Content
-from bot.core.conversation import Conversation, Inbound, button_request
+from bot.core.conversation import Conversation, Inbound, Reply, button_request
 from bot.core.coordinators import Coordinators
 from bot.core.i18n import N_
 from bot.core.intents import Intent, Request
 from bot.core.keywords import parse_text
 from bot.core.subscribers import SubscriberDirectory
+from bot.delivery.pacing import Pacer
 from bot.metrics import Metrics
 from bot.storage.models import Channel, SubscriberStatus
 
@@ -73,12 +76,14 @@ class TelegramHandlers:
         *,
         coordinators: Coordinators | None = None,
         alerts: Alerts | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self.conversation = conversation
         self.directory = directory
         self.content = content
         self.metrics = metrics
         self.language_names = {content.language_name(code): code for code in content.languages}
+        self.pacer = pacer
         self.coordinator = (
             CoordinatorHandlers(coordinators, alerts, content, fallback=self.other)
             if coordinators is not None and alerts is not None
@@ -212,7 +217,7 @@ class TelegramHandlers:
         )
         replies = await self.conversation.handle(inbound)
         for reply in replies:
-            await context.bot.send_message(chat.id, reply.text, reply_markup=keyboard(reply))
+            await self._send(context, chat.id, reply)
         self.metrics.replies.labels(channel="telegram").inc(len(replies))
         self.metrics.handle_seconds.labels(channel="telegram").observe(
             time.perf_counter() - started
@@ -220,6 +225,16 @@ class TelegramHandlers:
         log.info(
             "telegram answered", extra={"intent": str(request.intent), "replies": len(replies)}
         )
+
+    async def _send(self, context: Context, chat_id: int, reply: Reply) -> None:
+        """A direct reply: ahead of any broadcast, and once more after a 429."""
+        if self.pacer is not None:
+            await self.pacer.jump_queue()
+        try:
+            await context.bot.send_message(chat_id, reply.text, reply_markup=keyboard(reply))
+        except RetryAfter as exc:
+            await asyncio.sleep(retry_after_seconds(exc.retry_after))
+            await context.bot.send_message(chat_id, reply.text, reply_markup=keyboard(reply))
 
     async def error(self, update: object, context: Context) -> None:
         error = context.error
