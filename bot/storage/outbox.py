@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, literal, or_, select, update
+from sqlalchemy import Select, and_, bindparam, exists, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -73,17 +73,9 @@ class Outbox:
         self, alert_id: int, zones: Sequence[str], now: datetime, priority: int = 10
     ) -> int:
         """A delivery for every active subscriber in `zones` (or everyone), streamed in the database."""
-        source = select(
-            literal(alert_id),
-            SubscriberRow.id,
-            SubscriberRow.channel,
-            SubscriberRow.language,
-            literal(priority),
-            literal(DeliveryStatus.QUEUED.value),
-            literal(0),
-            literal(now, DeliveryRow.due_at.type),
-            literal(now, DeliveryRow.updated_at.type),
-        ).where(SubscriberRow.status == SubscriberStatus.ACTIVE)
+        source = _rows(alert_id, priority, now).where(
+            SubscriberRow.status == SubscriberStatus.ACTIVE
+        )
         if ALL_ZONES not in zones:
             source = source.where(SubscriberRow.zone.in_(list(zones)))
         return await self._insert_from(source)
@@ -93,18 +85,8 @@ class Outbox:
     ) -> int:
         """A delivery for everyone the original alert reached (or is reaching), still active."""
         source = (
-            select(
-                literal(alert_id),
-                DeliveryRow.subscriber_id,
-                SubscriberRow.channel,
-                SubscriberRow.language,
-                literal(priority),
-                literal(DeliveryStatus.QUEUED.value),
-                literal(0),
-                literal(now, DeliveryRow.due_at.type),
-                literal(now, DeliveryRow.updated_at.type),
-            )
-            .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
+            _rows(alert_id, priority, now)
+            .join(DeliveryRow, SubscriberRow.id == DeliveryRow.subscriber_id)
             .where(
                 DeliveryRow.alert_id == original_id,
                 DeliveryRow.status.in_([s.value for s in REACHED]),
@@ -284,6 +266,21 @@ class Outbox:
                 .values(status=status, error=error, updated_at=now)
             )
         return delivery_id, subscriber_id
+
+
+def _rows(alert_id: int, priority: int, now: datetime) -> Select[*tuple[Any, ...]]:
+    """New deliveries of `alert_id` to subscribers, as a SELECT for INSERT ... SELECT."""
+    return select(
+        literal(alert_id),
+        SubscriberRow.id,
+        SubscriberRow.channel,
+        SubscriberRow.language,
+        literal(priority),
+        literal(DeliveryStatus.QUEUED.value),
+        literal(0),
+        literal(now, DeliveryRow.due_at.type),
+        literal(now, DeliveryRow.updated_at.type),
+    )
 
 
 def _rank(status: DeliveryStatus) -> int:

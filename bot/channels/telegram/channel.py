@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import os
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -32,6 +33,8 @@ class TelegramChannel:
             raise ValueError("TELEGRAM_BOT_TOKEN is not set")
         self.settings = settings
         self.metrics = metrics
+        # PTB's future behaviour: RetryAfter.retry_after as a timedelta, without a warning.
+        os.environ.setdefault("PTB_TIMEDELTA", "true")
         self.content = handlers.content
         self.mode = settings.telegram_mode
         api = str(settings.telegram_api_url).rstrip("/")
