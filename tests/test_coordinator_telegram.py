@@ -115,7 +115,15 @@ async def test_an_admin_invites_a_coordinator_with_a_one_time_link(bot: Bot) -> 
     assert "No alerts yet" in status.text
 
 
-PRIVILEGED_COMMANDS = ["/alert", "/status", "/coordinators", "/skip", "/cancel"]
+PRIVILEGED_COMMANDS = [
+    "/alert",
+    "/status",
+    "/coordinators",
+    "/skip",
+    "/cancel",
+    "/reports",
+    "/duty",
+]
 FORGED_BUTTONS = [
     "c:kind:alert",
     "c:send:1",
@@ -161,3 +169,19 @@ async def test_forged_coordinator_buttons_do_nothing_for_a_subscriber(
     ] == before  # nothing approved or invited
     assert (await bot.services.alerts.get(1)).status == "pending"
     assert all("Kedzie" not in bot.telegram.messages_to(uid)[-1].text for uid in people)
+
+
+async def test_an_invite_expires_after_a_day(bot: Bot) -> None:
+    from datetime import timedelta
+
+    from bot.core.coordinators import CoordinatorError, Coordinators
+
+    rosa = await bot.services.coordinators.add(ROSA, Role.ADMIN, "Rosa", Actor.operator())
+    code = await bot.services.coordinators.invite(Role.COORDINATOR, rosa.actor())
+    now = bot.services.coordinators.clock()
+    tomorrow = Coordinators(
+        bot.services.db, bot.services.vault, lambda: now + timedelta(hours=24, seconds=1)
+    )
+    with pytest.raises(CoordinatorError, match="not valid"):
+        await tomorrow.redeem(code, LUIS, "Luis")
+    assert await bot.services.coordinators.by_telegram(LUIS) is None
