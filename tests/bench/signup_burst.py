@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import math
 import os
 import signal
 import statistics
@@ -31,14 +29,11 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-import asyncpg
 import httpx
-import phonenumbers
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from bot.settings import load_settings
 from bot.sim.fake_telegram import FakeTelegram
 from bot.sim.fake_twilio import FakeTwilio
 from bot.sim.serve import serve
@@ -46,30 +41,34 @@ from bot.storage.crypto import Vault, generate_key
 from bot.storage.db import Database
 from bot.storage.models import Channel, SubscriberStatus
 from bot.storage.subscribers import Subscribers
-from tests.processes import free_port, spawn, wait_healthy
-
-TELEGRAM_TOKEN = "123456:BENCH-token-for-the-fake"
-TWILIO_SID = "AC" + "0" * 32
-TWILIO_TOKEN = "twilio-bench-auth-token"
-BOT_NUMBER = "+13125550100"
-# A database of the benchmark's own, created on first use, so that a benchmark never empties
-# the database the test suite is using at the same moment.
-DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/rrbot_bench"
+from tests.bench.common import (
+    BOT_NUMBER,
+    DEFAULT_POSTGRES_URL,
+    LOG_TAIL,
+    SERIOUS,
+    TELEGRAM_TOKEN,
+    TWILIO_SID,
+    TWILIO_TOKEN,
+    PostgresUnreachableError,
+    async_url,
+    level_of,
+    ms,
+    percentile,
+    phone_numbers,
+    read_log,
+    reset_postgres,
+    start_bot,
+    stop_bot,
+)
+from tests.processes import free_port
 
 SIGN_UP_SMS = "JOIN 60629"
 SIGN_UP_TELEGRAM = "/start"
 FIRST_USER_ID = 880_000_001
 ANSWER_TIMEOUT = 60.0  # seconds a Telegram sign-up may wait for its welcome
 SETTLE = 2.0  # seconds to wait after the last answer for late duplicates
-HEALTHY_WITHIN = 60.0
-STOP_WITHIN = 15.0
-LOG_TAIL = 30  # lines of the bot's stderr shown when something went wrong
 
 console = Console(highlight=False)
-
-
-class PostgresUnreachableError(Exception):
-    """PostgreSQL was asked for and does not answer."""
 
 
 @dataclass
@@ -108,50 +107,6 @@ class RunResult:
 # ---------------------------------------------------------------------------- helpers
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
-
-
-def phone_numbers(n: int) -> list[str]:
-    """Distinct valid Chicago numbers (773-2XX-XXXX); 555 exchanges are not all valid."""
-    numbers = [f"+1773{200 + i // 10_000:03d}{i % 10_000:04d}" for i in range(n)]
-    for number in numbers:
-        if not phonenumbers.is_valid_number(phonenumbers.parse(number)):
-            raise ValueError("generated an invalid phone number; choose another range")
-    return numbers
-
-
-def async_url(url: str) -> str:
-    return load_settings({"DATABASE_URL": url}).async_database_url
-
-
-async def reset_postgres(url: str) -> None:
-    dsn = async_url(url).replace("postgresql+asyncpg", "postgresql")
-    try:
-        try:
-            connection = await asyncpg.connect(dsn, timeout=5)
-        except asyncpg.InvalidCatalogNameError:
-            await create_database(dsn)
-            connection = await asyncpg.connect(dsn, timeout=5)
-    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-        raise PostgresUnreachableError(type(exc).__name__) from None
-    try:
-        await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    finally:
-        await connection.close()
-
-
-async def create_database(dsn: str) -> None:
-    """CREATE DATABASE for the name in `dsn`, connected through the server's `postgres` database."""
-    base, _, name = dsn.rpartition("/")
-    connection = await asyncpg.connect(f"{base}/postgres", timeout=5)
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-
-
 async def stored_counts(url: str, data_key: str) -> Counter[str]:
     """Active subscribers per channel, as the bot stored them."""
     db = Database.from_url(async_url(url))
@@ -165,47 +120,6 @@ async def stored_counts(url: str, data_key: str) -> Counter[str]:
         if row.status == SubscriberStatus.ACTIVE:
             counts[str(row.channel)] += row.count
     return counts
-
-
-SERIOUS = frozenset({"WARNING", "ERROR", "CRITICAL"})
-
-
-def level_of(line: str) -> str | None:
-    """The level of one of the bot's JSON log lines (None for anything else)."""
-    try:
-        entry = json.loads(line)
-    except ValueError:
-        return None
-    return str(entry.get("level")) if isinstance(entry, dict) else None
-
-
-def read_log(path: Path) -> list[str]:
-    try:
-        return path.read_text(errors="replace").splitlines()
-    except OSError:
-        return []
-
-
-# ---------------------------------------------------------------------------- the bot
-
-
-async def start_bot(env: dict[str, str], url: str, log: Path) -> asyncio.subprocess.Process:
-    with log.open("wb") as stderr:
-        process = await spawn(["run"], env, stderr)
-    await wait_healthy(process, url, HEALTHY_WITHIN)
-    return process
-
-
-async def stop_bot(process: asyncio.subprocess.Process) -> int | None:
-    if process.returncode is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(process.wait(), STOP_WITHIN)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
-            return None  # did not stop on SIGTERM
-    return process.returncode
 
 
 # ---------------------------------------------------------------------------- the burst
@@ -336,10 +250,6 @@ async def run_once(
 
 
 # ---------------------------------------------------------------------------- report
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.0f}"
 
 
 def report(run: RunResult, seconds: float) -> None:
