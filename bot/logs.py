@@ -45,6 +45,9 @@ class JSONFormatter(logging.Formatter):
                 entry[key] = redact(value) if isinstance(value, str) else value
         if record.exc_info and record.exc_info[0] is not None:
             entry["error"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            # RedactingFilter already turned the exception into a safe traceback.
+            entry["error"] = record.exc_text
         return json.dumps(entry, ensure_ascii=False, default=str)
 
     def formatException(self, ei: ExcInfo) -> str:

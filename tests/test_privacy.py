@@ -75,6 +75,9 @@ def test_redaction_masks_digit_runs_and_drops_exception_messages() -> None:
     out = logging.Formatter().format(record)
     assert PHONE not in out and "5550177" not in out
     assert "ValueError" in out and logs.REDACTED in out
+    # The JSON line keeps the error's type and frames, not its message.
+    entry = json.loads(logs.JSONFormatter().format(record))
+    assert entry["error"].endswith("ValueError") and "5550177" not in entry["error"]
 
 
 def test_json_lines_carry_extra_fields() -> None:

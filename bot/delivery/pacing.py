@@ -18,8 +18,8 @@ from bot.storage.db import Database
 
 Clock = Callable[[], float]
 
-MARGIN = 0.98
-"""Pace 2% under the configured rate: sends spaced exactly 1/rate apart put rate + 1 of them
+MARGIN = 0.99
+"""Pace 1% under the configured rate: sends spaced exactly 1/rate apart put rate + 1 of them
 in some one-second window (both ends count), and network jitter bunches them further."""
 
 

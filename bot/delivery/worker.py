@@ -25,6 +25,7 @@ from bot.storage.outbox import Job, Outbox, Update
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+LOOPS_PER_LANE = 2
 
 
 def utcnow() -> datetime:
@@ -82,24 +83,32 @@ class Worker:
         self.policy = policy or RetryPolicy()
         self.clock = clock
         self.on_alerts_done = on_alerts_done
-        self._wake = asyncio.Event()
+        # One event per lane, cleared before its round: a wake-up that arrives during a
+        # round is kept for the next one instead of being erased by the idle wait.
+        self._wake = {channel: asyncio.Event() for channel in self.lanes}
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
 
     def wake(self) -> None:
         """New deliveries were queued in this process: don't wait for the next poll."""
-        self._wake.set()
+        for event in self._wake.values():
+            event.set()
 
     async def start(self) -> None:
         self._stopping = False
         for channel in self.lanes:
-            self._tasks.append(asyncio.create_task(self._loop(channel), name=f"worker-{channel}"))
+            # Two loops per lane: while one records its outcomes and claims the next batch,
+            # the other keeps the provider busy, so the pacing never idles between batches.
+            for loop in range(LOOPS_PER_LANE):
+                self._tasks.append(
+                    asyncio.create_task(self._loop(channel), name=f"worker-{channel}-{loop}")
+                )
         log.info("delivery worker started", extra={"channels": sorted(self.lanes)})
 
     async def stop(self) -> None:
         """Finish the round in progress (its outcomes are recorded), then stop."""
         self._stopping = True
-        self._wake.set()
+        self.wake()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
@@ -108,17 +117,18 @@ class Worker:
         log.info("delivery worker stopped")
 
     async def _loop(self, channel: str) -> None:
+        wake = self._wake[channel]
         while not self._stopping:
+            wake.clear()
             try:
                 sent = await self.run_once(channel)
             except Exception:
                 log.exception("delivery round failed", extra={"channel": channel})
                 sent = 0
             if sent == 0 and not self._stopping:
-                self._wake.clear()
                 try:
                     async with asyncio.timeout(self.poll_interval):
-                        await self._wake.wait()
+                        await wake.wait()
                 except TimeoutError:
                     pass
 

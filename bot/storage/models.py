@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -237,7 +238,16 @@ class DeliveryRow(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("alert_id", "subscriber_id", name="uq_deliveries_alert_subscriber"),
-        Index("ix_deliveries_due", "status", "priority", "due_at"),
+        # Only rows still to send: after a 100,000-recipient broadcast the finished rows
+        # would otherwise make every idle claim walk their index entries.
+        Index(
+            "ix_deliveries_pending",
+            "channel",
+            "priority",
+            "id",
+            postgresql_where=text("status IN ('queued', 'sending')"),
+            sqlite_where=text("status IN ('queued', 'sending')"),
+        ),
         Index("ix_deliveries_provider_id", "provider_id"),
     )
 

@@ -30,6 +30,8 @@ REACHED = (
     DeliveryStatus.DELIVERED,
 )
 """Deliveries that reached, or are about to reach, their subscriber."""
+PENDING = (DeliveryStatus.QUEUED.value, DeliveryStatus.SENDING.value)
+"""Deliveries still to send (the partial index ix_deliveries_pending holds only these)."""
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,8 @@ class Outbox:
         )
         candidates = (
             select(DeliveryRow.id)
-            .where(DeliveryRow.channel == channel, due)
+            # The status list repeats the partial index's predicate so the planner uses it.
+            .where(DeliveryRow.channel == channel, DeliveryRow.status.in_(PENDING), due)
             .order_by(DeliveryRow.priority, DeliveryRow.id)
             .limit(limit)
             # PostgreSQL: several workers claim disjoint rows. SQLite renders nothing here:

@@ -50,6 +50,7 @@ COMMANDS: dict[str, Intent] = {
 }
 
 Context = ContextTypes.DEFAULT_TYPE
+REPLY_ATTEMPTS = 4  # a reply that meets a 429 waits as told and tries again
 
 
 def start_payload(args: list[str], content: Content) -> Request:
@@ -227,14 +228,17 @@ class TelegramHandlers:
         )
 
     async def _send(self, context: Context, chat_id: int, reply: Reply) -> None:
-        """A direct reply: ahead of any broadcast, and once more after a 429."""
+        """A direct reply: ahead of any broadcast, and again after a 429."""
         if self.pacer is not None:
             await self.pacer.jump_queue()
-        try:
-            await context.bot.send_message(chat_id, reply.text, reply_markup=keyboard(reply))
-        except RetryAfter as exc:
-            await asyncio.sleep(retry_after_seconds(exc.retry_after))
-            await context.bot.send_message(chat_id, reply.text, reply_markup=keyboard(reply))
+        for attempt in range(REPLY_ATTEMPTS):
+            try:
+                await context.bot.send_message(chat_id, reply.text, reply_markup=keyboard(reply))
+                return
+            except RetryAfter as exc:
+                if attempt == REPLY_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(retry_after_seconds(exc.retry_after))
 
     async def error(self, update: object, context: Context) -> None:
         error = context.error

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
-from telegram.request import HTTPXRequest
 
+from bot.channels.telegram.request import AiohttpRequest
 from bot.delivery.sender import Message, Outcome, Result
 from bot.settings import Settings
 from bot.storage.models import Channel, SubscriberStatus
@@ -35,21 +35,13 @@ class TelegramSender:
 
     channel = Channel.TELEGRAM.value
 
-    def __init__(
-        self, settings: Settings, *, connections: int = 256, timeout: float = 15.0
-    ) -> None:
+    def __init__(self, settings: Settings, *, connections: int = 32, timeout: float = 15.0) -> None:
         if settings.telegram_bot_token is None:
             raise ValueError("TELEGRAM_BOT_TOKEN is not set")
         # PTB's future behaviour: RetryAfter.retry_after as a timedelta, without a warning.
         os.environ.setdefault("PTB_TIMEDELTA", "true")
         api = str(settings.telegram_api_url).rstrip("/")
-        request = HTTPXRequest(
-            connection_pool_size=connections,
-            pool_timeout=30.0,
-            read_timeout=timeout,
-            write_timeout=timeout,
-            connect_timeout=10.0,
-        )
+        request = AiohttpRequest(connections=connections, timeout=timeout)
         self._request = request
         self.bot = Bot(
             settings.telegram_bot_token.get_secret_value(),
