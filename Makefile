@@ -54,8 +54,10 @@ demo: install
 demo-reset: install
 	$(BIN)/rrbot demo --reset
 
+# Figures, not pass/fail: a sign-up burst, then delivery (add ARGS=--large for 100,000).
 bench: install
 	$(BIN)/python -m tests.bench.signup_burst
+	$(BIN)/python -m tests.bench.delivery $(ARGS)
 
 # Refresh the translation template and catalogues after changing interface strings.
 messages: install

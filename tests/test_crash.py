@@ -96,3 +96,41 @@ async def test_sigkill_mid_broadcast_then_restart_delivers_to_everyone(
     repeats = sum(n - 1 for n in counts.values())
     # Only sends in flight at the kill can repeat: at most a second's worth at this rate.
     assert repeats <= RATE, repeats
+
+
+class TestGracefulStop:
+    @pytest.fixture
+    def bot_env(self) -> dict[str, str]:
+        return {"TELEGRAM_RATE": "5"}  # 30 people take six seconds
+
+    async def test_stopping_mid_broadcast_is_quick_and_hands_the_rest_back(self, bot: Bot) -> None:
+        from bot.app import build_worker
+
+        users = [82000 + i for i in range(30)]
+        for uid in users:
+            bot.telegram.add_user(uid)
+            await bot.telegram.send_text(uid, "/start en_60629")
+            await bot.telegram.wait_for(uid, 1)
+        begun = asyncio.Event()
+        bot.telegram.add_listener(lambda m: begun.set() if "Ashland" in m.text else None)
+        first = build_worker(bot.services)
+        await first.start()
+        alert = await bot.services.alerts.send_now(
+            AlertDraft(AlertKind.ALERT, ("60629",), {"en": "Agents on Ashland."}), Actor.operator()
+        )
+        async with asyncio.timeout(10):
+            await begun.wait()
+        started = asyncio.get_running_loop().time()
+        await first.stop()
+        # Only the sends in flight were waited for, not the rest of the paced batch.
+        assert asyncio.get_running_loop().time() - started < 2.0
+        progress = await bot.services.alerts.progress(alert.id)
+        assert ("telegram", "sending") not in progress.counts  # handed back, no lease to wait out
+        second = build_worker(bot.services)
+        await second.start()
+        try:
+            await finished(bot, alert.id, within=20)
+        finally:
+            await second.stop()
+        counts = Counter(m.chat_id for m in bot.telegram.sent if "Ashland" in m.text)
+        assert counts == dict.fromkeys(users, 1)

@@ -11,9 +11,10 @@ import asyncio
 import logging
 import random
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bot.delivery.pacing import ChatBuckets, Pacer
 from bot.delivery.sender import Message, Outcome, Result, Sender
@@ -56,6 +57,10 @@ class Lane:
     stats: dict[str, int] = field(default_factory=dict)
 
 
+class _Released(Exception):
+    """The worker is stopping: this delivery goes back to the queue unsent."""
+
+
 class Worker:
     """Sends what the outbox holds until stopped; `run_once` does one round (tests use it)."""
 
@@ -88,6 +93,7 @@ class Worker:
         self._wake = {channel: asyncio.Event() for channel in self.lanes}
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._stop = asyncio.Event()
 
     def wake(self) -> None:
         """New deliveries were queued in this process: don't wait for the next poll."""
@@ -96,6 +102,7 @@ class Worker:
 
     async def start(self) -> None:
         self._stopping = False
+        self._stop.clear()
         for channel in self.lanes:
             # Two loops per lane: while one records its outcomes and claims the next batch,
             # the other keeps the provider busy, so the pacing never idles between batches.
@@ -106,8 +113,10 @@ class Worker:
         log.info("delivery worker started", extra={"channels": sorted(self.lanes)})
 
     async def stop(self) -> None:
-        """Finish the round in progress (its outcomes are recorded), then stop."""
+        """Stop within moments: sends in flight finish and are recorded; deliveries still
+        waiting for their turn go back to the queue at once (not after the lease)."""
         self._stopping = True
+        self._stop.set()
         self.wake()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -180,13 +189,34 @@ class Worker:
             return Update(job.delivery_id, DeliveryStatus.SKIPPED, error="expired"), None
         text = job.texts.get(job.language) or job.texts["en"]
         address = self.vault.decrypt(job.address_cipher)
-        async with self.concurrency:
-            await lane.pacer.acquire()
-            if lane.chats is not None:
-                await lane.chats.acquire(address)
-            # Pacing may have taken a while: the validity is what is left now.
-            valid_for = (job.expires_at - self.clock()).total_seconds()
-            outcome = await lane.sender.send(Message(job.delivery_id, address, text, valid_for))
+        try:
+            async with self.concurrency:
+                await self._unless_stopping(lane.pacer.acquire())
+                if lane.chats is not None:
+                    await self._unless_stopping(lane.chats.acquire(address))
+                return await self._send(lane, job, address, text)
+        except _Released:
+            return Update(job.delivery_id, DeliveryStatus.QUEUED, error="released"), None
+
+    async def _unless_stopping(self, waiting: Coroutine[Any, Any, None]) -> None:
+        """Wait for a turn to send, unless the worker is stopping first (then _Released)."""
+        if self._stopping:
+            waiting.close()
+            raise _Released
+        turn = asyncio.ensure_future(waiting)
+        stop = asyncio.ensure_future(self._stop.wait())
+        done, _ = await asyncio.wait({turn, stop}, return_when=asyncio.FIRST_COMPLETED)
+        if turn not in done:
+            turn.cancel()
+            raise _Released
+        stop.cancel()
+
+    async def _send(
+        self, lane: Lane, job: Job, address: str, text: str
+    ) -> tuple[Update, str | None]:
+        # Pacing may have taken a while: the validity is what is left now.
+        valid_for = (job.expires_at - self.clock()).total_seconds()
+        outcome = await lane.sender.send(Message(job.delivery_id, address, text, valid_for))
         return self._update(lane, job, outcome), outcome.subscriber_status
 
     def _update(self, lane: Lane, job: Job, outcome: Outcome) -> Update:
