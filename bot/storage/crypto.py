@@ -91,7 +91,7 @@ def dev_key(var_dir: Path) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(key + "\n")
     log.warning(
-        "DATA_KEY is not set: generated a development key in var/data.key; "
+        "DATA_KEY is not set: generated a development key (data.key in the data directory); "
         "set DATA_KEY in production (rrbot keygen)"
     )
     return key
