@@ -127,27 +127,14 @@ def subscribers_stats(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
 ) -> None:
     """Counts of subscribers by channel, language, zone and status."""
-    from bot.app import build_services
-
     columns = [part.strip() for part in by.split(",") if part.strip()]
     unknown = set(columns) - {"channel", "language", "zone", "status"}
     if unknown or not columns:
         errors.print(f"--by: unknown column(s) {', '.join(sorted(unknown)) or '(none)'}")
         raise typer.Exit(2)
-    settings = settings_or_exit()
-
-    async def fetch() -> Counter[tuple[str, ...]]:
-        services = build_services(settings)
-        try:
-            rows = await services.directory.stats()
-        finally:
-            await services.db.close()
-        totals: Counter[tuple[str, ...]] = Counter()
-        for row in rows:
-            totals[tuple(str(getattr(row, column) or "-") for column in columns)] += row.count
-        return totals
-
-    totals = asyncio.run(fetch())
+    totals: Counter[tuple[str, ...]] = Counter()
+    for row in with_services(lambda services: services.directory.stats()):
+        totals[tuple(str(getattr(row, column) or "-") for column in columns)] += row.count
     if as_json:
         data = [
             dict(zip(columns, key, strict=True)) | {"count": n} for key, n in sorted(totals.items())

@@ -12,7 +12,7 @@ import logging
 import random
 import socket
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -54,7 +54,6 @@ class Lane:
     pacer: Pacer
     batch: int
     chats: ChatBuckets | None = None
-    stats: dict[str, int] = field(default_factory=dict)
 
 
 class _Released(Exception):
@@ -76,7 +75,6 @@ class Worker:
         poll_interval: float = 0.25,
         policy: RetryPolicy | None = None,
         clock: Clock = utcnow,
-        on_alerts_done: Callable[[list[int]], None] | None = None,
     ) -> None:
         self.db = db
         self.vault = vault
@@ -87,7 +85,6 @@ class Worker:
         self.poll_interval = poll_interval
         self.policy = policy or RetryPolicy()
         self.clock = clock
-        self.on_alerts_done = on_alerts_done
         # One event per lane, cleared before its round: a wake-up that arrives during a
         # round is kept for the next one instead of being erased by the idle wait.
         self._wake = {channel: asyncio.Event() for channel in self.lanes}
@@ -165,18 +162,15 @@ class Worker:
             await outbox.record(updates, now)
             if unreachable:
                 await outbox.mark_unreachable(unreachable, now, via=f"{channel}:provider")
-        for update in updates:
-            lane.stats[update.status] = lane.stats.get(update.status, 0) + 1
         # In a transaction of its own, after ours committed: under READ COMMITTED the last
         # lane to finish an alert's deliveries then sees every other lane's outcomes.
         await self._finish_alerts()
         return len(jobs)
 
     async def _finish_alerts(self) -> None:
+        # The composers hear of it from Summaries, which polls (in whichever process has Telegram).
         async with self.db.transaction() as session:
-            done = await Outbox(session).finish_alerts(self.clock())
-        if done and self.on_alerts_done is not None:
-            self.on_alerts_done(done)
+            await Outbox(session).finish_alerts(self.clock())
 
     async def _deliver(self, lane: Lane, job: Job) -> tuple[Update, str | None]:
         now = self.clock()
