@@ -26,6 +26,11 @@ class Person:
     language: str
     zone: str
 
+    @property
+    def label(self) -> str:
+        """Who, for a failing assertion: never the number or chat id."""
+        return f"{self.channel}/{self.language}/{self.zone}"
+
 
 def people() -> list[Person]:
     crowd = []
@@ -92,9 +97,9 @@ async def test_an_alert_reaches_each_person_in_zone_once_in_their_language(
         got = received(bot, person, "VERIFIED ALERT") + received(bot, person, "ALERTA VERIFICADA")
         gone = person in crowd[:2]
         if person.zone == "60608" or gone:
-            assert got == [], person
+            assert got == [], person.label
         else:
-            assert len(got) == 1, person
+            assert len(got) == 1, person.label
             assert ("Pulaski" in got[0]) and (("Mantenga" in got[0]) == (person.language == "es"))
             assert "1-855-435-7693" in got[0]
     in_zone = [p for p in crowd[2:] if p.zone != "60608"]
@@ -133,7 +138,7 @@ async def test_updates_and_all_clear_reach_exactly_the_original_recipients(
             )
             spanish = {"UPDATE": "ACTUALIZACIÓN", "ALL CLEAR": "FIN DE LA ALERTA"}[marker]
             got = received(bot, person, marker) + received(bot, person, spanish)
-            assert len(got) == (1 if reached else 0), (person, marker)
+            assert len(got) == (1 if reached else 0), (person.label, marker)
         assert received(bot, late, marker) == []
 
 
@@ -182,7 +187,7 @@ async def test_a_provider_failing_part_of_the_time_still_delivers_everything(
     await finished(bot, sent.id, within=30)
     for person in crowd:
         got = received(bot, person, "VERIFIED ALERT") + received(bot, person, "ALERTA VERIFICADA")
-        assert len(got) == 1, person
+        assert len(got) == 1, person.label
     assert bot.telegram.count_429 + bot.twilio.count_429 > 0  # the limits were really hit
 
 
