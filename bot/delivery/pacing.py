@@ -3,11 +3,17 @@
 A bucket here is a GCRA-style reservation: `acquire(n)` books n sends and waits until the
 moment they are allowed, so concurrent senders queue fairly and the long-run rate never
 exceeds the configured one. `burst` is how many sends may go at once after an idle spell.
+
+Bulk senders book just in time: they queue on a lock and only the one at its head holds a
+booked slot. So a direct reply (`jump_queue`) books the next free slot, a moment away, and
+the broadcast moves back by one: replies are fast and the provider never sees more than the
+rate, which lets a broadcast use all of it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -18,9 +24,11 @@ from bot.storage.db import Database
 
 Clock = Callable[[], float]
 
-MARGIN = 0.99
-"""Pace 1% under the configured rate: sends spaced exactly 1/rate apart put rate + 1 of them
-in some one-second window (both ends count), and network jitter bunches them further."""
+MARGIN = 0.98
+"""Pace 2% under the configured rate. A provider counting sends in a sliding one-second window
+sees more than we sent when its window opens on a stall (sends delayed by a pause, at either
+end, are counted late); 2% of headroom absorbs 20 ms of such jitter at any rate, and each 429
+it saves costs a second's hold (the provider's retry-after)."""
 
 
 class Pacer(Protocol):
@@ -31,8 +39,9 @@ class Pacer(Protocol):
     def slow_down(self, seconds: float) -> None:
         """The provider said 429: hold every send for `seconds`."""
 
-    async def jump_queue(self) -> None:
-        """Take the next slot without waiting (a direct reply): bulk sends yield it."""
+    async def jump_queue(self, *, wait: bool = True) -> None:
+        """Take the next free slot ahead of bulk sends (a direct reply), and wait for it unless
+        `wait` is false (an SMS reply, which Twilio sends and queues itself)."""
 
 
 class Unlimited:
@@ -44,7 +53,7 @@ class Unlimited:
     def slow_down(self, seconds: float) -> None:
         return None
 
-    async def jump_queue(self) -> None:
+    async def jump_queue(self, *, wait: bool = True) -> None:
         return None
 
 
@@ -58,6 +67,7 @@ class TokenBucket:
         self.tolerance = max(0.0, burst - 1.0) * self.interval
         self.clock = clock
         self._next = 0.0  # theoretical arrival time of the next send (GCRA's TAT)
+        self._turn = asyncio.Lock()  # bulk senders book one at a time, just in time
 
     def reserve(self, n: int = 1) -> float:
         """Book n sends; the seconds to wait before they may go."""
@@ -67,15 +77,19 @@ class TokenBucket:
         return max(0.0, arrival - self.tolerance - now)
 
     async def acquire(self, n: int = 1) -> None:
-        wait = self.reserve(n)
-        if wait > 0:
-            await asyncio.sleep(wait)
+        async with self._turn:
+            wait = self.reserve(n)
+            if wait > 0:
+                await asyncio.sleep(wait)
 
     def slow_down(self, seconds: float) -> None:
         self._next = max(self._next, self.clock() + seconds)
 
-    async def jump_queue(self) -> None:
-        self._next = max(self._next, self.clock()) + self.interval
+    async def jump_queue(self, *, wait: bool = True) -> None:
+        # Not behind the lock: the slot after the one the head of the queue holds.
+        delay = self.reserve()
+        if wait and delay > 0:
+            await asyncio.sleep(delay)
 
 
 class ChatBuckets:
@@ -104,38 +118,40 @@ class ChatBuckets:
 class SharedBucket:
     """A bucket every worker process books from, kept in a PostgreSQL row.
 
-    Each worker books a small block of sends in one UPDATE (no lock is held while it waits),
-    so several workers together stay within the provider's rate.
+    Each worker books a small block of sends in one UPDATE (about 50 ms of them, at least 5)
+    and hands them out just in time, so several workers together stay within the provider's
+    rate and a reply waits for at most a block's worth of slots.
     """
-
-    BLOCK = 5  # sends booked per round trip: fewer queries, a little less fairness
 
     def __init__(self, db: Database, name: str, rate: float, burst: float = 1.0) -> None:
         self.db = db
         self.name = name
         self.interval = 1.0 / (rate * MARGIN)
         self.tolerance = max(0.0, burst - 1.0) * self.interval
+        self.block = max(5, math.ceil(rate * 0.05))  # sends booked per round trip
         self._booked: list[float] = []  # epoch seconds at which booked sends may go
         self._lock = asyncio.Lock()
 
     async def acquire(self, n: int = 1) -> None:
         for _ in range(n):
             async with self._lock:
-                if not self._booked:
-                    self._booked = await self._book(self.BLOCK)
-                at = self._booked.pop(0)
-            wait = at - time.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
+                at = 0.0
+                while at < time.time() - self.interval:  # a slot missed during a stall
+                    if not self._booked:
+                        self._booked = await self._book(self.block)
+                    at = self._booked.pop(0)
+                await _sleep_until(at)
 
     def slow_down(self, seconds: float) -> None:
         # Local hold; the other workers get their own 429 and hold too.
         self._booked = [max(at, time.time() + seconds) for at in self._booked]
 
-    async def jump_queue(self) -> None:
-        # Book a slot in the shared row (every worker's later sends move back by one) and
-        # use it now rather than when it falls due.
-        await self._book(1)
+    async def jump_queue(self, *, wait: bool = True) -> None:
+        # The next slot this worker booked, else a new one in the shared row (every worker's
+        # later sends move back by one).
+        at = self._booked.pop(0) if self._booked else (await self._book(1))[0]
+        if wait:
+            await _sleep_until(at)
 
     async def _book(self, n: int) -> list[float]:
         # `tokens` holds the bucket's theoretical arrival time (GCRA), in epoch seconds.
@@ -154,6 +170,12 @@ class SharedBucket:
         async with self.db.transaction() as session:
             arrival = float((await session.execute(statement, values)).scalar_one())
         return [arrival + i * self.interval - self.tolerance for i in range(n)]
+
+
+async def _sleep_until(at: float) -> None:
+    wait = at - time.time()
+    if wait > 0:
+        await asyncio.sleep(wait)
 
 
 def make_pacer(db: Database, name: str, rate: float, burst: float = 1.0) -> Pacer:

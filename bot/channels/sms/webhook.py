@@ -111,9 +111,10 @@ class SmsWebhook:
             # 500 makes Twilio log the failure in its console (it does not retry SMS webhooks).
             return Response(render_twiml([]), status_code=500, media_type=TWIML)
         if self.pacer is not None:
-            # Twilio sends TwiML replies from the same number: bulk sends make room for them.
+            # Twilio sends TwiML replies from the same number (and queues them itself): bulk
+            # sends make room for them, and the answer does not wait for the slot.
             for _ in replies:
-                await self.pacer.jump_queue()
+                await self.pacer.jump_queue(wait=False)
         self.metrics.replies.labels(channel="sms").inc(len(replies))
         self.metrics.handle_seconds.labels(channel="sms").observe(time.perf_counter() - started)
         log.info(
