@@ -11,7 +11,7 @@ import asyncio
 import logging
 import random
 import socket
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,7 +26,7 @@ from bot.storage.outbox import Job, Outbox, Update
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-LOOPS_PER_LANE = 2
+LOOPS_PER_LANE = 3
 
 
 def utcnow() -> datetime:
@@ -54,10 +54,6 @@ class Lane:
     pacer: Pacer
     batch: int
     chats: ChatBuckets | None = None
-
-
-class _Released(Exception):
-    """The worker is stopping: this delivery goes back to the queue unsent."""
 
 
 class Worker:
@@ -90,7 +86,7 @@ class Worker:
         self._wake = {channel: asyncio.Event() for channel in self.lanes}
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
-        self._stop = asyncio.Event()
+        self._pacing: set[asyncio.Task[Any]] = set()  # deliveries waiting for their turn
 
     def wake(self) -> None:
         """New deliveries were queued in this process: don't wait for the next poll."""
@@ -99,10 +95,9 @@ class Worker:
 
     async def start(self) -> None:
         self._stopping = False
-        self._stop.clear()
         for channel in self.lanes:
-            # Two loops per lane: while one records its outcomes and claims the next batch,
-            # the other keeps the provider busy, so the pacing never idles between batches.
+            # Several loops per lane: while one records its outcomes and claims the next batch,
+            # another keeps the provider busy, so the pacing never idles between batches.
             for loop in range(LOOPS_PER_LANE):
                 self._tasks.append(
                     asyncio.create_task(self._loop(channel), name=f"worker-{channel}-{loop}")
@@ -113,7 +108,8 @@ class Worker:
         """Stop within moments: sends in flight finish and are recorded; deliveries still
         waiting for their turn go back to the queue at once (not after the lease)."""
         self._stopping = True
-        self._stop.set()
+        for waiting in list(self._pacing):
+            waiting.cancel()
         self.wake()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -183,27 +179,31 @@ class Worker:
             return Update(job.delivery_id, DeliveryStatus.SKIPPED, error="expired"), None
         text = job.texts.get(job.language) or job.texts["en"]
         address = self.vault.decrypt(job.address_cipher)
-        try:
-            async with self.concurrency:
-                await self._unless_stopping(lane.pacer.acquire())
-                if lane.chats is not None:
-                    await self._unless_stopping(lane.chats.acquire(address))
-                return await self._send(lane, job, address, text)
-        except _Released:
-            return Update(job.delivery_id, DeliveryStatus.QUEUED, error="released"), None
+        async with self.concurrency:
+            if not await self._turn(lane, address):
+                return Update(job.delivery_id, DeliveryStatus.QUEUED, error="released"), None
+            return await self._send(lane, job, address, text)
 
-    async def _unless_stopping(self, waiting: Coroutine[Any, Any, None]) -> None:
-        """Wait for a turn to send, unless the worker is stopping first (then _Released)."""
+    async def _turn(self, lane: Lane, address: str) -> bool:
+        """Wait for a turn to send; False if the worker is stopping first (stop() cancels the
+        waits, so waiting costs nothing per send)."""
         if self._stopping:
-            waiting.close()
-            raise _Released
-        turn = asyncio.ensure_future(waiting)
-        stop = asyncio.ensure_future(self._stop.wait())
-        done, _ = await asyncio.wait({turn, stop}, return_when=asyncio.FIRST_COMPLETED)
-        if turn not in done:
-            turn.cancel()
-            raise _Released
-        stop.cancel()
+            return False
+        task = asyncio.current_task()
+        assert task is not None  # noqa: S101 (gather runs each delivery as a task)
+        self._pacing.add(task)
+        try:
+            await lane.pacer.acquire()
+            if lane.chats is not None:
+                await lane.chats.acquire(address)
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+            task.uncancel()
+            return False
+        finally:
+            self._pacing.discard(task)
+        return True
 
     async def _send(
         self, lane: Lane, job: Job, address: str, text: str

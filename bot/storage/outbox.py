@@ -34,6 +34,18 @@ PENDING = (DeliveryStatus.QUEUED.value, DeliveryStatus.SENDING.value)
 """Deliveries still to send (the partial index ix_deliveries_pending holds only these)."""
 
 
+CLAIMED = (
+    DeliveryRow.priority,
+    DeliveryRow.id,
+    DeliveryRow.alert_id,
+    DeliveryRow.subscriber_id,
+    DeliveryRow.channel,
+    DeliveryRow.language,
+    DeliveryRow.attempts,
+)
+"""What a claim reads of each delivery (sorted by the first two)."""
+
+
 @dataclass(frozen=True)
 class Job:
     """A claimed delivery with what is needed to send it."""
@@ -133,38 +145,62 @@ class Outbox:
             # its one writer (and our in-process lock) makes claims exclusive anyway.
             .with_for_update(skip_locked=True)
         )
-        ids = list((await self.session.scalars(candidates)).all())
-        if not ids:
-            return []
-        await self.session.execute(
+        # One statement takes the rows; on PostgreSQL it also reads the subscriber's address
+        # (UPDATE ... FROM ... RETURNING; SQLite's RETURNING sees only the updated table, so
+        # there a second query reads them). The texts come once per alert, not per row.
+        joined = self.dialect == "postgresql"
+        taken = DeliveryRow.id.in_(candidates.scalar_subquery())
+        statement = (
             update(DeliveryRow)
-            .where(DeliveryRow.id.in_(ids))
-            .values(
+            .where(taken, SubscriberRow.id == DeliveryRow.subscriber_id)
+            .returning(*CLAIMED, SubscriberRow.address_cipher, SubscriberRow.status)
+            if joined
+            else update(DeliveryRow).where(taken).returning(*CLAIMED)
+        )
+        claimed = await self.session.execute(
+            statement.values(
                 status=DeliveryStatus.SENDING,
                 worker=worker,
                 lease_until=now + lease,
                 attempts=DeliveryRow.attempts + 1,
                 updated_at=now,
-            )
+            ).execution_options(synchronize_session=False)
         )
-        rows = await self.session.execute(
-            select(
-                DeliveryRow.id,
-                DeliveryRow.subscriber_id,
-                DeliveryRow.channel,
-                DeliveryRow.language,
-                DeliveryRow.attempts,
-                SubscriberRow.address_cipher,
-                SubscriberRow.status,
-                AlertRow.texts,
-                AlertRow.expires_at,
+        # RETURNING keeps no order: priority, then id.
+        rows: list[tuple[Any, ...]] = sorted(tuple(row) for row in claimed.all())
+        if not rows:
+            return []
+        if not joined:
+            addresses = {
+                subscriber_id: (cipher, status)
+                for subscriber_id, cipher, status in await self.session.execute(
+                    select(
+                        SubscriberRow.id, SubscriberRow.address_cipher, SubscriberRow.status
+                    ).where(SubscriberRow.id.in_({row[3] for row in rows}))
+                )
+            }
+            rows = [(*row, *addresses[row[3]]) for row in rows]
+        alerts = {
+            alert_id: (texts, expires_at)
+            for alert_id, texts, expires_at in await self.session.execute(
+                select(AlertRow.id, AlertRow.texts, AlertRow.expires_at).where(
+                    AlertRow.id.in_({row[2] for row in rows})
+                )
             )
-            .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
-            .join(AlertRow, AlertRow.id == DeliveryRow.alert_id)
-            .where(DeliveryRow.id.in_(ids))
-            .order_by(DeliveryRow.priority, DeliveryRow.id)
-        )
-        return [Job(*row) for row in rows.all()]
+        }
+        return [
+            Job(
+                delivery_id,
+                subscriber_id,
+                channel,
+                language,
+                attempts,
+                cipher,
+                status,
+                *alerts[alert_id],
+            )
+            for _, delivery_id, alert_id, subscriber_id, channel, language, attempts, cipher, status in rows
+        ]
 
     async def record(self, updates: Iterable[Update], now: datetime) -> None:
         """Write outcomes back in one executemany."""
