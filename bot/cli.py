@@ -79,11 +79,11 @@ def web() -> None:
 def worker() -> None:
     """A delivery worker alone; run several against one PostgreSQL to send faster."""
     from bot import logs
-    from bot.app import work
+    from bot.app import run_loop, work
 
     settings = settings_or_exit()
     logs.configure(settings.log_level)
-    asyncio.run(work(settings))
+    run_loop(work(settings))
 
 
 @app.command()

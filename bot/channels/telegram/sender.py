@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from datetime import timedelta
 
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.warnings import PTBUserWarning
 
 from bot.channels.telegram.request import AiohttpRequest
 from bot.delivery.sender import Message, Outcome, Result
@@ -15,6 +17,7 @@ from bot.settings import Settings
 from bot.storage.models import Channel, SubscriberStatus
 
 log = logging.getLogger(__name__)
+warnings.filterwarnings("ignore", "Please use 'Bot.sendMessage'", PTBUserWarning, __name__)
 
 # BadRequest is a NetworkError: these messages mean the person is gone, not a glitch.
 GONE = (
@@ -53,11 +56,11 @@ class TelegramSender:
 
     async def send(self, message: Message) -> Outcome:
         try:
-            sent = await self.bot.send_message(
-                chat_id=int(message.address),
-                text=message.text,
-                allow_paid_broadcast=self.paid or None,
-            )
+            # The raw API call: PTB still sends it and raises its own errors, but does not build
+            # a Message object from the answer, which delivery does not need (measured: the
+            # worker sends about a quarter more per CPU second). PTB warns that send_message
+            # exists; that is the choice made here, so the warning is filtered above.
+            sent = await self.bot.do_api_request("sendMessage", self._parameters(message))
         except RetryAfter as exc:
             return Outcome(
                 Result.RATE_LIMITED, error="429", retry_after=retry_after_seconds(exc.retry_after)
@@ -80,7 +83,13 @@ class TelegramSender:
             # Never raise into the worker: an unknown failure is retried, and logged by type.
             log.warning("telegram send failed unexpectedly", extra={"error": type(exc).__name__})
             return Outcome(Result.RETRY, error=type(exc).__name__)
-        return Outcome(Result.SENT, provider_id=str(sent.message_id))
+        return Outcome(Result.SENT, provider_id=str(sent["message_id"]))
+
+    def _parameters(self, message: Message) -> dict[str, object]:
+        parameters: dict[str, object] = {"chat_id": int(message.address), "text": message.text}
+        if self.paid:
+            parameters["allow_paid_broadcast"] = True
+        return parameters
 
     def _gone(self, exc: TelegramError) -> Outcome:
         return Outcome(
