@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     delivery_lease: float = Field(default=60, gt=0)
     # Two-person rule for alerts: auto = on once the network has two coordinators.
     alert_approval: ApprovalMode = ApprovalMode.AUTO
+    # Community reports: how long their text and the link to the reporter are kept, how
+    # many one sender may file an hour, and how long one waits for a coordinator.
+    report_retention_days: int = Field(default=30, ge=1, le=3650)
+    reports_per_hour: int = Field(default=3, ge=1, le=100)
+    report_expiry_hours: float = Field(default=12, gt=0, le=24 * 7)
     config_dir: Path = PROJECT_ROOT / "config"
     var_dir: Path = PROJECT_ROOT / "var"
     log_level: str = "INFO"

@@ -24,6 +24,11 @@ class Actor:
     def operator(cls) -> Actor:
         return cls(None, "operator (rrbot CLI)")
 
+    @classmethod
+    def system(cls) -> Actor:
+        """The bot itself, on a schedule (purges, expiries)."""
+        return cls(None, "system (scheduled)")
+
 
 @dataclass(frozen=True)
 class AuditEntry:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +68,29 @@ class Network:
         return texts.get(language) or texts[DEFAULT_LANGUAGE]
 
 
+NEAR_KM = 4.0
+"""How far a sighting's warning reaches beyond its own ZIP code: the neighbouring zones."""
+
+
+@functools.cache
+def _centres(state: str) -> dict[str, tuple[float, float]]:
+    return {
+        entry["zip_code"]: (float(entry["lat"]), float(entry["long"]))
+        for entry in zipcodes.list_all()  # type: ignore[no-untyped-call]
+        if entry["state"] == state and entry["lat"] and entry["long"]
+    }
+
+
+def _km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle distance between two (latitude, longitude) points."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * 6371.0 * math.asin(math.sqrt(h))
+
+
 @dataclass(frozen=True)
 class Zones:
     """The network's area: the ZIP codes it serves and the names people know them by."""
@@ -79,6 +104,20 @@ class Zones:
 
     def area_name(self, language: str) -> str:
         return self.area.get(language) or self.area[DEFAULT_LANGUAGE]
+
+    def neighbours(self, zip_code: str, km: float = NEAR_KM) -> list[str]:
+        """The network's other zones whose centre lies within `km` of this one's, nearest
+        first (ZIP centroids from the zipcodes package's data)."""
+        centres = _centres(self.state)
+        here = centres.get(zip_code)
+        if here is None:
+            return []
+        near = [
+            (_km(here, centres[other]), other)
+            for other in self.names
+            if other != zip_code and other in centres
+        ]
+        return [other for distance, other in sorted(near) if distance <= km]
 
 
 @dataclass(frozen=True)

@@ -43,8 +43,8 @@ class Receipts:
             found = await outbox.set_status_by_provider_id(message_sid, mapped, error, now)
             if found is None:
                 return False
-            if error_code in OPTED_OUT_CODES:
-                _, subscriber_id = found
+            _, subscriber_id = found
+            if error_code in OPTED_OUT_CODES and subscriber_id is not None:
                 await outbox.mark_unreachable(
                     {subscriber_id: SubscriberStatus.OPTED_OUT.value}, now, via="sms:twilio-21610"
                 )

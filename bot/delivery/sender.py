@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+Buttons = tuple[tuple[tuple[str, str], ...], ...]
+"""Rows of (label, callback data): inline buttons where the channel has them (Telegram)."""
+
 
 @dataclass(frozen=True)
 class Message:
@@ -15,6 +18,7 @@ class Message:
     address: str  # phone number (E.164) or chat id: never logged
     text: str
     valid_for: float  # seconds until the alert expires: an SMS carries it as its validity period
+    buttons: Buttons = ()
 
 
 class Result(StrEnum):

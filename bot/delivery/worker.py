@@ -8,16 +8,17 @@ loses nothing, and only sends that were in flight can repeat.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.delivery.pacing import ChatBuckets, Pacer
-from bot.delivery.sender import Message, Outcome, Result, Sender
+from bot.delivery.sender import Buttons, Message, Outcome, Result, Sender
 from bot.storage.crypto import Vault
 from bot.storage.db import Database
 from bot.storage.models import DeliveryStatus, SubscriberStatus
@@ -150,7 +151,7 @@ class Worker:
         unreachable = {
             job.subscriber_id: status
             for job, (_, status) in zip(jobs, results, strict=True)
-            if status is not None
+            if status is not None and job.subscriber_id is not None
         }
         now = self.clock()
         async with self.db.transaction() as session:
@@ -177,12 +178,22 @@ class Worker:
         if job.expires_at <= now:
             # An expired alert is never delivered late.
             return Update(job.delivery_id, DeliveryStatus.SKIPPED, error="expired"), None
-        text = job.texts.get(job.language) or job.texts["en"]
+        text, buttons = self._content(job)
         address = self.vault.decrypt(job.address_cipher)
         async with self.concurrency:
             if not await self._turn(lane, address):
                 return Update(job.delivery_id, DeliveryStatus.QUEUED, error="released"), None
-            return await self._send(lane, job, address, text)
+            return await self._send(lane, job, Message(job.delivery_id, address, text, 0, buttons))
+
+    def _content(self, job: Job) -> tuple[str, Buttons]:
+        """An alert's text in the person's language (English if none), or a notice's body."""
+        if job.body_cipher is None:
+            return job.texts.get(job.language) or job.texts["en"], ()
+        body = json.loads(self.vault.decrypt(job.body_cipher))
+        buttons = tuple(
+            tuple((label, data) for label, data in row) for row in body.get("buttons", [])
+        )
+        return str(body["text"]), buttons
 
     async def _turn(self, lane: Lane, address: str) -> bool:
         """Wait for a turn to send; False if the worker is stopping first (stop() cancels the
@@ -205,12 +216,10 @@ class Worker:
             self._pacing.discard(task)
         return True
 
-    async def _send(
-        self, lane: Lane, job: Job, address: str, text: str
-    ) -> tuple[Update, str | None]:
+    async def _send(self, lane: Lane, job: Job, message: Message) -> tuple[Update, str | None]:
         # Pacing may have taken a while: the validity is what is left now.
         valid_for = (job.expires_at - self.clock()).total_seconds()
-        outcome = await lane.sender.send(Message(job.delivery_id, address, text, valid_for))
+        outcome = await lane.sender.send(replace(message, valid_for=valid_for))
         return self._update(lane, job, outcome), outcome.subscriber_status
 
     def _update(self, lane: Lane, job: Job, outcome: Outcome) -> Update:

@@ -145,6 +145,8 @@ class CoordinatorRow(Base):
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool]
     on_duty: Mapped[bool]
+    # ZIP codes they cover while on duty; empty means every zone.
+    duty_zones: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     added_at: Mapped[datetime]
     removed_at: Mapped[datetime | None]
 
@@ -219,6 +221,8 @@ class AlertRow(Base):
     recipients: Mapped[int] = mapped_column(default=0)
     # When the composer was told how it went (once every delivery had ended).
     summarized_at: Mapped[datetime | None]
+    # The coordinator who confirmed the report(s) it came from (reports.alert_id links them).
+    verified_by: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id"))
 
 
 class DeliveryStatus(StrEnum):
@@ -233,7 +237,13 @@ class DeliveryStatus(StrEnum):
 
 
 class DeliveryRow(Base):
-    """The outbox: one row per (message, recipient), so nothing is lost or sent twice."""
+    """The outbox: one row per (message, recipient), so nothing is lost or sent twice.
+
+    A row is either an alert to a subscriber (alert_id, subscriber_id), or a notice: a
+    message to one person that is not a broadcast (a report card to a coordinator, a report's
+    outcome to the reporter, a reminder), with its own encrypted body and, when the person is
+    not a subscriber, its own encrypted address.
+    """
 
     __tablename__ = "deliveries"
     __table_args__ = (
@@ -252,8 +262,16 @@ class DeliveryRow(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE")
+    )
+    # A notice's own recipient (when not a subscriber), body ({"text", "buttons"}) and expiry,
+    # encrypted; `ref` names what it is about ("report:12"), for edits and purges.
+    address_cipher: Mapped[bytes | None] = mapped_column(LargeBinary)
+    body_cipher: Mapped[bytes | None] = mapped_column(LargeBinary)
+    ref: Mapped[str | None] = mapped_column(String(32), index=True)
+    expires_at: Mapped[datetime | None]
     channel: Mapped[str] = mapped_column(String(16))
     language: Mapped[str] = mapped_column(String(8))
     # Lower goes first: replies and notices ahead of bulk.
@@ -277,3 +295,63 @@ class RateBucketRow(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     tokens: Mapped[float]
     updated_at: Mapped[datetime]
+
+
+class ReportStatus(StrEnum):
+    """Where a community report is between "I saw something" and an outcome."""
+
+    DRAFT = "draft"  # the reporter is still answering the guided questions (Telegram)
+    NEW = "new"  # waiting for a coordinator
+    VERIFYING = "verifying"  # a coordinator claimed it
+    CONFIRMED = "confirmed"  # verified: an alert draft was opened from it
+    NOT_CONFIRMED = "not_confirmed"  # could not be verified
+    FALSE_ALARM = "false_alarm"  # not enforcement activity
+    DUPLICATE = "duplicate"  # of another report (duplicate_of)
+    EXPIRED = "expired"  # no coordinator acted in time
+
+
+class ReportRow(Base):
+    """A report of enforcement activity. What identifies the reporter or the place is
+    encrypted and purged after REPORT_RETENTION_DAYS; status, zone and times stay for counts."""
+
+    __tablename__ = "reports"
+    __table_args__ = (Index("ix_reports_status_created", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(8))
+    zone: Mapped[str | None] = mapped_column(String(5))
+    # The reporter: blind index (rate limit, blocks) and encrypted address (receipt, outcome,
+    # relayed questions). Never shown to a coordinator; purged with the text.
+    reporter_index: Mapped[str | None] = mapped_column(String(64), index=True)
+    reporter_cipher: Mapped[bytes | None] = mapped_column(LargeBinary)
+    wants_outcome: Mapped[bool] = mapped_column(default=False)
+    # The SALUTE answers as encrypted JSON; the photo as the provider's file id, encrypted.
+    details_cipher: Mapped[bytes | None] = mapped_column(LargeBinary)
+    photo_cipher: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The guided step a draft is at, or what the bot awaits from the reporter by reply
+    # ("location", "answer"), until `awaiting_until`.
+    step: Mapped[str | None] = mapped_column(String(16))
+    awaiting_until: Mapped[datetime | None]
+    # Who asked the open question (a coordinator id): the answer goes back to them.
+    asked_by: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id"))
+    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id"))
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id"))
+    decided_at: Mapped[datetime | None]
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("reports.id"))
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))
+    created_at: Mapped[datetime]
+    submitted_at: Mapped[datetime | None]
+    purged_at: Mapped[datetime | None]
+
+
+class ReportBlockRow(Base):
+    """A sender a coordinator blocked from reporting: the blind index only."""
+
+    __tablename__ = "report_blocks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reporter_index: Mapped[str] = mapped_column(String(64), unique=True)
+    blocked_by: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id"))
+    created_at: Mapped[datetime]

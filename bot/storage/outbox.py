@@ -42,8 +42,13 @@ CLAIMED = (
     DeliveryRow.channel,
     DeliveryRow.language,
     DeliveryRow.attempts,
+    DeliveryRow.address_cipher,
+    DeliveryRow.body_cipher,
+    DeliveryRow.expires_at,
 )
 """What a claim reads of each delivery (sorted by the first two)."""
+
+ACTIVE = SubscriberStatus.ACTIVE.value
 
 
 @dataclass(frozen=True)
@@ -51,14 +56,30 @@ class Job:
     """A claimed delivery with what is needed to send it."""
 
     delivery_id: int
-    subscriber_id: int
+    subscriber_id: int | None  # None for a notice to someone who is not a subscriber
     channel: str
     language: str
     attempts: int
     address_cipher: bytes
-    subscriber_status: str
-    texts: dict[str, str]
+    subscriber_status: str  # "active" for a notice to a non-subscriber
+    texts: dict[str, str]  # an alert's texts by language; empty for a notice
     expires_at: datetime
+    body_cipher: bytes | None = None  # a notice's encrypted {"text", "buttons"}
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A message to one person that is not a broadcast: a report card, an outcome, a reminder."""
+
+    channel: str
+    language: str
+    body_cipher: bytes  # the Vault-encrypted JSON {"text": ..., "buttons": [[[label, data]]]}
+    expires_at: datetime
+    ref: str | None = None  # what it is about ("report:12")
+    subscriber_id: int | None = None  # a subscriber: their address and status apply
+    address_cipher: bytes | None = None  # anyone else: their encrypted address
+    priority: int = 5  # ahead of bulk alerts
+    due_at: datetime | None = None  # later than now: a scheduled notice
 
 
 @dataclass(frozen=True)
@@ -145,62 +166,87 @@ class Outbox:
             # its one writer (and our in-process lock) makes claims exclusive anyway.
             .with_for_update(skip_locked=True)
         )
-        # One statement takes the rows; on PostgreSQL it also reads the subscriber's address
-        # (UPDATE ... FROM ... RETURNING; SQLite's RETURNING sees only the updated table, so
-        # there a second query reads them). The texts come once per alert, not per row.
-        joined = self.dialect == "postgresql"
-        taken = DeliveryRow.id.in_(candidates.scalar_subquery())
-        statement = (
-            update(DeliveryRow)
-            .where(taken, SubscriberRow.id == DeliveryRow.subscriber_id)
-            .returning(*CLAIMED, SubscriberRow.address_cipher, SubscriberRow.status)
-            if joined
-            else update(DeliveryRow).where(taken).returning(*CLAIMED)
-        )
+        # One statement takes the rows and returns them (UPDATE ... RETURNING); then the
+        # subscribers' addresses, and each alert's texts once rather than per row.
         claimed = await self.session.execute(
-            statement.values(
+            update(DeliveryRow)
+            .where(DeliveryRow.id.in_(candidates.scalar_subquery()))
+            .values(
                 status=DeliveryStatus.SENDING,
                 worker=worker,
                 lease_until=now + lease,
                 attempts=DeliveryRow.attempts + 1,
                 updated_at=now,
-            ).execution_options(synchronize_session=False)
+            )
+            .returning(*CLAIMED)
+            .execution_options(synchronize_session=False)
         )
-        # RETURNING keeps no order: priority, then id.
-        rows: list[tuple[Any, ...]] = sorted(tuple(row) for row in claimed.all())
+        rows = sorted(claimed.all())  # RETURNING keeps no order: priority, then id
         if not rows:
             return []
-        if not joined:
-            addresses = {
-                subscriber_id: (cipher, status)
-                for subscriber_id, cipher, status in await self.session.execute(
-                    select(
-                        SubscriberRow.id, SubscriberRow.address_cipher, SubscriberRow.status
-                    ).where(SubscriberRow.id.in_({row[3] for row in rows}))
+        subscriber_ids = {row.subscriber_id for row in rows if row.subscriber_id is not None}
+        subscribers: dict[int, tuple[bytes, str]] = {}
+        if subscriber_ids:
+            found = await self.session.execute(
+                select(SubscriberRow.id, SubscriberRow.address_cipher, SubscriberRow.status).where(
+                    SubscriberRow.id.in_(subscriber_ids)
                 )
-            }
-            rows = [(*row, *addresses[row[3]]) for row in rows]
-        alerts = {
-            alert_id: (texts, expires_at)
-            for alert_id, texts, expires_at in await self.session.execute(
+            )
+            subscribers = {sid: (cipher, status) for sid, cipher, status in found}
+        alert_ids = {row.alert_id for row in rows if row.alert_id is not None}
+        alerts: dict[int, tuple[dict[str, str], datetime]] = {}
+        if alert_ids:
+            texts_of = await self.session.execute(
                 select(AlertRow.id, AlertRow.texts, AlertRow.expires_at).where(
-                    AlertRow.id.in_({row[2] for row in rows})
+                    AlertRow.id.in_(alert_ids)
                 )
             )
-        }
-        return [
-            Job(
-                delivery_id,
-                subscriber_id,
-                channel,
-                language,
-                attempts,
-                cipher,
-                status,
-                *alerts[alert_id],
+            alerts = {aid: (texts, expires_at) for aid, texts, expires_at in texts_of}
+        jobs = []
+        for row in rows:
+            address, status = (
+                subscribers[row.subscriber_id]
+                if row.subscriber_id is not None
+                else (row.address_cipher, ACTIVE)
             )
-            for _, delivery_id, alert_id, subscriber_id, channel, language, attempts, cipher, status in rows
-        ]
+            texts, expires_at = (
+                alerts[row.alert_id] if row.alert_id is not None else ({}, row.expires_at)
+            )
+            jobs.append(
+                Job(
+                    row.id,
+                    row.subscriber_id,
+                    row.channel,
+                    row.language,
+                    row.attempts,
+                    address,
+                    status,
+                    texts,
+                    expires_at,
+                    row.body_cipher,
+                )
+            )
+        return jobs
+
+    async def enqueue_notice(self, notice: Notice, now: datetime) -> int:
+        """One notice in the outbox, in the caller's transaction (it goes if that commits)."""
+        row = DeliveryRow(
+            subscriber_id=notice.subscriber_id,
+            address_cipher=notice.address_cipher,
+            body_cipher=notice.body_cipher,
+            ref=notice.ref,
+            expires_at=notice.expires_at,
+            channel=notice.channel,
+            language=notice.language,
+            priority=notice.priority,
+            status=DeliveryStatus.QUEUED,
+            attempts=0,
+            due_at=notice.due_at or now,
+            updated_at=now,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return row.id
 
     async def record(self, updates: Iterable[Update], now: datetime) -> None:
         """Write outcomes back in one executemany."""
@@ -286,8 +332,8 @@ class Outbox:
 
     async def set_status_by_provider_id(
         self, provider_id: str, status: DeliveryStatus, error: str | None, now: datetime
-    ) -> tuple[int, int] | None:
-        """A status callback: (delivery id, subscriber id), or None if no such message."""
+    ) -> tuple[int, int | None] | None:
+        """A status callback: (delivery id, subscriber id if any), or None if no such message."""
         row = (
             await self.session.execute(
                 select(DeliveryRow.id, DeliveryRow.subscriber_id, DeliveryRow.status).where(

@@ -7,7 +7,7 @@ import os
 import warnings
 from datetime import timedelta
 
-from telegram import Bot
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.warnings import PTBUserWarning
 
@@ -87,6 +87,13 @@ class TelegramSender:
 
     def _parameters(self, message: Message) -> dict[str, object]:
         parameters: dict[str, object] = {"chat_id": int(message.address), "text": message.text}
+        if message.buttons:
+            parameters["reply_markup"] = InlineKeyboardMarkup(
+                [
+                    [InlineKeyboardButton(label, callback_data=data) for label, data in row]
+                    for row in message.buttons
+                ]
+            )
         if self.paid:
             parameters["allow_paid_broadcast"] = True
         return parameters

@@ -1,0 +1,815 @@
+"""Community reports: from "I saw something" to a coordinator's verdict, reporter protected.
+
+A report is taken in the SALUTE shape (activity, location, time, size, uniform, equipment),
+as a guided conversation on Telegram or one free-text SMS. Coordinators get a card through
+the outbox, claim it, and decide: confirmed (an alert draft opens from it), not confirmed,
+false alarm, or duplicate; or they relay one question to the reporter. A coordinator sees a
+report number, never who sent it; a reporter hears the outcome, never who verified it.
+
+What identifies the reporter or the place is encrypted and purged after the retention
+period; status, zone and times stay, for the counts networks publish.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.audit import Actor, record
+from bot.core.content import DEFAULT_LANGUAGE, Content
+from bot.core.i18n import N_
+from bot.storage.crypto import Vault
+from bot.storage.db import Database
+from bot.storage.models import (
+    AlertRow,
+    Channel,
+    CoordinatorRow,
+    DeliveryRow,
+    ReportBlockRow,
+    ReportRow,
+    ReportStatus,
+)
+from bot.storage.outbox import Notice, Outbox
+from bot.storage.subscribers import Subscribers
+
+STEPS = ("activity", "location", "time", "size", "uniform", "equipment", "photo")
+"""The guided questions, in order (SALUTE, led by what is happening and where)."""
+
+PROMPTS = {
+    "activity": N_("What is happening? For example: agents stopping people, a raid at a building."),
+    "location": N_(
+        "Where? Cross streets or a landmark, and the ZIP code if you know it. Not a home address."
+    ),
+    "time": N_("When did you see it? For example: now, 20 minutes ago."),
+    "size": N_("How many agents and vehicles?"),
+    "uniform": N_("Uniforms or markings? For example: ICE, police, plain clothes."),
+    "equipment": N_("Any equipment? For example: weapons, cameras, unmarked cars."),
+    "photo": N_("A photo, if you took one safely: send it now, or tap Send now."),
+}
+LABELS = {
+    "activity": N_("What"),
+    "location": N_("Where"),
+    "time": N_("When"),
+    "size": N_("How many"),
+    "uniform": N_("Uniforms"),
+    "equipment": N_("Equipment"),
+    "text": N_("Message"),
+}
+OUTCOMES = {
+    ReportStatus.CONFIRMED: N_(
+        "Report #{id}: volunteers confirmed it, and the network is alerting the area. Thank you."
+    ),
+    ReportStatus.NOT_CONFIRMED: N_(
+        "Report #{id}: volunteers could not confirm it. Thank you; keep reporting what you see."
+    ),
+    ReportStatus.FALSE_ALARM: N_(
+        "Report #{id}: volunteers found it was not immigration enforcement. Thank you."
+    ),
+    ReportStatus.DUPLICATE: N_(
+        "Report #{id}: others reported the same thing and volunteers are on it. Thank you."
+    ),
+}
+AWAIT_LOCATION = "where?"  # an SMS report without a place: the next reply adds it
+AWAIT_ANSWER = "answer?"  # a coordinator's relayed question: the next reply answers it
+AWAIT_OUTCOME = "outcome?"  # SMS: "reply YES to hear the outcome"
+REPLY_WINDOW = timedelta(hours=2)
+DRAFT_TIMEOUT = timedelta(minutes=15)  # an unfinished guided report is sent as it is
+GROUP_WINDOW = timedelta(hours=3)  # reports of one zone this close together corroborate
+NOTICE_LIFETIME = timedelta(hours=24)
+OPEN = (ReportStatus.NEW.value, ReportStatus.VERIFYING.value)
+DECIDED = (
+    ReportStatus.CONFIRMED,
+    ReportStatus.NOT_CONFIRMED,
+    ReportStatus.FALSE_ALARM,
+    ReportStatus.DUPLICATE,
+)
+CARD_PREFIX = "c:"  # coordinator buttons (bot/channels/telegram/coordinator.py)
+
+_PLACE = re.compile(
+    r"\b(st|street|ave|avenue|blvd|boulevard|rd|road|dr|drive|pl|place|pkwy|hwy|highway|"
+    r"and|corner|near|across|by|at|on|between|calle|avenida|esquina|cerca|frente|entre|en|y)\b"
+    r"|&|/|@|\b\d{5}\b",
+    re.IGNORECASE,
+)
+
+
+class ReportError(Exception):
+    """A coordinator's action that cannot be done (wrong state, unknown report)."""
+
+
+@dataclass(frozen=True)
+class ReportView:
+    """A report as a coordinator sees it: a number and what was seen, never who saw it."""
+
+    id: int
+    status: ReportStatus
+    channel: str
+    language: str
+    zone: str | None
+    details: dict[str, Any]
+    has_photo: bool
+    created_at: datetime
+    submitted_at: datetime | None
+    claimed_by: str | None = None
+    decided_by: str | None = None
+    duplicate_of: int | None = None
+    alert_id: int | None = None
+    awaiting: str | None = None
+    nearby: list[int] = field(default_factory=list)
+
+    @property
+    def open(self) -> bool:
+        return self.status.value in OPEN
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a report was not taken: too many from this sender, or the sender is blocked."""
+
+    reason: str  # "limit" or "blocked"
+
+
+def mentions_place(text: str) -> bool:
+    """Whether free text seems to say where (cross streets, a landmark word, a ZIP code)."""
+    return bool(_PLACE.search(text))
+
+
+def reporter_key(channel: str, address: str) -> str:
+    return f"{channel}:{address}"
+
+
+class Reports:
+    """Reports for the conversation (inside its transaction) and for coordinators."""
+
+    def __init__(
+        self,
+        db: Database,
+        vault: Vault,
+        content: Content,
+        clock: Callable[[], datetime],
+        *,
+        per_hour: int = 3,
+        expiry: timedelta = timedelta(hours=12),
+        retention: timedelta = timedelta(days=30),
+    ) -> None:
+        self.db = db
+        self.vault = vault
+        self.content = content
+        self.clock = clock
+        self.per_hour = per_hour
+        self.expiry = expiry
+        self.retention = retention
+
+    # --- the reporter's side, in the conversation's transaction ------------------------
+
+    async def awaiting(self, session: AsyncSession, channel: str, address: str) -> ReportRow | None:
+        """The sender's report that expects their next message: a draft, or a reply."""
+        index = self.vault.index(reporter_key(channel, address))
+        now = self.clock()
+        return await session.scalar(
+            select(ReportRow)
+            .where(
+                ReportRow.reporter_index == index,
+                ReportRow.step.is_not(None),
+                or_(
+                    ReportRow.status == ReportStatus.DRAFT,
+                    ReportRow.awaiting_until > now,
+                ),
+            )
+            .order_by(ReportRow.id.desc())
+            .limit(1)
+        )
+
+    async def refused(self, session: AsyncSession, channel: str, address: str) -> Refusal | None:
+        index = self.vault.index(reporter_key(channel, address))
+        if await session.scalar(
+            select(ReportBlockRow.id).where(ReportBlockRow.reporter_index == index)
+        ):
+            return Refusal("blocked")
+        since = self.clock() - timedelta(hours=1)
+        recent = await session.scalar(
+            select(func.count())
+            .select_from(ReportRow)
+            .where(
+                ReportRow.reporter_index == index,
+                ReportRow.created_at >= since,
+                ReportRow.status != ReportStatus.DRAFT,
+            )
+        )
+        return Refusal("limit") if int(recent or 0) >= self.per_hour else None
+
+    async def start(
+        self, session: AsyncSession, channel: str, address: str, language: str, zone: str | None
+    ) -> ReportRow:
+        """A guided report (Telegram): a draft at its first question. An older draft of the
+        same sender is sent as it is rather than lost."""
+        previous = await self.awaiting(session, channel, address)
+        if previous is not None and previous.status == ReportStatus.DRAFT:
+            await self._submit_or_drop(session, previous)
+        row = self._new(channel, address, language, zone, ReportStatus.DRAFT)
+        row.step = STEPS[0]
+        session.add(row)
+        await session.flush()
+        return row
+
+    async def take_text(
+        self,
+        session: AsyncSession,
+        channel: str,
+        address: str,
+        language: str,
+        zone: str | None,
+        text: str,
+    ) -> ReportRow:
+        """A one-message report (SMS `REPORT ...`): submitted at once. Without a place in it,
+        the reporter's next reply is taken as the place."""
+        row = self._new(channel, address, language, self._zone_in(text) or zone, ReportStatus.NEW)
+        details: dict[str, Any] = {"text": text}
+        row.details_cipher = self._seal(details)
+        session.add(row)
+        await session.flush()
+        if not mentions_place(text):
+            self._await(row, AWAIT_LOCATION)
+        else:
+            self._await(row, AWAIT_OUTCOME)
+        await self._submitted(session, row)
+        return row
+
+    def fill(self, row: ReportRow, answer: str | None, photo: str | None = None) -> str | None:
+        """The answer to a draft's current question (None: skipped); the next question, or
+        None when every question has had its turn."""
+        step = row.step
+        if step is None:
+            return None
+        details = self.details(row)
+        if step == "photo":
+            if photo:
+                row.photo_cipher = self.vault.encrypt(photo)
+        elif answer:
+            details[step] = answer
+            if step == "location" and (zone := self._zone_in(answer)) is not None:
+                row.zone = zone
+            row.details_cipher = self._seal(details)
+        following = STEPS.index(step) + 1
+        row.step = STEPS[following] if following < len(STEPS) else None
+        return row.step
+
+    async def submit(self, session: AsyncSession, row: ReportRow) -> None:
+        """A draft goes to the coordinators (Send now, or its last question answered)."""
+        row.status = ReportStatus.NEW
+        row.step = None
+        row.awaiting_until = None
+        await self._submitted(session, row)
+
+    async def take_reply(self, session: AsyncSession, row: ReportRow, text: str) -> str:
+        """A reply to what the report awaited: its place, an answer, or YES to the outcome.
+        What it was ("location", "answer", "outcome", "other")."""
+        awaited = row.step
+        now = self.clock()
+        if awaited == AWAIT_OUTCOME or (
+            awaited == AWAIT_LOCATION and text.strip().lower().strip(".!") in YES_WORDS
+        ):
+            if text.strip().lower().strip(".!") in YES_WORDS:
+                row.wants_outcome = True
+                if awaited == AWAIT_OUTCOME:
+                    row.step, row.awaiting_until = None, None
+                return "outcome"
+            row.step, row.awaiting_until = None, None
+            return "other"
+        details = self.details(row)
+        if awaited == AWAIT_LOCATION:
+            details["location"] = text
+            if row.zone is None and (zone := self._zone_in(text)) is not None:
+                row.zone = zone
+            row.details_cipher = self._seal(details)
+            self._await(row, AWAIT_OUTCOME)
+            lang = self.content.lang(DEFAULT_LANGUAGE)
+            await self._to_coordinators(
+                session,
+                row,
+                lang.gettext("Report #{id}: the reporter adds the place: {place}").format(
+                    id=row.id, place=text
+                ),
+            )
+            record(session, Actor(None, "reporter"), "report.place", f"report:{row.id}", now)
+            return "location"
+        if awaited == AWAIT_ANSWER:
+            details.setdefault("answers", []).append(text)
+            row.details_cipher = self._seal(details)
+            asked_by = row.asked_by
+            row.step, row.awaiting_until, row.asked_by = None, None, None
+            if asked_by is not None:
+                coordinator = await session.get(CoordinatorRow, asked_by)
+                if coordinator is not None and coordinator.active:
+                    lang = self.content.lang(DEFAULT_LANGUAGE)
+                    await self._notice(
+                        session,
+                        Channel.TELEGRAM,
+                        DEFAULT_LANGUAGE,
+                        lang.gettext("Answer on report #{id}: {answer}").format(
+                            id=row.id, answer=text
+                        ),
+                        address_cipher=coordinator.telegram_cipher,
+                        ref=f"report:{row.id}",
+                    )
+            record(session, Actor(None, "reporter"), "report.answer", f"report:{row.id}", now)
+            return "answer"
+        return "other"
+
+    def wants_outcome(self, row: ReportRow) -> None:
+        row.wants_outcome = True
+
+    def details(self, row: ReportRow) -> dict[str, Any]:
+        if row.details_cipher is None:
+            return {}
+        loaded = json.loads(self.vault.decrypt(row.details_cipher))
+        return loaded if isinstance(loaded, dict) else {}
+
+    # --- coordinators ------------------------------------------------------------------
+
+    async def view(self, report_id: int) -> ReportView:
+        async with self.db.transaction() as session:
+            return await self._view(session, await self._row(session, report_id))
+
+    async def open_reports(self) -> list[ReportView]:
+        """Reports waiting for a verdict, newest first."""
+        async with self.db.transaction() as session:
+            rows = (
+                await session.scalars(
+                    select(ReportRow)
+                    .where(ReportRow.status.in_(OPEN))
+                    .order_by(ReportRow.id.desc())
+                    .limit(50)
+                )
+            ).all()
+            return [await self._view(session, row) for row in rows]
+
+    async def claim(self, report_id: int, by: Actor) -> ReportView:
+        async with self.db.transaction() as session:
+            row = await self._row(session, report_id)
+            self._expect_open(row)
+            if row.claimed_by is not None and row.claimed_by != by.coordinator_id:
+                holder = await session.get(CoordinatorRow, row.claimed_by)
+                raise ReportError(
+                    f"#{row.id} is being verified by {holder.label if holder else 'someone'}"
+                )
+            row.status = ReportStatus.VERIFYING
+            row.claimed_by = by.coordinator_id
+            record(session, by, "report.claim", f"report:{row.id}", self.clock())
+            return await self._view(session, row)
+
+    async def decide(
+        self, report_id: int, outcome: ReportStatus, by: Actor, duplicate_of: int | None = None
+    ) -> ReportView:
+        """Not confirmed, false alarm, duplicate (of another report) or confirmed; the reporter
+        hears it if they asked to."""
+        if outcome not in DECIDED:
+            raise ReportError(f"not a verdict: {outcome}")
+        now = self.clock()
+        async with self.db.transaction() as session:
+            row = await self._row(session, report_id)
+            self._expect_open(row)
+            if outcome is ReportStatus.DUPLICATE:
+                if duplicate_of is None or duplicate_of == row.id:
+                    raise ReportError("a duplicate needs the report it repeats")
+                await self._row(session, duplicate_of)
+                row.duplicate_of = duplicate_of
+            row.status = outcome
+            row.decided_by = by.coordinator_id
+            row.decided_at = now
+            row.step, row.awaiting_until = None, None
+            record(
+                session,
+                by,
+                f"report.{outcome.value}",
+                f"report:{row.id}",
+                now,
+                **({"duplicate_of": duplicate_of} if duplicate_of else {}),
+            )
+            await self._tell_reporter(session, row, OUTCOMES[outcome])
+            return await self._view(session, row)
+
+    async def link_alert(self, report_id: int, alert_id: int, by: Actor) -> None:
+        """The alert drafted from a confirmed report records it (and the reports that
+        repeated it), and who verified it."""
+        async with self.db.transaction() as session:
+            row = await self._row(session, report_id)
+            await session.execute(
+                update(ReportRow)
+                .where(or_(ReportRow.id == row.id, ReportRow.duplicate_of == row.id))
+                .values(alert_id=alert_id)
+            )
+            await session.execute(
+                update(AlertRow)
+                .where(AlertRow.id == alert_id)
+                .values(verified_by=by.coordinator_id)
+            )
+            record(session, by, "report.alert", f"report:{row.id}", self.clock(), alert=alert_id)
+
+    async def ask(self, report_id: int, question: str, by: Actor) -> None:
+        """Relay one question to the reporter; their next reply comes back to `by`."""
+        async with self.db.transaction() as session:
+            row = await self._row(session, report_id)
+            self._expect_open(row)
+            if row.reporter_cipher is None:
+                raise ReportError(f"#{row.id} can no longer reach its reporter")
+            row.asked_by = by.coordinator_id
+            self._await(row, AWAIT_ANSWER)
+            lang = self.content.lang(row.language)
+            text = lang.gettext(
+                "About your report #{id}, a volunteer asks: {question} Reply to this message "
+                "to answer."
+            ).format(id=row.id, question=question.strip())
+            await self._to_reporter(session, row, text)
+            record(session, by, "report.ask", f"report:{row.id}", self.clock())
+
+    async def block_sender(self, report_id: int, by: Actor) -> None:
+        """No more reports from this report's sender (kept as a blind index only)."""
+        async with self.db.transaction() as session:
+            row = await self._row(session, report_id)
+            if row.reporter_index is None:
+                raise ReportError(f"#{row.id} no longer knows its sender")
+            exists = await session.scalar(
+                select(ReportBlockRow.id).where(ReportBlockRow.reporter_index == row.reporter_index)
+            )
+            if exists is None:
+                session.add(
+                    ReportBlockRow(
+                        reporter_index=row.reporter_index,
+                        blocked_by=by.coordinator_id,
+                        created_at=self.clock(),
+                    )
+                )
+            record(session, by, "report.block_sender", f"report:{row.id}", self.clock())
+
+    async def photo(self, report_id: int) -> str | None:
+        async with self.db.transaction() as session:
+            row = await self._row(session, report_id)
+            return self.vault.decrypt(row.photo_cipher) if row.photo_cipher else None
+
+    async def cards(self, report_id: int) -> list[tuple[int, int]]:
+        """(chat id, message id) of every card of this report that reached a coordinator."""
+        async with self.db.transaction() as session:
+            rows = await session.execute(
+                select(DeliveryRow.address_cipher, DeliveryRow.provider_id).where(
+                    DeliveryRow.ref == f"report:{report_id}",
+                    DeliveryRow.channel == Channel.TELEGRAM,
+                    DeliveryRow.provider_id.is_not(None),
+                    DeliveryRow.body_cipher.is_not(None),
+                )
+            )
+            found = []
+            for cipher, provider_id in rows:
+                if cipher is not None and provider_id and provider_id.isdigit():
+                    found.append((int(self.vault.decrypt(cipher)), int(provider_id)))
+            return found
+
+    # --- upkeep (a periodic tick: several processes may run it at once) ----------------
+
+    async def upkeep(self) -> dict[str, int]:
+        """Send unfinished drafts, expire reports nobody acted on, purge old text."""
+        now = self.clock()
+        done = {"drafts": 0, "expired": 0, "purged": 0}
+        async with self.db.transaction() as session:
+            drafts = (
+                await session.scalars(
+                    select(ReportRow).where(
+                        ReportRow.status == ReportStatus.DRAFT,
+                        ReportRow.created_at < now - DRAFT_TIMEOUT,
+                    )
+                )
+            ).all()
+            for row in drafts:
+                await self._submit_or_drop(session, row)
+                done["drafts"] += 1
+            expired = await session.execute(
+                update(ReportRow)
+                .where(
+                    ReportRow.status == ReportStatus.NEW,
+                    ReportRow.submitted_at < now - self.expiry,
+                )
+                .values(status=ReportStatus.EXPIRED, step=None, awaiting_until=None)
+            )
+            done["expired"] = int(getattr(expired, "rowcount", 0) or 0)
+        done["purged"] = await self.purge(self.retention)
+        return done
+
+    async def purge(self, older_than: timedelta) -> int:
+        """Delete the text, photo and reporter link of reports older than `older_than` (and
+        the bodies and addresses of the notices about them); status, zone and times stay."""
+        now = self.clock()
+        cutoff = now - older_than
+        async with self.db.transaction() as session:
+            ids = list(
+                (
+                    await session.scalars(
+                        select(ReportRow.id).where(
+                            ReportRow.created_at < cutoff, ReportRow.purged_at.is_(None)
+                        )
+                    )
+                ).all()
+            )
+            if not ids:
+                return 0
+            await session.execute(
+                update(ReportRow)
+                .where(ReportRow.id.in_(ids))
+                .values(
+                    details_cipher=None,
+                    photo_cipher=None,
+                    reporter_cipher=None,
+                    reporter_index=None,
+                    step=None,
+                    awaiting_until=None,
+                    status=func.coalesce(
+                        func.nullif(ReportRow.status, ReportStatus.DRAFT.value),
+                        ReportStatus.EXPIRED.value,
+                    ),
+                    purged_at=now,
+                )
+            )
+            await session.execute(
+                update(DeliveryRow)
+                .where(DeliveryRow.ref.in_([f"report:{i}" for i in ids]))
+                .values(body_cipher=None, address_cipher=None)
+            )
+            record(
+                session,
+                Actor.system(),
+                "report.purge",
+                "reports",
+                now,
+                count=len(ids),
+                older_than_days=round(older_than.total_seconds() / 86400, 2),
+            )
+            return len(ids)
+
+    # --- internals ---------------------------------------------------------------------
+
+    def _new(
+        self, channel: str, address: str, language: str, zone: str | None, status: ReportStatus
+    ) -> ReportRow:
+        now = self.clock()
+        key = reporter_key(channel, address)
+        return ReportRow(
+            status=status,
+            channel=channel,
+            language=language,
+            zone=zone,
+            reporter_index=self.vault.index(key),
+            reporter_cipher=self.vault.encrypt(address),
+            wants_outcome=False,
+            created_at=now,
+        )
+
+    def _zone_in(self, text: str) -> str | None:
+        for found in re.findall(r"\b(\d{5})\b", text):
+            if self.content.zones.name_of(found) is not None:
+                return str(found)
+        return None
+
+    def _await(self, row: ReportRow, what: str) -> None:
+        row.step = what
+        row.awaiting_until = self.clock() + REPLY_WINDOW
+
+    def _seal(self, details: dict[str, Any]) -> bytes:
+        return self.vault.encrypt(json.dumps(details, ensure_ascii=False))
+
+    async def _submit_or_drop(self, session: AsyncSession, row: ReportRow) -> None:
+        if self.details(row) or row.photo_cipher is not None:
+            await self.submit(session, row)
+        else:
+            await session.delete(row)  # nothing was said: nothing to verify
+
+    async def _submitted(self, session: AsyncSession, row: ReportRow) -> None:
+        row.submitted_at = self.clock()
+        record(
+            session,
+            Actor(None, "reporter"),
+            "report.new",
+            f"report:{row.id}",
+            self.clock(),
+            channel=row.channel,
+            zone=row.zone or "-",
+        )
+        await self._cards(session, row)
+
+    async def _cards(self, session: AsyncSession, row: ReportRow) -> None:
+        """The card, with its buttons, to the coordinators on duty for the report's zone."""
+        view = await self._view(session, row)
+        lang = self.content.lang(DEFAULT_LANGUAGE)
+        await self._to_coordinators(
+            session,
+            row,
+            render_card(view, self.content, lang.gettext),
+            card_buttons(view, lang.gettext),
+        )
+
+    async def _to_coordinators(
+        self,
+        session: AsyncSession,
+        row: ReportRow,
+        text: str,
+        buttons: Sequence[Sequence[tuple[str, str]]] = (),
+    ) -> None:
+        # Coordinators read the network's default language (English); a per-coordinator
+        # language is not stored yet.
+        for coordinator in await self._on_duty(session, row.zone):
+            await self._notice(
+                session,
+                Channel.TELEGRAM,
+                DEFAULT_LANGUAGE,
+                text,
+                address_cipher=coordinator.telegram_cipher,
+                ref=f"report:{row.id}",
+                buttons=buttons,
+                priority=1,
+            )
+
+    async def _on_duty(self, session: AsyncSession, zone: str | None) -> list[CoordinatorRow]:
+        everyone = (
+            await session.scalars(select(CoordinatorRow).where(CoordinatorRow.active))
+        ).all()
+        covering = [
+            c
+            for c in everyone
+            if c.on_duty and (not c.duty_zones or (zone is not None and zone in c.duty_zones))
+        ]
+        return list(covering or everyone)
+
+    async def _tell_reporter(self, session: AsyncSession, row: ReportRow, message: str) -> None:
+        if not row.wants_outcome:
+            return
+        lang = self.content.lang(row.language)
+        await self._to_reporter(session, row, lang.gettext(message).format(id=row.id))
+
+    async def _to_reporter(self, session: AsyncSession, row: ReportRow, text: str) -> None:
+        if row.reporter_cipher is None:
+            return
+        # A reporter who is also a subscriber goes through their subscription, so an SMS
+        # STOP since the report silences this too.
+        subscriber = await Subscribers(session, self.vault).find(
+            row.channel, self.vault.decrypt(row.reporter_cipher)
+        )
+        await self._notice(
+            session,
+            row.channel,
+            row.language,
+            text,
+            subscriber_id=subscriber.id if subscriber is not None else None,
+            address_cipher=None if subscriber is not None else row.reporter_cipher,
+            ref=f"report:{row.id}",
+        )
+
+    async def _notice(
+        self,
+        session: AsyncSession,
+        channel: str,
+        language: str,
+        text: str,
+        *,
+        ref: str,
+        subscriber_id: int | None = None,
+        address_cipher: bytes | None = None,
+        buttons: Sequence[Sequence[tuple[str, str]]] = (),
+        priority: int = 5,
+    ) -> None:
+        now = self.clock()
+        body = {"text": text, "buttons": [list(map(list, row)) for row in buttons]}
+        await Outbox(session).enqueue_notice(
+            Notice(
+                channel=channel,
+                language=language,
+                body_cipher=self._seal(body),
+                expires_at=now + NOTICE_LIFETIME,
+                ref=ref,
+                subscriber_id=subscriber_id,
+                address_cipher=address_cipher,
+                priority=priority,
+            ),
+            now,
+        )
+
+    async def _row(self, session: AsyncSession, report_id: int) -> ReportRow:
+        row = await session.get(ReportRow, report_id)
+        if row is None or row.status == ReportStatus.DRAFT:
+            raise ReportError(f"no report #{report_id}")
+        return row
+
+    @staticmethod
+    def _expect_open(row: ReportRow) -> None:
+        if row.status not in OPEN:
+            raise ReportError(f"#{row.id} is already {ReportStatus(row.status).value}")
+
+    async def _view(self, session: AsyncSession, row: ReportRow) -> ReportView:
+        labels: dict[int, str] = {}
+        wanted = {i for i in (row.claimed_by, row.decided_by) if i is not None}
+        if wanted:
+            found = await session.execute(
+                select(CoordinatorRow.id, CoordinatorRow.label).where(CoordinatorRow.id.in_(wanted))
+            )
+            labels = dict(found.tuples().all())
+        nearby: list[int] = []
+        if row.zone is not None and row.submitted_at is not None:
+            nearby = list(
+                (
+                    await session.scalars(
+                        select(ReportRow.id)
+                        .where(
+                            ReportRow.zone == row.zone,
+                            ReportRow.id != row.id,
+                            ReportRow.status != ReportStatus.DRAFT,
+                            ReportRow.submitted_at >= row.submitted_at - GROUP_WINDOW,
+                            ReportRow.submitted_at <= row.submitted_at + GROUP_WINDOW,
+                        )
+                        .order_by(ReportRow.id)
+                    )
+                ).all()
+            )
+        return ReportView(
+            id=row.id,
+            status=ReportStatus(row.status),
+            channel=row.channel,
+            language=row.language,
+            zone=row.zone,
+            details=self.details(row),
+            has_photo=row.photo_cipher is not None,
+            created_at=row.created_at,
+            submitted_at=row.submitted_at,
+            claimed_by=labels.get(row.claimed_by) if row.claimed_by else None,
+            decided_by=labels.get(row.decided_by) if row.decided_by else None,
+            duplicate_of=row.duplicate_of,
+            alert_id=row.alert_id,
+            awaiting=row.step if row.awaiting_until is not None else None,
+            nearby=nearby,
+        )
+
+
+YES_WORDS = frozenset({"yes", "y", "si", "sí", "ok"})
+
+
+def render_card(view: ReportView, content: Content, _: Callable[[str], str]) -> str:
+    """The coordinator's card: the report number and what was seen; never who saw it."""
+    zone = (
+        f"{view.zone} {content.zones.name_of(view.zone) or ''}".strip()
+        if view.zone
+        else _("zone unknown")
+    )
+    status = {
+        ReportStatus.NEW: _("new"),
+        ReportStatus.VERIFYING: _("being verified by {name}").format(name=view.claimed_by or "?"),
+        ReportStatus.CONFIRMED: _("confirmed by {name}").format(name=view.decided_by or "?"),
+        ReportStatus.NOT_CONFIRMED: _("not confirmed ({name})").format(name=view.decided_by or "?"),
+        ReportStatus.FALSE_ALARM: _("false alarm ({name})").format(name=view.decided_by or "?"),
+        ReportStatus.DUPLICATE: _("duplicate of #{other}").format(other=view.duplicate_of),
+        ReportStatus.EXPIRED: _("expired"),
+        ReportStatus.DRAFT: _("draft"),
+    }[view.status]
+    lines = [
+        _("REPORT #{id} · {zone} · {status}").format(id=view.id, zone=zone, status=status),
+        _("via {channel}, in {language}").format(
+            channel=view.channel, language=content.language_name(view.language)
+        ),
+    ]
+    for key in ("text", *STEPS[:-1]):
+        value = view.details.get(key)
+        if value:
+            lines.append(f"{_(LABELS[key])}: {value}")
+    for answer in view.details.get("answers", []):
+        lines.append(_("Answer: {answer}").format(answer=answer))
+    if view.has_photo:
+        lines.append(_("Photo: yes"))
+    if view.awaiting == AWAIT_LOCATION:
+        lines.append(_("(asked the reporter for the place)"))
+    if view.nearby:
+        lines.append(
+            _("Same zone within 3 hours: {reports}").format(
+                reports=", ".join(f"#{i}" for i in view.nearby)
+            )
+        )
+    if view.alert_id:
+        lines.append(_("Alert #{id} drafted from it").format(id=view.alert_id))
+    return "\n".join(lines)
+
+
+def card_buttons(view: ReportView, _: Callable[[str], str]) -> list[list[tuple[str, str]]]:
+    if not view.open:
+        return []
+    p, i = CARD_PREFIX, view.id
+    rows = [
+        [(_("I'm verifying"), f"{p}rclaim:{i}"), (_("Confirmed"), f"{p}rok:{i}")],
+        [(_("Not confirmed"), f"{p}rno:{i}"), (_("False alarm"), f"{p}rfalse:{i}")],
+        [(_("Duplicate of…"), f"{p}rdup:{i}"), (_("Need more info"), f"{p}rask:{i}")],
+    ]
+    last = [(_("Block sender"), f"{p}rblock:{i}")]
+    if view.has_photo:
+        last.insert(0, (_("Show photo"), f"{p}rphoto:{i}"))
+    rows.append(last)
+    return rows
