@@ -25,6 +25,7 @@ from bot.core.alerts import Alerts
 from bot.core.content import Content, load_content
 from bot.core.conversation import Conversation
 from bot.core.coordinators import Coordinators
+from bot.core.reports import Reports
 from bot.core.subscribers import SubscriberDirectory
 from bot.delivery.pacing import ChatBuckets, Pacer, make_pacer
 from bot.delivery.receipts import Receipts
@@ -34,6 +35,7 @@ from bot.settings import Settings
 from bot.storage.crypto import Vault, dev_key
 from bot.storage.db import Database
 from bot.storage.migrate import check_current
+from bot.upkeep import Upkeep
 from bot.web import Component, create_web_app
 
 Clock = Callable[[], datetime]
@@ -58,6 +60,7 @@ class Services:
     metrics: Metrics
     coordinators: Coordinators
     alerts: Alerts
+    reports: Reports
     receipts: Receipts
     # One bucket per provider for the whole process: the worker's bulk sends and the
     # channels' direct replies share it, and replies go first.
@@ -77,12 +80,22 @@ def build_services(settings: Settings, *, clock: Clock = utcnow) -> Services:
     vault = build_vault(settings)
     db = Database.from_url(settings.async_database_url)
     content = load_content(settings.config_dir)
+    reports = Reports(
+        db,
+        vault,
+        content,
+        clock,
+        per_hour=settings.reports_per_hour,
+        expiry=timedelta(hours=settings.report_expiry_hours),
+        retention=timedelta(days=settings.report_retention_days),
+        timezone=settings.zone,
+    )
     return Services(
         settings=settings,
         db=db,
         vault=vault,
         content=content,
-        conversation=Conversation(db, vault, content, clock),
+        conversation=Conversation(db, vault, content, clock, reports),
         directory=SubscriberDirectory(db, vault, clock),
         metrics=Metrics(),
         coordinators=Coordinators(db, vault, clock),
@@ -93,6 +106,7 @@ def build_services(settings: Settings, *, clock: Clock = utcnow) -> Services:
             rates={"telegram": settings.telegram_rate, "sms": settings.twilio_rate},
             approval=settings.alert_approval,
         ),
+        reports=reports,
         receipts=Receipts(db, clock),
         pacers={
             "telegram": make_pacer(db, "telegram", settings.telegram_rate),
@@ -165,6 +179,7 @@ def build_web(
             services.metrics,
             coordinators=services.coordinators,
             alerts=services.alerts,
+            reports=services.reports,
             pacer=services.pacers["telegram"],
         )
         telegram = TelegramChannel(settings, handlers, services.metrics)
@@ -217,7 +232,9 @@ def serve(settings: Settings, *, with_worker: bool = True) -> None:
     """Run the web app and the channels (and a delivery worker) until SIGINT or SIGTERM."""
     logs.configure(settings.log_level)
     services = build_services(settings)
-    on_top = [build_worker(services)] if with_worker else []
+    on_top: list[Component] = (
+        [build_worker(services), Upkeep(services.reports)] if with_worker else []
+    )
     uvicorn.Server(uvicorn_config(build_web(services, on_top=on_top), settings)).run()
 
 
@@ -242,9 +259,12 @@ async def work(settings: Settings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     await check_current(services.db)
+    upkeep = Upkeep(services.reports)
     await worker.start()
+    await upkeep.start()
     try:
         await stop.wait()
     finally:
+        await upkeep.stop()
         await worker.stop()
         await services.db.close()

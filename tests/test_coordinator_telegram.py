@@ -132,6 +132,13 @@ FORGED_BUTTONS = [
     "c:invite:admin",
     "c:remove:1",
     "c:exp:4",
+    "c:rclaim:1",
+    "c:rok:1",
+    "c:rfalse:1",
+    "c:rdupof:1-2",
+    "c:rask:1",
+    "c:rblock:1",
+    "c:rphoto:1",
 ]
 
 

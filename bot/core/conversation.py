@@ -11,12 +11,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.core.content import DEFAULT_LANGUAGE, TOPIC_KEYS, Content, is_real_zip
 from bot.core.intents import Intent, Request
+from bot.core.reports import AWAIT_LOCATION, PROMPTS, Refusal, Reports
 from bot.core.subscribers import DEFAULT_TOPICS
 from bot.storage.crypto import Vault
 from bot.storage.db import Conflict, Database
-from bot.storage.models import Channel, SubscriberRow, SubscriberStatus
+from bot.storage.models import (
+    Channel,
+    ReportRow,
+    ReportStatus,
+    SubscriberRow,
+    SubscriberStatus,
+)
 from bot.storage.subscribers import Subscribers
 
 
@@ -54,6 +63,10 @@ class Inbound:
     client_language: str | None = None
     # Twilio's Advanced Opt-Out already answered STOP/START/HELP: record, don't answer again.
     provider_answered: bool = False
+    # The message as sent (free text answers a report's question) and a photo's file id.
+    # Kept in memory for this turn only; a report stores what it needs encrypted.
+    text: str | None = None
+    photo: str | None = None
 
 
 class ZoneCheck(StrEnum):
@@ -64,6 +77,12 @@ class ZoneCheck(StrEnum):
     NOT_A_ZIP = "not_a_zip"
 
 
+# What may answer an open report: free text (MENU), a photo, its buttons, and on SMS a bare
+# ZIP code or number (the place, an answer) rather than a change of zone or a rights topic.
+REPORT_REPLIES = frozenset(
+    {Intent.MENU, Intent.REPORT_ACTION, Intent.SET_ZONE, Intent.RIGHTS_TOPIC}
+)
+
 STYLE = {Channel.SMS: Style.SMS, Channel.TELEGRAM: Style.RICH}
 
 # Data carried by buttons; Telegram's adapter maps them back to requests.
@@ -71,6 +90,7 @@ DATA_RIGHTS = "rights"
 DATA_LANGUAGE = "lang"
 DATA_ZONE = "zone"
 DATA_HELP = "help"
+DATA_REPORT = "report"
 
 
 def button_request(data: str) -> Request:
@@ -84,6 +104,8 @@ def button_request(data: str) -> Request:
         return Request(Intent.ZONE_PROMPT)
     if kind == DATA_HELP:
         return Request(Intent.HELP)
+    if kind == DATA_REPORT:
+        return Request(Intent.REPORT_ACTION, arg)
     return Request(Intent.MENU)
 
 
@@ -91,12 +113,18 @@ class Conversation:
     """Answers requests, and keeps each subscriber's consent, language and zone."""
 
     def __init__(
-        self, db: Database, vault: Vault, content: Content, clock: Callable[[], datetime]
+        self,
+        db: Database,
+        vault: Vault,
+        content: Content,
+        clock: Callable[[], datetime],
+        reports: Reports | None = None,
     ) -> None:
         self.db = db
         self.vault = vault
         self.content = content
         self.clock = clock
+        self.reports = reports
 
     def check_zone(self, zip_code: str) -> ZoneCheck:
         if self.content.zones.name_of(zip_code) is not None:
@@ -115,7 +143,7 @@ class Conversation:
         async with self.db.transaction() as session:
             subscribers = Subscribers(session, self.vault)
             row = await subscribers.find(inbound.channel, inbound.address)
-            turn = _Turn(self, inbound, subscribers, row)
+            turn = _Turn(self, inbound, subscribers, row, session)
             return await turn.answer()
 
 
@@ -128,8 +156,10 @@ class _Turn:
         inbound: Inbound,
         subscribers: Subscribers,
         row: SubscriberRow | None,
+        session: AsyncSession,
     ) -> None:
         self.c = conversation
+        self.session = session
         self.content = conversation.content
         self.inbound = inbound
         self.request = inbound.request
@@ -166,7 +196,22 @@ class _Turn:
         silenced = self.sms and self.row is not None and not self.active
         if silenced and intent not in (Intent.SUBSCRIBE, Intent.HELP):
             # Carrier rules: after STOP, silence until they opt in again; HELP still answers.
+            # A report is still taken (a safety matter), without an answer.
+            if intent is Intent.REPORT and self.request.arg and self.c.reports is not None:
+                await self._take_sms_report(self.c.reports, self.request.arg)
             return []
+        text = self.inbound.text or ""
+        # On Telegram, any text that is not a command answers an open report (an answer may
+        # begin with a word like "stop"); on SMS the carrier keywords keep their meaning.
+        free = not self.sms and (
+            bool(self.inbound.photo) or (bool(text) and not text.startswith("/"))
+        )
+        if self.c.reports is not None and (intent in REPORT_REPLIES or free):
+            pending = await self.c.reports.awaiting(
+                self.session, self.inbound.channel, self.inbound.address
+            )
+            if pending is not None:
+                return await self.report_reply(self.c.reports, pending)
         handler = {
             Intent.SUBSCRIBE: self.subscribe,
             Intent.STOP: self.stop,
@@ -179,6 +224,7 @@ class _Turn:
             Intent.SET_ZONE: self.set_zone,
             Intent.WORKSHOPS: self.workshops,
             Intent.REPORT: self.report,
+            Intent.REPORT_ACTION: self.report_action,
             Intent.MENU: self.menu,
         }[intent]
         replies = await handler()
@@ -389,16 +435,146 @@ class _Turn:
             )
         ]
 
+    # --- reports -----------------------------------------------------------------------
+
     async def report(self) -> list[Reply]:
-        return [
-            Reply(
-                self._(
-                    "To report immigration enforcement, call the hotline {hotline}: trained "
-                    "volunteers verify reports before any alert. Please don't share "
-                    "unverified news."
-                ).format(hotline=self.content.network.hotline)
+        _ = self._
+        reports = self.c.reports
+        if reports is None:
+            return [Reply(self._call_hotline())]
+        refusal = await reports.refused(self.session, self.inbound.channel, self.inbound.address)
+        if refusal is not None:
+            return [Reply(self._refusal(refusal))]
+        if self.sms:
+            if not self.request.arg:
+                return [
+                    Reply(
+                        _(
+                            "Text REPORT and what you see, where (cross streets or a landmark, "
+                            "not a home address) and when. Example: REPORT 2 ICE vans at 26th "
+                            "and Pulaski, now"
+                        )
+                    )
+                ]
+            return await self._take_sms_report(reports, self.request.arg)
+        row = await reports.start(
+            self.session, self.inbound.channel, self.inbound.address, self.lang.code, self._zone()
+        )
+        intro = _(
+            "Report what you see. Answer what you can: every question can be skipped, and "
+            "Send now sends what you have. The volunteers who verify it never see who you are."
+        )
+        return [Reply(intro), self._report_question(row.step or "")]
+
+    async def _take_sms_report(self, reports: Reports, text: str) -> list[Reply]:
+        row = await reports.take_text(
+            self.session,
+            self.inbound.channel,
+            self.inbound.address,
+            self.lang.code,
+            self._zone(),
+            text,
+        )
+        replies = [Reply(self._receipt(row.id))]
+        if row.step == AWAIT_LOCATION:
+            replies.append(
+                Reply(
+                    self._("What cross streets or landmark? Reply with them (not a home address).")
+                )
             )
-        ]
+        return replies
+
+    def _zone(self) -> str | None:
+        return self.row.zone if self.row is not None else None
+
+    def _report_question(self, step: str) -> Reply:
+        _ = self._
+        return Reply(
+            _(PROMPTS[step]),
+            (
+                Choice(_("Skip"), f"{DATA_REPORT}:skip"),
+                Choice(_("Send now"), f"{DATA_REPORT}:send"),
+            ),
+        )
+
+    def _receipt(self, report_id: int) -> str:
+        _ = self._
+        text = _(
+            "Report #{id} received. Trained volunteers verify it before any alert goes out. "
+            "Stay safe: keep your distance and do not obstruct. Please don't share unverified "
+            "news."
+        ).format(id=report_id)
+        if self.sms:
+            text += " " + _("Reply YES to hear the outcome.")
+        return text
+
+    def _receipt_reply(self, report_id: int) -> Reply:
+        return Reply(
+            self._receipt(report_id),
+            (Choice(self._("Tell me the outcome"), f"{DATA_REPORT}:outcome:{report_id}"),),
+        )
+
+    def _refusal(self, refusal: Refusal) -> str:
+        _ = self._
+        if refusal.reason == "limit":
+            return _(
+                "You have sent several reports in the last hour. For anything urgent, call "
+                "the hotline {hotline}."
+            ).format(hotline=self.content.network.hotline)
+        return _("This report could not be taken. Call the hotline {hotline}.").format(
+            hotline=self.content.network.hotline
+        )
+
+    def _call_hotline(self) -> str:
+        return self._(
+            "To report immigration enforcement, call the hotline {hotline}: trained "
+            "volunteers verify reports before any alert. Please don't share "
+            "unverified news."
+        ).format(hotline=self.content.network.hotline)
+
+    async def report_reply(self, reports: Reports, row: ReportRow) -> list[Reply]:
+        """The sender's message answers their open report: a draft's question, the place,
+        a coordinator's question, or YES to the outcome."""
+        # In the report's language, whatever word the answer begins with ("Stop and ...").
+        self.lang = self.content.lang(self.content.supported(row.language))
+        self._ = _ = self.lang.gettext
+        if row.status == ReportStatus.DRAFT:
+            action = self.request.arg if self.request.intent is Intent.REPORT_ACTION else None
+            if action == "send":
+                return await self._submit_draft(reports, row)
+            answer = None if action == "skip" else self.inbound.text
+            following = reports.fill(row, answer, self.inbound.photo)
+            if following is None:
+                return await self._submit_draft(reports, row)
+            return [self._report_question(following)]
+        text = self.inbound.text or ""
+        if self.request.intent is Intent.REPORT_ACTION or not text.strip():
+            return await self.menu()
+        taken = await reports.take_reply(self.session, row, text)
+        if taken == "location":
+            return [Reply(_("Thank you, added to report #{id}.").format(id=row.id))]
+        if taken == "answer":
+            return [Reply(_("Thank you, your answer was passed on."))]
+        if taken == "outcome":
+            return [Reply(_("We will tell you the outcome of report #{id}.").format(id=row.id))]
+        return await self.menu()
+
+    async def _submit_draft(self, reports: Reports, row: ReportRow) -> list[Reply]:
+        await reports.submit(self.session, row)
+        return [self._receipt_reply(row.id)]
+
+    async def report_action(self) -> list[Reply]:
+        """A report button outside a draft: "Tell me the outcome" on a receipt."""
+        reports = self.c.reports
+        kind, _sep, arg = (self.request.arg or "").partition(":")
+        if reports is None or kind != "outcome" or not arg.isdigit():
+            return await self.menu()
+        taken = await reports.want_outcome(
+            self.session, self.inbound.channel, self.inbound.address, int(arg)
+        )
+        if not taken:
+            return await self.menu()
+        return [Reply(self._("We will tell you the outcome of report #{id}.").format(id=arg))]
 
     async def menu(self) -> list[Reply]:
         _ = self._

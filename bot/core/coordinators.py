@@ -30,6 +30,7 @@ class Coordinator:
     label: str
     role: Role
     on_duty: bool
+    duty_zones: tuple[str, ...] = ()  # empty: every zone
 
     @property
     def is_admin(self) -> bool:
@@ -40,7 +41,7 @@ class Coordinator:
 
 
 def _of(row: CoordinatorRow) -> Coordinator:
-    return Coordinator(row.id, row.label, Role(row.role), row.on_duty)
+    return Coordinator(row.id, row.label, Role(row.role), row.on_duty, tuple(row.duty_zones or ()))
 
 
 class Coordinators:
@@ -82,6 +83,27 @@ class Coordinators:
                 raise CoordinatorError(f"no active coordinator #{coordinator_id}")
             row.active, row.removed_at = False, now
             record(session, by, "coordinator.remove", f"coordinator:{row.id}", now)
+
+    async def set_duty(
+        self, coordinator_id: int, on: bool, zones: tuple[str, ...], by: Actor
+    ) -> Coordinator:
+        """On duty (for `zones`, or every zone when empty) or off: who gets new reports."""
+        now = self.clock()
+        async with self.db.transaction() as session:
+            row = await session.get(CoordinatorRow, coordinator_id)
+            if row is None or not row.active:
+                raise CoordinatorError(f"no active coordinator #{coordinator_id}")
+            row.on_duty, row.duty_zones = on, list(zones) if on else []
+            record(
+                session,
+                by,
+                "coordinator.duty",
+                f"coordinator:{row.id}",
+                now,
+                on=on,
+                zones=",".join(zones) or "all",
+            )
+            return _of(row)
 
     async def by_telegram(self, telegram_id: int) -> Coordinator | None:
         async with self.db.transaction() as session:

@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
@@ -158,8 +158,10 @@ class Reports:
         per_hour: int = 3,
         expiry: timedelta = timedelta(hours=12),
         retention: timedelta = timedelta(days=30),
+        timezone: tzinfo = UTC,
     ) -> None:
         self.db = db
+        self.timezone = timezone  # the network's, for the times coordinators and alerts show
         self.vault = vault
         self.content = content
         self.clock = clock
@@ -248,6 +250,10 @@ class Reports:
         step = row.step
         if step is None:
             return None
+        if photo and step != "photo":
+            # A photo sent early: kept, and the current question still waits for its answer.
+            row.photo_cipher = self.vault.encrypt(photo)
+            return step
         details = self.details(row)
         if step == "photo":
             if photo:
@@ -323,8 +329,16 @@ class Reports:
             return "answer"
         return "other"
 
-    def wants_outcome(self, row: ReportRow) -> None:
+    async def want_outcome(
+        self, session: AsyncSession, channel: str, address: str, report_id: int
+    ) -> bool:
+        """The reporter tapped "Tell me the outcome" (only their own report counts)."""
+        row = await session.get(ReportRow, report_id)
+        index = self.vault.index(reporter_key(channel, address))
+        if row is None or row.reporter_index != index:
+            return False
         row.wants_outcome = True
+        return True
 
     def details(self, row: ReportRow) -> dict[str, Any]:
         if row.details_cipher is None:
@@ -715,7 +729,7 @@ class Reports:
             found = await session.execute(
                 select(CoordinatorRow.id, CoordinatorRow.label).where(CoordinatorRow.id.in_(wanted))
             )
-            labels = dict(found.tuples().all())
+            labels = {cid: label for cid, label in found.all()}
         nearby: list[int] = []
         if row.zone is not None and row.submitted_at is not None:
             nearby = list(
@@ -750,6 +764,39 @@ class Reports:
             awaiting=row.step if row.awaiting_until is not None else None,
             nearby=nearby,
         )
+
+    # --- counts for transparency reports -------------------------------------------------
+
+    async def weekly_counts(self, start: date, end: date) -> list[tuple[date, str, str, int]]:
+        """Submitted reports by week, zone and outcome: (Monday of the week, ZIP or "unknown",
+        status, count) for reports submitted from `start` to `end`, both included, as dates in
+        the network's time zone; sorted by week, zone and outcome. Purged reports count too:
+        the counts use only status, zone and times, which a purge keeps."""
+        tz = self.timezone
+        since = datetime(start.year, start.month, start.day, tzinfo=tz)
+        after = end + timedelta(days=1)
+        until = datetime(after.year, after.month, after.day, tzinfo=tz)
+        async with self.db.transaction() as session:
+            found = (
+                await session.execute(
+                    select(ReportRow.submitted_at, ReportRow.zone, ReportRow.status).where(
+                        ReportRow.status != ReportStatus.DRAFT,
+                        ReportRow.submitted_at.is_not(None),
+                        ReportRow.submitted_at >= since,
+                        ReportRow.submitted_at < until,
+                    )
+                )
+            ).all()
+        counts: dict[tuple[date, str, str], int] = {}
+        for submitted_at, zone, status in found:
+            if submitted_at is None:
+                continue
+            day = submitted_at.astimezone(tz).date()
+            if not start <= day <= end:
+                continue
+            key = (day - timedelta(days=day.weekday()), zone or "unknown", str(status))
+            counts[key] = counts.get(key, 0) + 1
+        return [(*key, n) for key, n in sorted(counts.items())]
 
 
 YES_WORDS = frozenset({"yes", "y", "si", "sí", "ok"})

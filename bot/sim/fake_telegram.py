@@ -356,6 +356,7 @@ class FakeTelegram:
             "answerCallbackQuery": self._answer_callback_query,
             "deleteMessage": self._delete_message,
             "sendDocument": self._send_document,
+            "sendPhoto": self._send_photo,
         }
         # Telegram matches method names case-insensitively.
         self._handlers = {name.lower(): (name, fn) for name, fn in handlers.items()}
@@ -439,6 +440,19 @@ class FakeTelegram:
             "emoji": "👍",
         }
         return await self._enqueue("message", message)
+
+    async def send_photo(self, user_id: int) -> str:
+        """The user sends a photo (no caption); returns its file id, as the bot will see it."""
+        file_id = "AgACAgIAAxkBAAEfake" + secrets.token_hex(8)
+        message = self._new_message(user_id, self._user(user_id), None)
+        message["photo"] = [
+            {"file_id": file_id + "s", "file_unique_id": "AQAD" + secrets.token_hex(4),
+             "width": 90, "height": 68},
+            {"file_id": file_id, "file_unique_id": "AQAD" + secrets.token_hex(4),
+             "width": 1280, "height": 960},
+        ]  # fmt: skip
+        await self._enqueue("message", message)
+        return file_id
 
     async def edit_text(self, user_id: int, message_id: int, text: str) -> int:
         """The user edits one of their earlier messages (an ``edited_message`` update)."""
@@ -741,6 +755,26 @@ class FakeTelegram:
         if markup is not None and "inline_keyboard" in markup:
             message["reply_markup"] = markup
         await self._record(message, raw, markup, "sendMessage", parse_mode)
+        return message
+
+    async def _send_photo(self, params: _Params, request: Request) -> JSONDict:
+        """A photo re-sent by its file id (uploads are not simulated); recorded with the id
+        as its document name, so tests can see which photo went where."""
+        chat_id = self._chat_id(params)
+        self._check_reachable(chat_id)
+        file_id = params.str_("photo")
+        if not file_id:
+            raise ApiError(400, "Bad Request: there is no photo in the request")
+        caption_raw = params.str_("caption") or ""
+        message = self._bot_message(chat_id, reply_to=None)
+        message["photo"] = [
+            {"file_id": file_id, "file_unique_id": "AQAD" + secrets.token_hex(4),
+             "width": 1280, "height": 960},
+        ]  # fmt: skip
+        if caption_raw:
+            message["caption"] = caption_raw
+        document = SentDocument(file_id, None, "image/jpeg")
+        await self._record(message, caption_raw, None, "sendPhoto", None, document)
         return message
 
     async def _send_document(self, params: _Params, request: Request) -> JSONDict:

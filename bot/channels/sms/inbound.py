@@ -38,4 +38,5 @@ def read_inbound(form: Mapping[str, str], content: Content) -> Inbound | None:
         request=request,
         # With Advanced Opt-Out, Twilio has already replied to STOP, START and HELP.
         provider_answered=bool(form.get("OptOutType")),
+        text=form.get("Body", "").strip(),
     )

@@ -16,19 +16,28 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
-from bot.core.alerts import AlertDraft, AlertError, Alerts, Preview, Progress
+from bot.core.alerts import Alert, AlertDraft, AlertError, Alerts, Preview, Progress
 from bot.core.content import DEFAULT_LANGUAGE, Content
 from bot.core.coordinators import Coordinator, CoordinatorError, Coordinators
 from bot.core.i18n import Lang
-from bot.storage.models import AlertKind, AlertStatus, Role
+from bot.core.reports import (
+    ReportError,
+    Reports,
+    ReportView,
+    card_buttons,
+    render_card,
+)
+from bot.storage.models import AlertKind, AlertStatus, ReportStatus, Role
 
 log = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
-COMMANDS = ("alert", "status", "coordinators", "skip", "cancel")
+COMMANDS = ("alert", "status", "coordinators", "reports", "duty", "skip", "cancel")
 PREFIX = "c:"  # callback data of coordinator buttons
 EXPIRY_CHOICES = (2, 4, 8, 12)  # hours
 COMPOSER = "composer"  # key in PTB's per-user data
+ASKING = "asking"  # key in PTB's per-user data: the report whose question is being typed
+REPORT_EXPIRY = timedelta(hours=4)  # an alert drafted from a confirmed report
 ALL_WORDS = frozenset({"all", "todas", "todos", "todo"})
 
 
@@ -63,11 +72,13 @@ class CoordinatorHandlers:
         alerts: Alerts,
         content: Content,
         fallback: Any,  # async (update, context) -> None: the ordinary menu
+        reports: Reports | None = None,
     ) -> None:
         self.coordinators = coordinators
         self.alerts = alerts
         self.content = content
         self.fallback = fallback
+        self.reports = reports
 
     def lang(self, update: Update) -> Lang:
         user = update.effective_user
@@ -100,8 +111,14 @@ class CoordinatorHandlers:
             await self.status(update)
         elif name == "coordinators":
             await self.list_coordinators(update, me)
+        elif name == "reports" and self.reports is not None:
+            await self.list_reports(update)
+        elif name == "duty":
+            await self.duty(update, me, message.text.split()[1:])
         elif name == "cancel":
             self._stop(context)
+            if context.user_data is not None:
+                context.user_data.pop(ASKING, None)
             await message.reply_text(self.lang(update).gettext("Cancelled."))
         elif name == "skip" and (composition := self.composing(context)) is not None:
             await self.text_step(update, context, composition, skip=True)
@@ -110,6 +127,15 @@ class CoordinatorHandlers:
 
     async def text(self, update: Update, context: Context) -> bool:
         """Text while composing belongs to the composer; False lets the ordinary handler answer."""
+        asking = context.user_data.get(ASKING) if context.user_data is not None else None
+        if isinstance(asking, int) and self.reports is not None:
+            me = await self.who(update)
+            message = update.effective_message
+            if me is not None and message is not None and message.text:
+                assert context.user_data is not None  # noqa: S101 (checked above)
+                context.user_data.pop(ASKING, None)
+                await self._relay_question(update, me, asking, message.text)
+                return True
         composition = self.composing(context)
         if composition is None or composition.step not in ("zones", "text"):
             return False
@@ -140,6 +166,15 @@ class CoordinatorHandlers:
             "reject": self.reject,
             "invite": self.invite,
             "remove": self.remove,
+            "rclaim": self.report_claim,
+            "rok": self.report_confirm,
+            "rno": self.report_not_confirmed,
+            "rfalse": self.report_false_alarm,
+            "rdup": self.report_duplicate_choices,
+            "rdupof": self.report_duplicate,
+            "rask": self.report_ask,
+            "rblock": self.report_block,
+            "rphoto": self.report_photo,
         }
         handler = handlers.get(action)
         if handler is not None:
@@ -280,6 +315,10 @@ class CoordinatorHandlers:
                 update, _("Not drafted: {reason}. /alert to start again.").format(reason=exc)
             )
             return
+        await self._preview(update, composition, alert)
+
+    async def _preview(self, update: Update, composition: Composition, alert: Alert) -> None:
+        _ = self.lang(update).gettext
         composition.step = "preview"
         composition.alert_id = alert.id
         preview = await self.alerts.preview(alert.id)
@@ -435,6 +474,298 @@ class CoordinatorHandlers:
                 parts = ", ".join(f"{status} {n}" for status, n in sorted(counts.items()))
                 lines.append(f"   {channel}: {parts}")
         await self._say(update, "\n".join(lines))
+
+    # --- reports ---------------------------------------------------------------------------
+
+    async def list_reports(self, update: Update) -> None:
+        """Open reports by zone, newest first; reports of one zone close in time together."""
+        assert self.reports is not None  # noqa: S101 (the command exists only with reports)
+        _ = self.lang(update).gettext
+        open_reports = await self.reports.open_reports()
+        if not open_reports:
+            await self._say(update, _("No open reports."))
+            return
+        now = self.alerts.clock()
+        by_zone: dict[str, list[ReportView]] = {}
+        for report in open_reports:
+            by_zone.setdefault(report.zone or "?", []).append(report)
+        lines = [_("Open reports:")]
+        rows: list[list[tuple[str, str]]] = []
+        for zone, reports in sorted(by_zone.items(), key=lambda item: -len(item[1])):
+            name = self.content.zones.name_of(zone) or ""
+            together = (
+                _(" · {n} reports together").format(n=len(reports)) if len(reports) > 1 else ""
+            )
+            lines.append(f"{zone} {name}{together}".strip())
+            for report in reports:
+                age = int((now - (report.submitted_at or report.created_at)).total_seconds() // 60)
+                who = (
+                    _("verifying: {name}").format(name=report.claimed_by)
+                    if report.claimed_by
+                    else _("unclaimed")
+                )
+                what = str(report.details.get("activity") or report.details.get("text") or "")
+                lines.append(f"  #{report.id} · {age} min · {who} · {what[:60]}")
+                rows.append([(_("Open #{id}").format(id=report.id), f"rclaim:{report.id}")])
+        await self._say(update, "\n".join(lines), keyboard(rows[:8]))
+
+    async def duty(self, update: Update, me: Coordinator, args: list[str]) -> None:
+        _ = self.lang(update).gettext
+        if not args or args[0].lower() not in ("on", "off"):
+            covered = ", ".join(me.duty_zones) or _("every zone")
+            state = _("on duty for {zones}").format(zones=covered) if me.on_duty else _("off duty")
+            await self._say(
+                update,
+                _("You are {state}. /duty on [ZIP codes] or /duty off.").format(state=state),
+            )
+            return
+        on = args[0].lower() == "on"
+        zones = tuple(dict.fromkeys(z for arg in args[1:] for z in arg.split(",") if z.strip()))
+        unknown = [z for z in zones if self.content.zones.name_of(z) is None]
+        if unknown:
+            await self._say(
+                update, _("Not zones of this network: {zones}").format(zones=", ".join(unknown))
+            )
+            return
+        await self.coordinators.set_duty(me.id, on, zones, me.actor())
+        if on:
+            text = _("On duty: new reports for {zones} come to you.").format(
+                zones=", ".join(zones) or _("every zone")
+            )
+        else:
+            text = _("Off duty: new reports go to the others (to everyone if nobody is on duty).")
+        await self._say(update, text)
+
+    async def _report_action(
+        self, update: Update, context: Context, arg: str, action: Any
+    ) -> ReportView | None:
+        """Run a report action; on success refresh every coordinator's card of it."""
+        if self.reports is None or not arg.isdigit():
+            return None
+        try:
+            view: ReportView = await action(int(arg))
+        except ReportError as exc:
+            await self._say(update, str(exc))
+            return None
+        await self._refresh_cards(context, view)
+        return view
+
+    async def _refresh_cards(self, context: Context, view: ReportView) -> None:
+        """Edit the card every coordinator got: who took it, the verdict, no more buttons."""
+        assert self.reports is not None  # noqa: S101
+        lang = self.content.lang(DEFAULT_LANGUAGE)
+        text = render_card(view, self.content, lang.gettext)
+        markup = InlineKeyboardMarkup(
+            [
+                [InlineKeyboardButton(label, callback_data=data) for label, data in row]
+                for row in card_buttons(view, lang.gettext)
+            ]
+        )
+        for chat_id, message_id in await self.reports.cards(view.id):
+            try:
+                await context.bot.edit_message_text(
+                    text, chat_id=chat_id, message_id=message_id, reply_markup=markup
+                )
+            except Exception:
+                # The card is a convenience; /reports shows the truth.
+                log.warning("could not update a report card")
+
+    async def report_claim(
+        self, update: Update, context: Context, me: Coordinator, arg: str
+    ) -> None:
+        assert self.reports is not None  # noqa: S101
+        reports = self.reports
+        view = await self._report_action(
+            update, context, arg, lambda i: reports.claim(i, me.actor())
+        )
+        if view is not None:
+            _ = self.lang(update).gettext
+            await self._say(
+                update,
+                render_card(view, self.content, _),
+                keyboard(
+                    [
+                        [(label, data.removeprefix(PREFIX)) for label, data in row]
+                        for row in card_buttons(view, _)
+                    ]
+                ),
+            )
+
+    async def _verdict(
+        self, update: Update, context: Context, me: Coordinator, arg: str, outcome: ReportStatus
+    ) -> ReportView | None:
+        assert self.reports is not None  # noqa: S101
+        reports = self.reports
+        return await self._report_action(
+            update, context, arg, lambda i: reports.decide(i, outcome, me.actor())
+        )
+
+    async def report_not_confirmed(
+        self, update: Update, context: Context, me: Coordinator, arg: str
+    ) -> None:
+        if await self._verdict(update, context, me, arg, ReportStatus.NOT_CONFIRMED):
+            await self._say(
+                update,
+                self.lang(update).gettext("#{id}: not confirmed. Nothing is sent.").format(id=arg),
+            )
+
+    async def report_false_alarm(
+        self, update: Update, context: Context, me: Coordinator, arg: str
+    ) -> None:
+        if await self._verdict(update, context, me, arg, ReportStatus.FALSE_ALARM):
+            await self._say(
+                update,
+                self.lang(update).gettext("#{id}: false alarm. Nothing is sent.").format(id=arg),
+            )
+
+    async def report_duplicate_choices(
+        self, update: Update, context: Context, me: Coordinator, arg: str
+    ) -> None:
+        if self.reports is None or not arg.isdigit():
+            return
+        _ = self.lang(update).gettext
+        try:
+            view = await self.reports.view(int(arg))
+        except ReportError as exc:
+            await self._say(update, str(exc))
+            return
+        if not view.nearby:
+            await self._say(
+                update,
+                _("No other report of zone {zone} within 3 hours.").format(zone=view.zone or "?"),
+            )
+            return
+        rows = [[(f"#{other}", f"rdupof:{view.id}-{other}")] for other in view.nearby[:8]]
+        await self._say(update, _("#{id} repeats which report?").format(id=view.id), keyboard(rows))
+
+    async def report_duplicate(
+        self, update: Update, context: Context, me: Coordinator, arg: str
+    ) -> None:
+        report, _sep, other = arg.partition("-")
+        if self.reports is None or not other.isdigit():
+            return
+        reports = self.reports
+        view = await self._report_action(
+            update,
+            context,
+            report,
+            lambda i: reports.decide(
+                i, ReportStatus.DUPLICATE, me.actor(), duplicate_of=int(other)
+            ),
+        )
+        if view is not None:
+            await self._say(
+                update,
+                self.lang(update)
+                .gettext("#{id} marked a duplicate of #{other}.")
+                .format(id=view.id, other=other),
+            )
+
+    async def report_ask(self, update: Update, context: Context, me: Coordinator, arg: str) -> None:
+        if not arg.isdigit() or context.user_data is None:
+            return
+        context.user_data[ASKING] = int(arg)
+        await self._say(
+            update,
+            self.lang(update)
+            .gettext(
+                "Type the one question for the reporter of #{id}. They see it from the network, "
+                "not from you; their answer comes back here. /cancel to stop."
+            )
+            .format(id=arg),
+        )
+
+    async def _relay_question(
+        self, update: Update, me: Coordinator, report_id: int, question: str
+    ) -> None:
+        assert self.reports is not None  # noqa: S101
+        _ = self.lang(update).gettext
+        try:
+            await self.reports.ask(report_id, question, me.actor())
+        except ReportError as exc:
+            await self._say(update, str(exc))
+            return
+        await self._say(update, _("Sent to the reporter of #{id}.").format(id=report_id))
+
+    async def report_block(
+        self, update: Update, context: Context, me: Coordinator, arg: str
+    ) -> None:
+        if self.reports is None or not arg.isdigit():
+            return
+        try:
+            await self.reports.block_sender(int(arg), me.actor())
+        except ReportError as exc:
+            await self._say(update, str(exc))
+            return
+        await self._say(
+            update,
+            self.lang(update)
+            .gettext("The sender of #{id} can send no more reports.")
+            .format(id=arg),
+        )
+
+    async def report_photo(
+        self, update: Update, context: Context, me: Coordinator, arg: str
+    ) -> None:
+        chat = update.effective_chat
+        if self.reports is None or not arg.isdigit() or chat is None:
+            return
+        file_id = await self.reports.photo(int(arg))
+        if file_id is None:
+            await self._say(
+                update, self.lang(update).gettext("No photo is kept for #{id}.").format(id=arg)
+            )
+            return
+        await context.bot.send_photo(chat.id, file_id, caption=f"#{arg}")
+
+    async def report_confirm(
+        self, update: Update, context: Context, me: Coordinator, arg: str
+    ) -> None:
+        """Confirmed: the verdict, then an alert draft prefilled from the report, previewed."""
+        assert self.reports is not None  # noqa: S101
+        view = await self._verdict(update, context, me, arg, ReportStatus.CONFIRMED)
+        if view is None:
+            return
+        _ = self.lang(update).gettext
+        draft = self.alert_from(view)
+        try:
+            alert = await self.alerts.draft(draft, me.actor())
+        except AlertError as exc:
+            await self._say(
+                update,
+                _(
+                    "#{id} is confirmed, but no draft could be made: {reason}. /alert to write one."
+                ).format(id=view.id, reason=exc),
+            )
+            return
+        await self.reports.link_alert(view.id, alert.id, me.actor())
+        composition = Composition(step="preview", zones=draft.zones, texts=dict(draft.texts))
+        if context.user_data is not None:
+            context.user_data[COMPOSER] = composition
+        await self._say(
+            update,
+            _("#{id} confirmed. An alert is drafted from it: check the text and the zones.").format(
+                id=view.id
+            ),
+        )
+        await self._preview(update, composition, alert)
+
+    def alert_from(self, view: ReportView) -> AlertDraft:
+        """The alert a confirmed report suggests: its zone and the neighbouring ones, and the
+        templates of config/alerts.yaml filled with where and when."""
+        zones = (view.zone, *self.content.zones.neighbours(view.zone)) if view.zone else ()
+        when_utc = view.submitted_at or view.created_at
+        local = when_utc.astimezone(self.reports.timezone) if self.reports else when_utc
+        texts: dict[str, str] = {}
+        for code, template in self.content.alert_templates.get("report", {}).items():
+            where = str(view.details.get("location") or view.details.get("text") or "")
+            if not where and view.zone:
+                where = f"{view.zone} {self.content.zones.name_of(view.zone) or ''}".strip()
+            when = str(view.details.get("time") or local.strftime("%H:%M"))
+            texts[code] = template.format(where=where, when=when)
+        return AlertDraft(
+            AlertKind.ALERT, tuple(z for z in zones if z), texts, expires_in=REPORT_EXPIRY
+        )
 
     # --- coordinators (admins) ----------------------------------------------------------
 

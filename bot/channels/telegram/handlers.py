@@ -31,6 +31,7 @@ from bot.core.coordinators import Coordinators
 from bot.core.i18n import N_
 from bot.core.intents import Intent, Request
 from bot.core.keywords import parse_text
+from bot.core.reports import Reports
 from bot.core.subscribers import SubscriberDirectory
 from bot.delivery.pacing import Pacer
 from bot.metrics import Metrics
@@ -77,6 +78,7 @@ class TelegramHandlers:
         *,
         coordinators: Coordinators | None = None,
         alerts: Alerts | None = None,
+        reports: Reports | None = None,
         pacer: Pacer | None = None,
     ) -> None:
         self.conversation = conversation
@@ -86,7 +88,7 @@ class TelegramHandlers:
         self.language_names = {content.language_name(code): code for code in content.languages}
         self.pacer = pacer
         self.coordinator = (
-            CoordinatorHandlers(coordinators, alerts, content, fallback=self.other)
+            CoordinatorHandlers(coordinators, alerts, content, fallback=self.other, reports=reports)
             if coordinators is not None and alerts is not None
             else None
         )
@@ -149,10 +151,12 @@ class TelegramHandlers:
         if self.coordinator is not None and await self.coordinator.text(update, context):
             return
         request = parse_text(message.text, self.language_names, len(TOPIC_KEYS))
-        await self._answer(update, context, request)
+        await self._answer(update, context, request, text=message.text)
 
     async def other(self, update: Update, context: Context) -> None:
-        await self._answer(update, context, Request(Intent.MENU))
+        message = update.effective_message
+        photo = message.photo[-1].file_id if message is not None and message.photo else None
+        await self._answer(update, context, Request(Intent.MENU), photo=photo)
 
     async def button(self, update: Update, context: Context) -> None:
         query = update.callback_query
@@ -203,7 +207,15 @@ class TelegramHandlers:
             )
             log.info("telegram user blocked the bot", extra={"known": changed})
 
-    async def _answer(self, update: Update, context: Context, request: Request) -> None:
+    async def _answer(
+        self,
+        update: Update,
+        context: Context,
+        request: Request,
+        *,
+        text: str | None = None,
+        photo: str | None = None,
+    ) -> None:
         chat = update.effective_chat
         if chat is None:
             return
@@ -215,6 +227,8 @@ class TelegramHandlers:
             address=str(chat.id),
             request=request,
             client_language=user.language_code if user else None,
+            text=text,
+            photo=photo,
         )
         replies = await self.conversation.handle(inbound)
         for reply in replies:
