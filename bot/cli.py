@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 import re
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -23,6 +26,7 @@ from bot.storage.models import AlertKind, Role
 
 if TYPE_CHECKING:
     from bot.app import Services
+    from bot.core.reports import ReportView
 
 app = typer.Typer(
     help="Rapid Response Bot: verified alerts and know-your-rights answers by Telegram and SMS.",
@@ -35,10 +39,18 @@ subscribers_app = typer.Typer(
 )
 coordinators_app = typer.Typer(help="Coordinators and admins.", no_args_is_help=True)
 alerts_app = typer.Typer(help="Send and follow alerts.", no_args_is_help=True)
+reports_app = typer.Typer(
+    help="Community reports, by number (never the text or who sent it).", no_args_is_help=True
+)
+stats_app = typer.Typer(
+    help="Counts to publish, with small counts suppressed.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(subscribers_app, name="subscribers")
 app.add_typer(coordinators_app, name="coordinators")
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(reports_app, name="reports")
+app.add_typer(stats_app, name="stats")
 
 T = TypeVar("T")
 
@@ -207,11 +219,11 @@ def coordinators_remove(
 
 
 def parse_duration(text: str) -> timedelta:
-    """'4h', '90m', '1h30m' -> a timedelta."""
-    match = re.fullmatch(r"\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*", text.lower())
+    """'4h', '90m', '1h30m', '7d' -> a timedelta."""
+    match = re.fullmatch(r"\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*", text.lower())
     if not match or not any(match.groups()):
-        raise typer.BadParameter("use hours and minutes, like 4h, 90m or 1h30m")
-    return timedelta(hours=int(match[1] or 0), minutes=int(match[2] or 0))
+        raise typer.BadParameter(f"{text!r}: use days, hours or minutes, like 7d, 4h or 90m")
+    return timedelta(days=int(match[1] or 0), hours=int(match[2] or 0), minutes=int(match[3] or 0))
 
 
 @alerts_app.command("send")
@@ -311,6 +323,112 @@ def audit(limit: int = 50) -> None:
         detail = ", ".join(f"{k}={v}" for k, v in e.detail.items())
         table.add_row(f"{e.at:%Y-%m-%d %H:%M:%S}", e.actor, e.action, e.subject, detail)
     console.print(table)
+
+
+@reports_app.command("list")
+def reports_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
+) -> None:
+    """Open reports: number, zone, status, minutes since submitted, who is verifying (no text)."""
+
+    async def job(services: Services) -> tuple[datetime, list[ReportView]]:
+        return services.reports.clock(), await services.reports.open_reports()
+
+    now, reports = with_services(job)
+    found = [
+        (r, None if r.submitted_at is None else int((now - r.submitted_at).total_seconds() // 60))
+        for r in reports
+    ]
+    if as_json:
+        data = [
+            {"id": r.id, "zone": r.zone, "status": r.status.value, "minutes": minutes,
+             "claimed_by": r.claimed_by}
+            for r, minutes in found
+        ]  # fmt: skip
+        console.print_json(json.dumps(data))
+        return
+    table = Table("#", "zone", "status", "minutes", "claimed by", title="Open reports")
+    for r, minutes in found:
+        table.add_row(str(r.id), r.zone or "unknown", r.status.value,
+                      "-" if minutes is None else str(minutes), r.claimed_by or "")  # fmt: skip
+    console.print(table)
+
+
+SMALL_COUNT = 5
+"""Counts below this are published as "<5": a small count in a small zone can point at people."""
+
+
+class ExportFormat(StrEnum):
+    CSV = "csv"
+    JSON = "json"
+
+
+def parse_day(value: str) -> date:
+    """'2025-03-01' -> a date."""
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD") from None
+
+
+@stats_app.command("export")
+def stats_export(
+    start: Annotated[
+        date,
+        typer.Option(
+            "--from", parser=parse_day, metavar="YYYY-MM-DD", help="First day (network time)"
+        ),
+    ],
+    end: Annotated[
+        date,
+        typer.Option("--to", parser=parse_day, metavar="YYYY-MM-DD", help="Last day, included"),
+    ],
+    output: Annotated[
+        ExportFormat, typer.Option("--format", help="csv (with a header line) or json")
+    ] = ExportFormat.CSV,
+) -> None:
+    """Reports per week (from Monday), zone and outcome, to publish; counts below 5 print as <5."""
+    if start > end:
+        raise typer.BadParameter(f"{start} is after --to {end}", param_hint="'--from'")
+    found = with_services(lambda services: services.reports.weekly_counts(start, end))
+    rows = [
+        {"week": week.isoformat(), "zone": zone, "outcome": outcome,
+         "count": n if n >= SMALL_COUNT else f"<{SMALL_COUNT}"}
+        for week, zone, outcome, n in found
+    ]  # fmt: skip
+    if output is ExportFormat.JSON:
+        console.print_json(json.dumps(rows))
+        return
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, ["week", "zone", "outcome", "count"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    typer.echo(buffer.getvalue(), nl=False)
+
+
+def parse_age(value: str) -> timedelta:
+    """'7d', '36h', '90m' (or '1d12h') -> a timedelta of more than zero."""
+    age = parse_duration(value)
+    if age <= timedelta(0):
+        raise typer.BadParameter(f"{value!r}: must be more than zero")
+    return age
+
+
+@app.command()
+def purge(
+    reports_older_than: Annotated[
+        timedelta,
+        typer.Option(
+            "--reports-older-than",
+            parser=parse_age,
+            metavar="AGE",
+            help="Purge reports created longer ago than this, like 7d, 36h or 90m",
+        ),
+    ],
+) -> None:
+    """Delete old reports' text, photo and reporter now; status, zone and times stay. Audited."""
+    purged = with_services(lambda services: services.reports.purge(reports_older_than))
+    console.print(f"{purged} report(s) purged")
 
 
 def _prepare_sqlite(settings: Settings) -> None:
