@@ -32,6 +32,7 @@ from bot.sim.serve import RunningServer, serve
 from bot.sim.simulator import Simulator
 from bot.storage.migrate import upgrade
 from bot.storage.models import Role
+from bot.upkeep import Upkeep
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +200,7 @@ async def run_demo(data_dir: Path, port: int, console: Console) -> None:
         underneath=[providers],
         on_top=[
             build_worker(services),
+            Upkeep(services.reports),
             Greeter(simulator, services.coordinators, public, console),
         ],
     )
