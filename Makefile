@@ -63,7 +63,7 @@ bench: install
 messages: install
 	$(BIN)/pybabel extract --no-location --sort-output --project "Rapid Response Bot" \
 		--msgid-bugs-address "translators@example.org" -o config/locale/messages.pot bot
-	$(BIN)/pybabel update --no-fuzzy-matching -i config/locale/messages.pot -d config/locale
+	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete -i config/locale/messages.pot -d config/locale
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

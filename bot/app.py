@@ -27,6 +27,7 @@ from bot.core.conversation import Conversation
 from bot.core.coordinators import Coordinators
 from bot.core.reports import Reports
 from bot.core.subscribers import SubscriberDirectory
+from bot.core.workshops import Workshops
 from bot.delivery.pacing import ChatBuckets, Pacer, make_pacer
 from bot.delivery.receipts import Receipts
 from bot.delivery.worker import Lane, RetryPolicy, Worker
@@ -61,6 +62,7 @@ class Services:
     coordinators: Coordinators
     alerts: Alerts
     reports: Reports
+    workshops: Workshops
     receipts: Receipts
     # One bucket per provider for the whole process: the worker's bulk sends and the
     # channels' direct replies share it, and replies go first.
@@ -90,12 +92,13 @@ def build_services(settings: Settings, *, clock: Clock = utcnow) -> Services:
         retention=timedelta(days=settings.report_retention_days),
         timezone=settings.zone,
     )
+    workshops = Workshops(db, vault, content, clock, timezone=settings.zone)
     return Services(
         settings=settings,
         db=db,
         vault=vault,
         content=content,
-        conversation=Conversation(db, vault, content, clock, reports),
+        conversation=Conversation(db, vault, content, clock, reports, workshops),
         directory=SubscriberDirectory(db, vault, clock),
         metrics=Metrics(),
         coordinators=Coordinators(db, vault, clock),
@@ -107,6 +110,7 @@ def build_services(settings: Settings, *, clock: Clock = utcnow) -> Services:
             approval=settings.alert_approval,
         ),
         reports=reports,
+        workshops=workshops,
         receipts=Receipts(db, clock),
         pacers={
             "telegram": make_pacer(db, "telegram", settings.telegram_rate),

@@ -9,7 +9,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
@@ -21,6 +21,7 @@ from rich.table import Table
 from bot.core.alerts import AlertDraft, AlertError, Preview
 from bot.core.audit import Actor
 from bot.core.coordinators import Coordinator, CoordinatorError
+from bot.core.workshops import WorkshopError, WorkshopPlan
 from bot.settings import Settings, SettingsError, load_settings
 from bot.storage.models import AlertKind, Role
 
@@ -51,6 +52,8 @@ app.add_typer(coordinators_app, name="coordinators")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(reports_app, name="reports")
 app.add_typer(stats_app, name="stats")
+workshops_app = typer.Typer(help="Know-your-rights workshops.", no_args_is_help=True)
+app.add_typer(workshops_app, name="workshops")
 
 T = TypeVar("T")
 
@@ -175,7 +178,7 @@ def with_services(job: Callable[[Services], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(go())
-    except (AlertError, CoordinatorError) as exc:
+    except (AlertError, CoordinatorError, WorkshopError) as exc:
         errors.print(f"[bold red]{exc}[/]", highlight=False)
         raise typer.Exit(1) from None
 
@@ -439,3 +442,106 @@ def _prepare_sqlite(settings: Settings) -> None:
 
 def main() -> None:
     app()
+
+
+def parse_local(value: str, zone: tzinfo) -> datetime:
+    """'2026-12-12 10:00' in the network's time zone -> an aware datetime."""
+    try:
+        naive = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise typer.BadParameter(f"{value!r}: use YYYY-MM-DD HH:MM (network time)") from None
+    return naive.replace(tzinfo=zone) if naive.tzinfo is None else naive
+
+
+def _codes(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+@workshops_app.command("add")
+def workshops_add(
+    title: Annotated[str, typer.Option(help="The English title")],
+    start: Annotated[str, typer.Option(help="YYYY-MM-DD HH:MM in the network's TIMEZONE")],
+    place: Annotated[str, typer.Option(help="An address or an online link")],
+    title_es: Annotated[str | None, typer.Option(help="The Spanish title")] = None,
+    minutes: Annotated[int, typer.Option(help="How long it lasts")] = 90,
+    languages: Annotated[str, typer.Option(help="Given in, e.g. es,en")] = "en",
+    zones: Annotated[str, typer.Option(help="ZIP codes it serves, or all")] = "all",
+    capacity: Annotated[int | None, typer.Option(help="Seats (none: no limit)")] = None,
+) -> None:
+    """Schedule a workshop; prints its id."""
+    settings = settings_or_exit()
+    plan = WorkshopPlan(
+        titles={"en": title, **({"es": title_es} if title_es else {})},
+        starts_at=parse_local(start, settings.zone),
+        minutes=minutes,
+        place=place,
+        languages=_codes(languages),
+        zones=_codes(zones),
+        capacity=capacity,
+    )
+    added = with_services(lambda services: services.workshops.add(plan, Actor.operator()))
+    typer.echo(added.id)
+
+
+@workshops_app.command("import")
+def workshops_import(
+    path: Annotated[Path, typer.Argument(help="A YAML file of workshops")],
+) -> None:
+    """Schedule a season at once from YAML (see config/workshops.example.yaml)."""
+    import yaml
+
+    settings = settings_or_exit()
+    entries = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("workshops") or []
+    plans = [
+        WorkshopPlan(
+            titles={str(k): str(v) for k, v in entry["title"].items()},
+            starts_at=parse_local(str(entry["start"]), settings.zone),
+            minutes=int(entry.get("minutes", 90)),
+            place=str(entry["place"]),
+            languages=tuple(entry.get("languages", ["en"])),
+            zones=tuple(str(z) for z in entry.get("zones", ["all"])),
+            capacity=entry.get("capacity"),
+        )
+        for entry in entries
+    ]
+
+    async def job(services: Services) -> list[int]:
+        return [(await services.workshops.add(plan, Actor.operator())).id for plan in plans]
+
+    ids = with_services(job)
+    console.print(f"{len(ids)} workshop(s) scheduled: {', '.join(f'#{i}' for i in ids)}")
+
+
+@workshops_app.command("list")
+def workshops_list() -> None:
+    """Upcoming workshops with their RSVPs."""
+    settings = settings_or_exit()
+    found = with_services(lambda services: services.workshops.upcoming())
+    table = Table("#", "title", "starts", "place", "languages", "zones", "going", "state")
+    for w in found:
+        table.add_row(str(w.id), w.title("en"), f"{w.starts_at.astimezone(settings.zone):%Y-%m-%d %H:%M}",
+                      w.place, ",".join(w.languages), ",".join(w.zones),
+                      f"{w.going}/{w.capacity}" if w.capacity else str(w.going), w.state.value)  # fmt: skip
+    console.print(table)
+
+
+@workshops_app.command("cancel")
+def workshops_cancel(workshop_id: Annotated[int, typer.Argument(help="The workshop's id")]) -> None:
+    """Cancel: its reminders are dropped and everyone coming is told."""
+    told = with_services(lambda services: services.workshops.cancel(workshop_id, Actor.operator()))
+    console.print(f"workshop #{workshop_id} cancelled; {told} told")
+
+
+@workshops_app.command("move")
+def workshops_move(
+    workshop_id: Annotated[int, typer.Argument(help="The workshop's id")],
+    start: Annotated[str, typer.Option(help="The new YYYY-MM-DD HH:MM (network time)")],
+    place: Annotated[str | None, typer.Option(help="A new place")] = None,
+) -> None:
+    """Move to a new time (and place): reminders follow, everyone coming is told."""
+    settings = settings_or_exit()
+    when = parse_local(start, settings.zone)
+    told = with_services(
+        lambda services: services.workshops.move(workshop_id, when, Actor.operator(), place)
+    )
+    console.print(f"workshop #{workshop_id} moved; {told} told")

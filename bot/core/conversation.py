@@ -16,7 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.content import DEFAULT_LANGUAGE, TOPIC_KEYS, Content, is_real_zip
 from bot.core.intents import Intent, Request
 from bot.core.reports import AWAIT_LOCATION, PROMPTS, Refusal, Reports
+from bot.core.segments import count_segments
 from bot.core.subscribers import DEFAULT_TOPICS
+from bot.core.workshops import Rsvp, Workshops
 from bot.storage.crypto import Vault
 from bot.storage.db import Conflict, Database
 from bot.storage.models import (
@@ -83,6 +85,9 @@ REPORT_REPLIES = frozenset(
     {Intent.MENU, Intent.REPORT_ACTION, Intent.SET_ZONE, Intent.RIGHTS_TOPIC}
 )
 
+SMS_WORKSHOPS = 2  # workshops an SMS lists (Telegram lists a few more, with buttons)
+MAX_SMS_SEGMENTS = 4
+
 STYLE = {Channel.SMS: Style.SMS, Channel.TELEGRAM: Style.RICH}
 
 # Data carried by buttons; Telegram's adapter maps them back to requests.
@@ -91,6 +96,7 @@ DATA_LANGUAGE = "lang"
 DATA_ZONE = "zone"
 DATA_HELP = "help"
 DATA_REPORT = "report"
+DATA_RSVP = "rsvp"
 
 
 def button_request(data: str) -> Request:
@@ -106,6 +112,8 @@ def button_request(data: str) -> Request:
         return Request(Intent.HELP)
     if kind == DATA_REPORT:
         return Request(Intent.REPORT_ACTION, arg)
+    if kind == DATA_RSVP:
+        return Request(Intent.RSVP, arg)
     return Request(Intent.MENU)
 
 
@@ -119,12 +127,14 @@ class Conversation:
         content: Content,
         clock: Callable[[], datetime],
         reports: Reports | None = None,
+        workshops: Workshops | None = None,
     ) -> None:
         self.db = db
         self.vault = vault
         self.content = content
         self.clock = clock
         self.reports = reports
+        self.workshops = workshops
 
     def check_zone(self, zip_code: str) -> ZoneCheck:
         if self.content.zones.name_of(zip_code) is not None:
@@ -223,6 +233,7 @@ class _Turn:
             Intent.ZONE_PROMPT: self.zone_prompt,
             Intent.SET_ZONE: self.set_zone,
             Intent.WORKSHOPS: self.workshops,
+            Intent.RSVP: self.rsvp,
             Intent.REPORT: self.report,
             Intent.REPORT_ACTION: self.report_action,
             Intent.MENU: self.menu,
@@ -427,10 +438,91 @@ class _Turn:
         )
 
     async def workshops(self) -> list[Reply]:
+        _ = self._
+        workshops = self.c.workshops
+        listed = await workshops.listed(self.session, self.row) if workshops else []
+        if workshops is None or not listed:
+            return [
+                Reply(
+                    _("No workshops are scheduled right now. Call {hotline} to ask.").format(
+                        hotline=self.content.network.hotline
+                    )
+                )
+            ]
+        code = self.lang.code
+        if self.sms:
+            # Two at most, one line each, and one only if two would take over 4 segments.
+            for shown in range(min(SMS_WORKSHOPS, len(listed)), 0, -1):
+                lines = [
+                    f"{n}. {w.title(code)}: {workshops.when(w.starts_at, code)}, {w.place}"
+                    + (" " + _("(full)") if w.full else "")
+                    for n, w in enumerate(listed[:shown], start=1)
+                ]
+                lines.append(_("Reply RSVP and the number to save a seat."))
+                text = "\n".join(lines)
+                if count_segments(text).segments <= MAX_SMS_SEGMENTS:
+                    break
+            return [Reply(text)]
+        lines = [_("Next know-your-rights workshops:")]
+        for number, workshop in enumerate(listed, start=1):
+            given = ", ".join(self.content.language_name(c) for c in workshop.languages)
+            full = " " + _("(full)") if workshop.full else ""
+            lines.append(
+                f"{number}. {workshop.title(code)}: {workshops.when(workshop.starts_at, code)}, "
+                f"{workshop.place} ({given}){full}"
+            )
+        choices = tuple(
+            Choice(_("I'm coming to {number}").format(number=n), f"{DATA_RSVP}:{n}")
+            for n in range(1, len(listed) + 1)
+        )
+        return [Reply("\n".join(lines), choices)]
+
+    async def rsvp(self) -> list[Reply]:
+        _ = self._
+        workshops = self.c.workshops
+        words = (self.request.arg or "").lower().split()
+        numbers = [int(w) for w in words if w.isdigit()]
+        if workshops is None or not numbers:
+            return await self.workshops()
+        if self.row is None or not self.active:
+            return [
+                Reply(
+                    _("Sign up first to get reminders: text JOIN and your ZIP code.")
+                    if self.sms
+                    else _("Sign up first to get reminders: /start.")
+                )
+            ]
+        going = not ({"no", "not", "cancel"} & set(words))
+        result, workshop = await workshops.rsvp(self.session, self.row, numbers[0], going)
+        code = self.lang.code
+        if result is Rsvp.UNKNOWN or (workshop is None and result is not Rsvp.FULL):
+            return await self.workshops()
+        if result is Rsvp.FULL:
+            text = _("That workshop is full.")
+            if workshop is not None:
+                text += " " + _("The next one with seats: {title}, {when}.").format(
+                    title=workshop.title(code), when=workshops.when(workshop.starts_at, code)
+                )
+            return [Reply(text)]
+        assert workshop is not None  # noqa: S101 (GOING and NOT_GOING name the workshop)
+        if result is Rsvp.NOT_GOING:
+            return [
+                Reply(
+                    _("Noted: you are not coming to {title}. Its reminders are off.").format(
+                        title=workshop.title(code)
+                    )
+                )
+            ]
         return [
             Reply(
-                self._("No workshops are scheduled right now. Call {hotline} to ask.").format(
-                    hotline=self.content.network.hotline
+                _(
+                    "See you at {title}, {when}, at {place}. We will remind you the day before "
+                    "and 2 hours before. RSVP NO {number} if you cannot come."
+                ).format(
+                    number=numbers[0],
+                    title=workshop.title(code),
+                    when=workshops.when(workshop.starts_at, code),
+                    place=workshop.place,
                 )
             )
         ]

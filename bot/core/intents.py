@@ -19,6 +19,7 @@ class Intent(StrEnum):
     ZONE_PROMPT = "zone_prompt"  # /zone: asks for a ZIP code
     SET_ZONE = "set_zone"  # a bare ZIP code
     WORKSHOPS = "workshops"  # WORKSHOPS / TALLERES / /workshops
+    RSVP = "rsvp"  # RSVP 2 / ASISTIR 2 (NO to cancel), or a workshop's button
     REPORT = "report"  # REPORT / REPORTAR / /report (SMS: with the report's text)
     REPORT_ACTION = "report_action"  # a report's buttons: skip, send, outcome:ID
     MENU = "menu"  # anything else: the short menu, never silence

@@ -25,6 +25,8 @@ KEYWORDS: dict[str, tuple[Intent, str | None]] = {
     "DERECHOS": (Intent.RIGHTS, _ES),
     "WORKSHOPS": (Intent.WORKSHOPS, _EN),
     "TALLERES": (Intent.WORKSHOPS, _ES),
+    "RSVP": (Intent.RSVP, _EN),
+    "ASISTIR": (Intent.RSVP, _ES),
     "REPORT": (Intent.REPORT, _EN),
     **dict.fromkeys(("REPORTAR", "REPORTE"), (Intent.REPORT, _ES)),
     "LANG": (Intent.LANGUAGE_MENU, _EN),
@@ -77,6 +79,9 @@ def parse_text(body: str, language_names: dict[str, str], topic_count: int) -> R
         return Request(intent, zip_code, keyword_language=language, keyword=first)
     if intent is Intent.LANGUAGE_MENU and rest and rest[0] in names:
         return Request(Intent.SET_LANGUAGE, names[rest[0]], keyword_language=names[rest[0]])
+    if intent is Intent.RSVP:
+        # "RSVP 2" says yes to the second workshop listed; "RSVP NO 2" (or "2 NO") cancels.
+        return Request(intent, " ".join(rest) or None, keyword_language=language, keyword=first)
     if intent is Intent.REPORT:
         text = body.strip()[len(words[0]) :].strip() or None
         return Request(intent, text, keyword_language=language, keyword=first)

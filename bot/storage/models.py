@@ -355,3 +355,46 @@ class ReportBlockRow(Base):
     reporter_index: Mapped[str] = mapped_column(String(64), unique=True)
     blocked_by: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id"))
     created_at: Mapped[datetime]
+
+
+class WorkshopState(StrEnum):
+    """A know-your-rights workshop's state."""
+
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+    MOVED = "moved"  # still happening, at a new time or place (its RSVPs were told)
+
+
+class WorkshopRow(Base):
+    """A know-your-rights session. Times are UTC; shown in the network's TIMEZONE."""
+
+    __tablename__ = "workshops"
+    __table_args__ = (Index("ix_workshops_starts", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Title and description by language; a language without one falls back to English.
+    titles: Mapped[dict[str, str]] = mapped_column(JSON)
+    descriptions: Mapped[dict[str, str]] = mapped_column(JSON)
+    starts_at: Mapped[datetime]
+    minutes: Mapped[int]
+    place: Mapped[str] = mapped_column(String(200))  # an address or an online link
+    languages: Mapped[list[str]] = mapped_column(JSON)  # given in
+    zones: Mapped[list[str]] = mapped_column(JSON)  # serves; ["all"] for the whole area
+    capacity: Mapped[int | None]
+    state: Mapped[str] = mapped_column(String(16))
+    series: Mapped[str | None] = mapped_column(String(64))  # a recurring series' name
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id"))
+    created_at: Mapped[datetime]
+
+
+class RsvpRow(Base):
+    """A subscriber said they are coming (or, later, that they are not)."""
+
+    __tablename__ = "rsvps"
+    __table_args__ = (UniqueConstraint("workshop_id", "subscriber_id", name="uq_rsvps_person"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workshop_id: Mapped[int] = mapped_column(ForeignKey("workshops.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    going: Mapped[bool]
+    updated_at: Mapped[datetime]

@@ -1,0 +1,252 @@
+"""Workshops: list and RSVP by Telegram and SMS, reminders through the outbox with time travel
+(no sleeping), restarts, cancel and move, and the November daylight-saving change."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from bot.app import build_worker
+from bot.core.audit import Actor
+from bot.core.workshops import WorkshopPlan
+from bot.delivery.worker import RetryPolicy
+from bot.storage.models import DeliveryRow
+from tests.conftest import Bot
+from tests.test_coordinator_telegram import press, say
+
+CHICAGO = ZoneInfo("America/Chicago")
+# Sunday 7 November 2027, 10:00 in Chicago: hours after clocks go back (CDT -> CST at 2:00).
+START = datetime(2027, 11, 7, 10, 0, tzinfo=CHICAGO)
+LUCIA = 74001  # Telegram, Spanish
+PHONE = "+13125550177"  # SMS, English
+
+
+async def people(bot: Bot) -> None:
+    bot.telegram.add_user(LUCIA, language_code="es")
+    await say(bot, LUCIA, "/start es_60629")
+    await bot.twilio.text(PHONE, "JOIN 60629")
+    await bot.twilio.wait_for(PHONE, 1)
+
+
+async def schedule(bot: Bot, capacity: int | None = None) -> int:
+    workshop = await bot.services.workshops.add(
+        WorkshopPlan(
+            titles={"en": "Know your rights", "es": "Conozca sus derechos"},
+            starts_at=START,
+            minutes=90,
+            place="Gage Park library",
+            languages=("es", "en"),
+            zones=("60629",),
+            capacity=capacity,
+        ),
+        Actor.operator(),
+    )
+    return workshop.id
+
+
+async def deliver_at(bot: Bot, moment: datetime) -> None:
+    """A worker whose clock reads `moment`: sends what is due then, and stops."""
+    worker = build_worker(
+        bot.services, clock=lambda: moment.astimezone(UTC), policy=RetryPolicy(base=0.02, cap=0.2)
+    )
+    await worker.start()
+    try:
+        for _ in range(100):
+            async with bot.services.db.transaction() as session:
+                waiting = (
+                    await session.scalars(
+                        select(DeliveryRow.id).where(
+                            DeliveryRow.status.in_(("queued", "sending")),
+                            DeliveryRow.due_at <= moment.astimezone(UTC),
+                        )
+                    )
+                ).all()
+            if not waiting:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await worker.stop()
+
+
+async def rsvp_both(bot: Bot) -> None:
+    [listing] = await say(bot, LUCIA, "/workshops")
+    assert "Conozca sus derechos" in listing.text and "dom 7 nov, 10:00" in listing.text
+    [seat] = await press(bot, LUCIA, listing, "Voy al 1")
+    assert "Conozca sus derechos" in seat.text and "10:00" in seat.text
+    await bot.twilio.text(PHONE, "WORKSHOPS")
+    [_, listing_sms] = await bot.twilio.wait_for(PHONE, 2)
+    assert (
+        "1. Know your rights: Sun 7 Nov, 10:00" in listing_sms.body and "RSVP" in listing_sms.body
+    )
+    await bot.twilio.text(PHONE, "RSVP 1")
+    [*_, saved] = await bot.twilio.wait_for(PHONE, 3)
+    assert "See you at Know your rights" in saved.body
+
+
+async def test_reminders_come_at_the_right_moments_across_the_dst_change_and_a_restart(
+    bot: Bot,
+) -> None:
+    await people(bot)
+    await schedule(bot)
+    await rsvp_both(bot)
+    async with bot.services.db.transaction() as session:
+        dues = sorted(
+            row.due_at
+            for row in (
+                await session.scalars(select(DeliveryRow).where(DeliveryRow.ref == "workshop:1"))
+            ).all()
+        )
+    # 24 hours and 2 hours before, in real time: the start is 16:00 UTC (CST, after the change),
+    # the day-before reminder 16:00 UTC on Saturday (11:00 CDT, before it).
+    assert (
+        dues
+        == [datetime(2027, 11, 6, 16, 0, tzinfo=UTC)] * 2
+        + [datetime(2027, 11, 7, 14, 0, tzinfo=UTC)] * 2
+    )
+
+    telegram_before = len(bot.telegram.messages_to(LUCIA))
+    sms_before = len(bot.twilio.inbox(PHONE))
+    await deliver_at(bot, START - timedelta(hours=23))  # the day before: one reminder each
+    tg = bot.telegram.messages_to(LUCIA)[telegram_before:]
+    sms = bot.twilio.inbox(PHONE)[sms_before:]
+    assert [m.text.split(":")[0] for m in tg] == ["Recordatorio"]
+    assert "dom 7 nov, 10:00" in tg[0].text and "Gage Park library" in tg[0].text
+    assert len(sms) == 1 and sms[0].body.startswith("Reminder: Know your rights, Sun 7 Nov, 10:00")
+
+    # The bot is down over the 2-hour mark and comes back 30 minutes before: still sent, once.
+    await deliver_at(bot, START - timedelta(minutes=30))
+    assert len(bot.telegram.messages_to(LUCIA)) == telegram_before + 2
+    assert len(bot.twilio.inbox(PHONE)) == sms_before + 2
+    await deliver_at(bot, START + timedelta(hours=1))  # nothing is left, nothing repeats
+    assert len(bot.telegram.messages_to(LUCIA)) == telegram_before + 2
+
+
+async def test_a_reminder_that_fell_due_is_never_sent_after_the_start(bot: Bot) -> None:
+    await people(bot)
+    await schedule(bot)
+    await rsvp_both(bot)
+    before = len(bot.twilio.inbox(PHONE))
+    await deliver_at(bot, START + timedelta(minutes=5))  # down until after it started
+    assert len(bot.twilio.inbox(PHONE)) == before
+    async with bot.services.db.transaction() as session:
+        rows = (
+            await session.scalars(select(DeliveryRow).where(DeliveryRow.ref == "workshop:1"))
+        ).all()
+    assert {(r.status, r.error) for r in rows} == {("skipped", "expired")}
+
+
+async def test_cancel_drops_reminders_and_tells_who_was_coming_and_move_reschedules(
+    bot: Bot,
+) -> None:
+    await people(bot)
+    first = await schedule(bot)
+    await rsvp_both(bot)
+    moved_to = START + timedelta(days=7)
+    told = await bot.services.workshops.move(first, moved_to, Actor.operator(), "Pilsen library")
+    assert told == 2
+    await deliver_at(bot, datetime.now(UTC))  # the notices are due now
+    assert "Movido: Conozca sus derechos" in bot.telegram.messages_to(LUCIA)[-1].text
+    assert "Pilsen library" in bot.twilio.inbox(PHONE)[-1].body
+    async with bot.services.db.transaction() as session:
+        pending = (
+            await session.scalars(
+                select(DeliveryRow.due_at).where(
+                    DeliveryRow.ref == f"workshop:{first}", DeliveryRow.status == "queued"
+                )
+            )
+        ).all()
+    assert sorted(set(pending)) == [moved_to - timedelta(hours=24), moved_to - timedelta(hours=2)]
+
+    told = await bot.services.workshops.cancel(first, Actor.operator())
+    assert told == 2
+    await deliver_at(bot, datetime.now(UTC))
+    assert "Cancelled: Know your rights" in bot.twilio.inbox(PHONE)[-1].body
+    before = len(bot.twilio.inbox(PHONE))
+    await deliver_at(bot, moved_to - timedelta(hours=1))  # its reminders were dropped
+    assert len(bot.twilio.inbox(PHONE)) == before
+    [listing] = await say(bot, LUCIA, "/workshops")
+    assert "Conozca" not in listing.text
+
+
+async def test_a_full_workshop_says_so_and_rsvp_no_turns_reminders_off(bot: Bot) -> None:
+    await people(bot)
+    await schedule(bot, capacity=1)
+    [listing] = await say(bot, LUCIA, "/workshops")
+    await press(bot, LUCIA, listing, "Voy al 1")
+    await bot.twilio.text(PHONE, "RSVP 1")
+    [*_, full] = await bot.twilio.wait_for(PHONE, 2)
+    assert "full" in full.body
+    [cancelled] = await say(bot, LUCIA, "ASISTIR NO 1")
+    assert "no viene" in cancelled.text.lower() or "no asistirá" in cancelled.text.lower()
+    async with bot.services.db.transaction() as session:
+        statuses = {
+            r.status
+            for r in (
+                await session.scalars(select(DeliveryRow).where(DeliveryRow.ref == "workshop:1"))
+            ).all()
+        }
+    assert statuses == {"skipped"}
+
+
+async def test_an_sms_listing_fits_in_a_few_segments_in_spanish(bot: Bot) -> None:
+    from bot.core.segments import count_segments
+
+    await bot.twilio.text(PHONE, "ALTA 60629")
+    await bot.twilio.wait_for(PHONE, 1)
+    for days in (0, 7, 14):  # three workshops; an SMS lists two
+        await bot.services.workshops.add(
+            WorkshopPlan(
+                titles={
+                    "en": "Know your rights",
+                    "es": "Conozca sus derechos: planes de seguridad familiar",
+                },
+                starts_at=START + timedelta(days=days),
+                minutes=90,
+                place="Centro comunitario de Pilsen, 1850 S Blue Island Ave",
+                zones=("all",),
+            ),
+            Actor.operator(),
+        )
+    await bot.twilio.text(PHONE, "TALLERES")
+    [*_, listing] = await bot.twilio.wait_for(PHONE, 2)
+    # Two such long lines would take 5 segments: the first alone is listed.
+    assert "1. Conozca" in listing.body and "2." not in listing.body and "ASISTIR" in listing.body
+    assert count_segments(listing.body).segments <= 4
+
+
+async def test_the_operator_imports_a_season_lists_moves_and_cancels(
+    bot: Bot, database_url: str, tmp_path: Path
+) -> None:
+    from tests.test_cli import rrbot
+
+    imported = await rrbot(database_url, tmp_path, "workshops", "import", "config/workshops.yaml")
+    assert imported.exit_code == 0, imported.output
+    assert "2 workshop(s) scheduled: #1, #2" in imported.output
+    added = await rrbot(
+        database_url, tmp_path, "workshops", "add", "--title", "Rights at work",
+        "--start", "2027-11-07 10:00", "--place", "Gage Park library", "--zones", "60629",
+        "--capacity", "30",
+    )  # fmt: skip
+    assert added.exit_code == 0 and added.output.strip() == "3", added.output
+    listed = await rrbot(database_url, tmp_path, "workshops", "list")
+    assert "Know your rights at home and at work" in listed.output
+    assert "2027-11-07 10:00" in listed.output and "0/30" in listed.output
+    moved = await rrbot(
+        database_url, tmp_path, "workshops", "move", "3", "--start", "2027-11-14 10:00"
+    )
+    assert moved.exit_code == 0 and "moved" in moved.output
+    cancelled = await rrbot(database_url, tmp_path, "workshops", "cancel", "1")
+    assert cancelled.exit_code == 0, cancelled.output
+    again = await rrbot(database_url, tmp_path, "workshops", "cancel", "1")
+    assert again.exit_code == 1 and "no scheduled workshop #1" in again.output
+    listed = await rrbot(database_url, tmp_path, "workshops", "list")
+    assert "home and at work" not in listed.output and "2027-11-14 10:00" in listed.output
+    past = await rrbot(
+        database_url, tmp_path, "workshops", "add", "--title", "Old", "--start", "2020-01-01 10:00",
+        "--place", "x",
+    )  # fmt: skip
+    assert past.exit_code == 1 and "in the past" in past.output
