@@ -92,7 +92,15 @@ def build_services(settings: Settings, *, clock: Clock = utcnow) -> Services:
         retention=timedelta(days=settings.report_retention_days),
         timezone=settings.zone,
     )
-    workshops = Workshops(db, vault, content, clock, timezone=settings.zone)
+    workshops = Workshops(
+        db,
+        vault,
+        content,
+        clock,
+        timezone=settings.zone,
+        reminders=settings.reminder_offsets,
+        quiet=settings.quiet,
+    )
     return Services(
         settings=settings,
         db=db,

@@ -467,6 +467,12 @@ def workshops_add(
     languages: Annotated[str, typer.Option(help="Given in, e.g. es,en")] = "en",
     zones: Annotated[str, typer.Option(help="ZIP codes it serves, or all")] = "all",
     capacity: Annotated[int | None, typer.Option(help="Seats (none: no limit)")] = None,
+    announce: Annotated[
+        bool, typer.Option(help="Tell the subscribers of its zones who follow workshops")
+    ] = False,
+    ignore_quiet_hours: Annotated[
+        bool, typer.Option(help="Announce now even during QUIET_HOURS")
+    ] = False,
 ) -> None:
     """Schedule a workshop; prints its id."""
     settings = settings_or_exit()
@@ -479,8 +485,20 @@ def workshops_add(
         zones=_codes(zones),
         capacity=capacity,
     )
-    added = with_services(lambda services: services.workshops.add(plan, Actor.operator()))
-    typer.echo(added.id)
+
+    async def job(services: Services) -> tuple[int, int | None]:
+        added = await services.workshops.add(plan, Actor.operator())
+        if not announce:
+            return added.id, None
+        told = await services.workshops.announce(
+            added.id, Actor.operator(), quiet_hours=not ignore_quiet_hours
+        )
+        return added.id, told
+
+    workshop_id, told = with_services(job)
+    typer.echo(workshop_id)
+    if told is not None:
+        errors.print(f"announcement queued for {told} subscriber(s)")
 
 
 @workshops_app.command("import")

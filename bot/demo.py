@@ -13,6 +13,7 @@ import logging
 import shutil
 import socket
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import httpx
@@ -25,6 +26,7 @@ from bot import logs
 from bot.app import build_services, build_web, build_worker, uvicorn_config
 from bot.core.audit import Actor
 from bot.core.coordinators import Coordinators
+from bot.core.workshops import WorkshopPlan, Workshops
 from bot.settings import Settings, load_settings
 from bot.sim.fake_telegram import FakeTelegram
 from bot.sim.fake_twilio import FakeTwilio
@@ -112,10 +114,16 @@ class Greeter:
     """Once the bot answers, seeds the demo network on its first run and prints the URL."""
 
     def __init__(
-        self, simulator: Simulator, coordinators: Coordinators, url: str, console: Console
+        self,
+        simulator: Simulator,
+        coordinators: Coordinators,
+        url: str,
+        console: Console,
+        workshops: Workshops | None = None,
     ) -> None:
         self.simulator = simulator
         self.coordinators = coordinators
+        self.workshops = workshops
         self.url = url
         self.console = console
         self._task: asyncio.Task[None] | None = None
@@ -130,7 +138,7 @@ class Greeter:
     async def _greet(self) -> None:
         await wait_until_healthy(self.url)
         if not self.simulator.phones():
-            await seed(self.simulator, self.coordinators)
+            await seed(self.simulator, self.coordinators, self.workshops)
         self.console.print(
             f"\n[bold]Rapid Response Bot demo[/] is running. Open [bold cyan]{self.url}/sim[/]"
             "\nCtrl-C stops it; `make demo` again reuses the data, `make demo-reset` starts over.\n"
@@ -162,11 +170,32 @@ async def wait_until_healthy(url: str, within: float = 30.0) -> None:
                 await asyncio.sleep(0.05)
 
 
-async def seed(simulator: Simulator, coordinators: Coordinators) -> None:
+async def seed(
+    simulator: Simulator, coordinators: Coordinators, workshops: Workshops | None = None
+) -> None:
     """The demo network's people sign up the way anyone would: by messaging the bot.
 
-    The coordinator persona is made an admin the way an operator would, from the server.
+    The coordinator persona is made an admin the way an operator would, and a workshop is
+    scheduled two Saturdays ahead, as an operator would from the server.
     """
+    if workshops is not None:
+        local = datetime.now(workshops.timezone)
+        saturday = local.date() + timedelta(days=(5 - local.weekday()) % 7 + 7)
+        await workshops.add(
+            WorkshopPlan(
+                titles={
+                    "en": "Know your rights at home and at work",
+                    "es": "Conozca sus derechos en casa y en el trabajo",
+                },
+                starts_at=datetime.combine(saturday, time(10), tzinfo=workshops.timezone),
+                minutes=90,
+                place="Gage Park library, 2807 W 55th St",
+                languages=("es", "en"),
+                zones=("all",),
+                capacity=40,
+            ),
+            Actor.operator(),
+        )
     for persona in PERSONAS:
         phone = await simulator.add_phone(
             persona.kind,  # type: ignore[arg-type]
@@ -201,7 +230,7 @@ async def run_demo(data_dir: Path, port: int, console: Console) -> None:
         on_top=[
             build_worker(services),
             Upkeep(services.reports),
-            Greeter(simulator, services.coordinators, public, console),
+            Greeter(simulator, services.coordinators, public, console, services.workshops),
         ],
     )
     server = DemoServer(uvicorn_config(web, settings), simulator)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Self
@@ -81,6 +82,45 @@ class Settings(BaseSettings):
     report_retention_days: int = Field(default=30, ge=1, le=3650)
     reports_per_hour: int = Field(default=3, ge=1, le=100)
     report_expiry_hours: float = Field(default=12, gt=0, le=24 * 7)
+    # Workshops: reminder offsets before the start (hours, comma-separated), and the quiet
+    # hours (local, HH-HH) during which announcements wait.
+    workshop_reminders: str = "24,2"
+    quiet_hours: str = "21-8"
+
+    @field_validator("workshop_reminders")
+    @classmethod
+    def _hours_list(cls, value: str) -> str:
+        try:
+            hours = [float(part) for part in value.split(",") if part.strip()]
+        except ValueError:
+            raise ValueError("hours before the start, comma-separated, like 24,2") from None
+        if not hours or any(h <= 0 or h > 24 * 14 for h in hours):
+            raise ValueError("hours before the start, comma-separated, like 24,2")
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, value: str) -> str:
+        start, sep, end = value.partition("-")
+        if not (sep and start.strip().isdigit() and end.strip().isdigit()) or not (
+            0 <= int(start) <= 23 and 0 <= int(end) <= 23
+        ):
+            raise ValueError("local hours like 21-8 (from 21:00 to 08:00)")
+        return value
+
+    @property
+    def reminder_offsets(self) -> tuple[timedelta, ...]:
+        return tuple(
+            timedelta(hours=float(part))
+            for part in self.workshop_reminders.split(",")
+            if part.strip()
+        )
+
+    @property
+    def quiet(self) -> tuple[int, int]:
+        start, _, end = self.quiet_hours.partition("-")
+        return int(start), int(end)
+
     config_dir: Path = PROJECT_ROOT / "config"
     var_dir: Path = PROJECT_ROOT / "var"
     log_level: str = "INFO"

@@ -38,6 +38,9 @@ def test_the_project_chooses_the_async_driver(url: str, driver: str) -> None:
         ({"TELEGRAM_MODE": "push"}, "TELEGRAM_MODE"),
         ({"TIMEZONE": "Chicago"}, "TIMEZONE"),
         ({"TWILIO_RATE": "-1"}, "TWILIO_RATE"),
+        ({"WORKSHOP_REMINDERS": "24h"}, "WORKSHOP_REMINDERS"),
+        ({"QUIET_HOURS": "9pm-8am"}, "QUIET_HOURS"),
+        ({"REPORTS_PER_HOUR": "0"}, "REPORTS_PER_HOUR"),
         ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
         ({"TWILIO_FROM_NUMBER": "312 555 0100"}, "TWILIO_FROM_NUMBER"),
         (

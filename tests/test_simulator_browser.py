@@ -112,6 +112,14 @@ async def test_a_newcomer_signs_up_by_sms_and_on_telegram_in_spanish(
     confirmation = bot_bubbles(page, sms).first
     await expect(confirmation).to_contain_text("Msg & data rates may apply", timeout=10_000)
     await expect(confirmation.get_by_test_id("segments")).to_contain_text("GSM-7")
+    # The demo network has a workshop scheduled: a newcomer can find it and save a seat.
+    await type_as(page, sms, "WORKSHOPS")
+    listing = bot_bubbles(page, sms).filter(has_text="1. Know your rights at home and at work")
+    await expect(listing).to_have_count(1, timeout=10_000)
+    await type_as(page, sms, "RSVP 1")
+    await expect(bot_bubbles(page, sms).filter(has_text="See you at")).to_have_count(
+        1, timeout=10_000
+    )
 
     telegram = await add_phone(page, "telegram", "Newcomer Telegram")
     await type_as(page, telegram, "/start")

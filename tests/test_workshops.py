@@ -250,3 +250,43 @@ async def test_the_operator_imports_a_season_lists_moves_and_cancels(
         "--place", "x",
     )  # fmt: skip
     assert past.exit_code == 1 and "in the past" in past.output
+
+
+async def test_an_announcement_reaches_the_zone_and_waits_out_the_quiet_hours(bot: Bot) -> None:
+    from bot.core.workshops import Workshops
+
+    await people(bot)  # Lucia (es) and the SMS phone (en), both in 60629
+    bot.telegram.add_user(74002, language_code="en")
+    await say(bot, 74002, "/start en_60608")  # another zone: not told
+    first = await schedule(bot)
+    queued = await bot.services.workshops.announce(first, Actor.operator(), quiet_hours=False)
+    assert queued == 2
+    await deliver_at(bot, datetime.now(UTC))
+    assert bot.telegram.messages_to(LUCIA)[-1].text.startswith("Nuevo taller: Conozca sus derechos")
+    assert bot.twilio.inbox(PHONE)[-1].body.startswith("New workshop: Know your rights")
+    assert not any("New workshop" in m.text for m in bot.telegram.messages_to(74002))
+
+    # Announced at 23:30 in Chicago: the notices are due at 08:00 the next morning.
+    late = datetime(2027, 3, 5, 23, 30, tzinfo=CHICAGO)
+    night = Workshops(
+        bot.services.db, bot.services.vault, bot.services.content, lambda: late.astimezone(UTC),
+        timezone=CHICAGO,
+    )  # fmt: skip
+    assert night.after_quiet(late.astimezone(UTC)) == datetime(2027, 3, 6, 8, tzinfo=CHICAGO)
+    early = datetime(2027, 3, 14, 6, 0, tzinfo=CHICAGO)  # the spring change is that night
+    assert night.after_quiet(early.astimezone(UTC)) == datetime(2027, 3, 14, 8, tzinfo=CHICAGO)
+    noon = datetime(2027, 3, 5, 12, 0, tzinfo=CHICAGO).astimezone(UTC)
+    assert night.after_quiet(noon) == noon
+    await night.announce(first, Actor.operator())
+    async with bot.services.db.transaction() as session:
+        dues = {
+            r.due_at
+            for r in (
+                await session.scalars(
+                    select(DeliveryRow).where(
+                        DeliveryRow.ref == f"workshop:{first}", DeliveryRow.status == "queued"
+                    )
+                )
+            ).all()
+        }
+    assert datetime(2027, 3, 6, 8, tzinfo=CHICAGO) in dues

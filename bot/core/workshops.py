@@ -98,6 +98,7 @@ class Workshops:
         *,
         timezone: tzinfo = UTC,
         reminders: Sequence[timedelta] = REMINDERS,
+        quiet: tuple[int, int] = (21, 8),
     ) -> None:
         self.db = db
         self.vault = vault
@@ -105,6 +106,7 @@ class Workshops:
         self.clock = clock
         self.timezone = timezone
         self.reminders = tuple(reminders)
+        self.quiet = quiet  # local hours [from, to) during which announcements wait
 
     # --- coordinators and operators ------------------------------------------------------
 
@@ -140,6 +142,53 @@ class Workshops:
             await session.flush()
             record(session, by, "workshop.add", f"workshop:{row.id}", now)
             return await self._of(session, row)
+
+    async def announce(self, workshop_id: int, by: Actor, *, quiet_hours: bool = True) -> int:
+        """Tell the subscribers of its zones and languages who follow the workshops topic,
+        through the outbox; during quiet hours the notices wait for the morning (unless
+        `quiet_hours` is False). How many were queued."""
+        now = self.clock()
+        due = self.after_quiet(now) if quiet_hours else now
+        async with self.db.transaction() as session:
+            row = await self._row(session, workshop_id)
+            query = select(SubscriberRow).where(SubscriberRow.status == SubscriberStatus.ACTIVE)
+            if ALL_ZONES not in row.zones:
+                query = query.where(SubscriberRow.zone.in_(row.zones))
+            count = 0
+            for subscriber in (await session.scalars(query)).all():
+                if "workshops" not in (subscriber.topics or []):
+                    continue
+                if (
+                    subscriber.language not in row.languages
+                    and DEFAULT_LANGUAGE not in row.languages
+                ):
+                    continue  # given in neither their language nor English
+                lang = self.content.lang(self.content.supported(subscriber.language))
+                text = lang.gettext(
+                    "New workshop: {title}, {when}, at {place}. Reply WORKSHOPS to save a seat."
+                ).format(
+                    title=_title(row, lang.code),
+                    when=self.when(row.starts_at, lang.code),
+                    place=row.place,
+                )
+                await self._notice(session, row, subscriber, text, due=due, expires=row.starts_at)
+                count += 1
+            record(session, by, "workshop.announce", f"workshop:{row.id}", now, queued=count)
+            return count
+
+    def after_quiet(self, moment: datetime) -> datetime:
+        """`moment`, or the end of the quiet hours it falls in (network time)."""
+        start, end = self.quiet
+        local = moment.astimezone(self.timezone)
+        hour = local.hour
+        quiet = (start <= hour or hour < end) if start > end else (start <= hour < end)
+        if not quiet:
+            return moment
+        wake = local.replace(hour=end, minute=0, second=0, microsecond=0)
+        if wake <= local:
+            wake = (local + timedelta(days=1)).replace(hour=end, minute=0, second=0, microsecond=0)
+        # Rebuild in the zone so a daylight-saving change in between is respected.
+        return datetime(wake.year, wake.month, wake.day, end, tzinfo=self.timezone).astimezone(UTC)
 
     async def upcoming(self, limit: int = 50) -> list[Workshop]:
         async with self.db.transaction() as session:
