@@ -77,6 +77,11 @@ async def rsvp_both(bot: Bot) -> None:
     assert "Conozca sus derechos" in listing.text and "dom 7 nov, 10:00" in listing.text
     [seat] = await press(bot, LUCIA, listing, "Voy al 1")
     assert "Conozca sus derechos" in seat.text and "10:00" in seat.text
+    # With the confirmation, a calendar file: the start in UTC, after the DST change.
+    assert seat.method == "sendDocument" and seat.document is not None
+    assert seat.document.filename == "workshop-1.ics"
+    ics = (seat.document.content or b"").decode()
+    assert "DTSTART:20271107T160000Z" in ics and "SUMMARY:Conozca sus derechos" in ics
     await bot.twilio.text(PHONE, "WORKSHOPS")
     [_, listing_sms] = await bot.twilio.wait_for(PHONE, 2)
     assert (

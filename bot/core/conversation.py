@@ -18,7 +18,7 @@ from bot.core.intents import Intent, Request
 from bot.core.reports import AWAIT_LOCATION, PROMPTS, Refusal, Reports
 from bot.core.segments import count_segments
 from bot.core.subscribers import DEFAULT_TOPICS
-from bot.core.workshops import Rsvp, Workshops
+from bot.core.workshops import Rsvp, Workshops, calendar_file
 from bot.storage.crypto import Vault
 from bot.storage.db import Conflict, Database
 from bot.storage.models import (
@@ -47,11 +47,20 @@ class Choice:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with a reply where the channel can (Telegram): a calendar event."""
+
+    filename: str
+    content: bytes
+
+
+@dataclass(frozen=True)
 class Reply:
     """One message back to the person."""
 
     text: str
     choices: tuple[Choice, ...] = ()
+    attachment: Attachment | None = None
 
 
 @dataclass(frozen=True)
@@ -523,7 +532,11 @@ class _Turn:
                     title=workshop.title(code),
                     when=workshops.when(workshop.starts_at, code),
                     place=workshop.place,
-                )
+                ),
+                # Telegram gets the calendar file with it; an SMS cannot carry one.
+                attachment=None
+                if self.sms
+                else Attachment(f"workshop-{workshop.id}.ics", calendar_file(workshop, code)),
             )
         ]
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 
 from babel.dates import format_datetime
+from icalendar import Calendar, Event
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -399,6 +400,22 @@ class Workshops:
             state=WorkshopState(row.state),
             going=int(going or 0),
         )
+
+
+def calendar_file(workshop: Workshop, language: str) -> bytes:
+    """An iCalendar (.ics) event for the workshop, in the person's language."""
+    calendar = Calendar()
+    calendar.add("prodid", "-//Rapid Response Bot//workshops//EN")
+    calendar.add("version", "2.0")
+    event = Event()
+    event.add("uid", f"workshop-{workshop.id}@rapid-response-bot")
+    event.add("dtstamp", workshop.starts_at)
+    event.add("dtstart", workshop.starts_at)
+    event.add("dtend", workshop.starts_at + timedelta(minutes=workshop.minutes))
+    event.add("summary", workshop.title(language))
+    event.add("location", workshop.place)
+    calendar.add_component(event)
+    return bytes(calendar.to_ical())
 
 
 def _title(row: WorkshopRow, language: str) -> str:

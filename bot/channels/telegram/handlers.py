@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 
-from telegram import BotCommand, ChatMember, ChatMemberUpdated, MessageEntity, Update
+from telegram import BotCommand, ChatMember, ChatMemberUpdated, InputFile, MessageEntity, Update
 from telegram.constants import ChatType
 from telegram.error import Forbidden, RetryAfter
 from telegram.ext import (
@@ -247,7 +247,17 @@ class TelegramHandlers:
             await self.pacer.jump_queue()
         for attempt in range(REPLY_ATTEMPTS):
             try:
-                await context.bot.send_message(chat_id, reply.text, reply_markup=keyboard(reply))
+                if reply.attachment is not None:
+                    await context.bot.send_document(
+                        chat_id,
+                        InputFile(reply.attachment.content, filename=reply.attachment.filename),
+                        caption=reply.text,
+                        reply_markup=keyboard(reply),
+                    )
+                else:
+                    await context.bot.send_message(
+                        chat_id, reply.text, reply_markup=keyboard(reply)
+                    )
                 return
             except RetryAfter as exc:
                 if attempt == REPLY_ATTEMPTS - 1:
