@@ -21,7 +21,7 @@ from rich.table import Table
 from bot.core.alerts import AlertDraft, AlertError, Preview
 from bot.core.audit import Actor
 from bot.core.coordinators import Coordinator, CoordinatorError
-from bot.core.workshops import WorkshopError, WorkshopPlan
+from bot.core.workshops import WorkshopError, WorkshopPlan, monthly
 from bot.settings import Settings, SettingsError, load_settings
 from bot.storage.models import AlertKind, Role
 
@@ -467,6 +467,11 @@ def workshops_add(
     languages: Annotated[str, typer.Option(help="Given in, e.g. es,en")] = "en",
     zones: Annotated[str, typer.Option(help="ZIP codes it serves, or all")] = "all",
     capacity: Annotated[int | None, typer.Option(help="Seats (none: no limit)")] = None,
+    repeat: Annotated[
+        str | None,
+        typer.Option(help="A monthly series from --start on, e.g. 'second saturday'"),
+    ] = None,
+    count: Annotated[int, typer.Option(help="How many workshops the series has")] = 6,
     announce: Annotated[
         bool, typer.Option(help="Tell the subscribers of its zones who follow workshops")
     ] = False,
@@ -474,31 +479,40 @@ def workshops_add(
         bool, typer.Option(help="Announce now even during QUIET_HOURS")
     ] = False,
 ) -> None:
-    """Schedule a workshop; prints its id."""
+    """Schedule a workshop (or a monthly series with --repeat); prints the id(s)."""
     settings = settings_or_exit()
-    plan = WorkshopPlan(
-        titles={"en": title, **({"es": title_es} if title_es else {})},
-        starts_at=parse_local(start, settings.zone),
-        minutes=minutes,
-        place=place,
-        languages=_codes(languages),
-        zones=_codes(zones),
-        capacity=capacity,
-    )
-
-    async def job(services: Services) -> tuple[int, int | None]:
-        added = await services.workshops.add(plan, Actor.operator())
-        if not announce:
-            return added.id, None
-        told = await services.workshops.announce(
-            added.id, Actor.operator(), quiet_hours=not ignore_quiet_hours
+    first = parse_local(start, settings.zone)
+    try:
+        starts = monthly(first, repeat, count) if repeat else [first]
+    except WorkshopError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--repeat'") from None
+    plans = [
+        WorkshopPlan(
+            titles={"en": title, **({"es": title_es} if title_es else {})},
+            starts_at=when,
+            minutes=minutes,
+            place=place,
+            languages=_codes(languages),
+            zones=_codes(zones),
+            capacity=capacity,
+            series=f"{repeat} from {first:%Y-%m-%d}" if repeat else None,
         )
-        return added.id, told
+        for when in starts
+    ]
 
-    workshop_id, told = with_services(job)
-    typer.echo(workshop_id)
+    async def job(services: Services) -> tuple[list[int], int | None]:
+        ids = [(await services.workshops.add(plan, Actor.operator())).id for plan in plans]
+        if not announce:
+            return ids, None
+        told = await services.workshops.announce(
+            ids[0], Actor.operator(), quiet_hours=not ignore_quiet_hours
+        )
+        return ids, told
+
+    ids, told = with_services(job)
+    typer.echo(" ".join(str(i) for i in ids))
     if told is not None:
-        errors.print(f"announcement queued for {told} subscriber(s)")
+        errors.print(f"announcement of #{ids[0]} queued for {told} subscriber(s)")
 
 
 @workshops_app.command("import")
@@ -510,18 +524,27 @@ def workshops_import(
 
     settings = settings_or_exit()
     entries = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("workshops") or []
-    plans = [
-        WorkshopPlan(
-            titles={str(k): str(v) for k, v in entry["title"].items()},
-            starts_at=parse_local(str(entry["start"]), settings.zone),
-            minutes=int(entry.get("minutes", 90)),
-            place=str(entry["place"]),
-            languages=tuple(entry.get("languages", ["en"])),
-            zones=tuple(str(z) for z in entry.get("zones", ["all"])),
-            capacity=entry.get("capacity"),
-        )
-        for entry in entries
-    ]
+    plans = []
+    for entry in entries:
+        first = parse_local(str(entry["start"]), settings.zone)
+        repeat = entry.get("repeat")  # a monthly series: "second saturday", with `count`
+        try:
+            starts = monthly(first, str(repeat), int(entry.get("count", 6))) if repeat else [first]
+        except WorkshopError as exc:
+            raise typer.BadParameter(str(exc), param_hint=str(path)) from None
+        plans += [
+            WorkshopPlan(
+                titles={str(k): str(v) for k, v in entry["title"].items()},
+                starts_at=when,
+                minutes=int(entry.get("minutes", 90)),
+                place=str(entry["place"]),
+                languages=tuple(entry.get("languages", ["en"])),
+                zones=tuple(str(z) for z in entry.get("zones", ["all"])),
+                capacity=entry.get("capacity"),
+                series=f"{repeat} from {first:%Y-%m-%d}" if repeat else None,
+            )
+            for when in starts
+        ]
 
     async def job(services: Services) -> list[int]:
         return [(await services.workshops.add(plan, Actor.operator())).id for plan in plans]

@@ -230,18 +230,18 @@ async def test_the_operator_imports_a_season_lists_moves_and_cancels(
 
     imported = await rrbot(database_url, tmp_path, "workshops", "import", "config/workshops.yaml")
     assert imported.exit_code == 0, imported.output
-    assert "2 workshop(s) scheduled: #1, #2" in imported.output
+    assert "4 workshop(s) scheduled: #1, #2, #3, #4" in imported.output  # 1 + a series of 3
     added = await rrbot(
         database_url, tmp_path, "workshops", "add", "--title", "Rights at work",
         "--start", "2027-11-07 10:00", "--place", "Gage Park library", "--zones", "60629",
         "--capacity", "30",
     )  # fmt: skip
-    assert added.exit_code == 0 and added.output.strip() == "3", added.output
+    assert added.exit_code == 0 and added.output.strip() == "5", added.output
     listed = await rrbot(database_url, tmp_path, "workshops", "list")
     assert "Know your rights at home and at work" in listed.output
     assert "2027-11-07 10:00" in listed.output and "0/30" in listed.output
     moved = await rrbot(
-        database_url, tmp_path, "workshops", "move", "3", "--start", "2027-11-14 10:00"
+        database_url, tmp_path, "workshops", "move", "5", "--start", "2027-11-14 10:00"
     )
     assert moved.exit_code == 0 and "moved" in moved.output
     cancelled = await rrbot(database_url, tmp_path, "workshops", "cancel", "1")
@@ -250,6 +250,20 @@ async def test_the_operator_imports_a_season_lists_moves_and_cancels(
     assert again.exit_code == 1 and "no scheduled workshop #1" in again.output
     listed = await rrbot(database_url, tmp_path, "workshops", "list")
     assert "home and at work" not in listed.output and "2027-11-14 10:00" in listed.output
+    # A monthly series across the November change keeps its wall-clock time.
+    series = await rrbot(
+        database_url, tmp_path, "workshops", "add", "--title", "Monthly", "--start",
+        "2027-10-01 10:00", "--place", "x", "--repeat", "second saturday", "--count", "3",
+    )  # fmt: skip
+    assert series.exit_code == 0 and series.output.split() == ["6", "7", "8"], series.output
+    listed = await rrbot(database_url, tmp_path, "workshops", "list")
+    for day in ("2027-10-09 10:00", "2027-11-13 10:00", "2027-12-11 10:00"):
+        assert day in listed.output
+    bad = await rrbot(
+        database_url, tmp_path, "workshops", "add", "--title", "T", "--start", "2027-10-01 10:00",
+        "--place", "x", "--repeat", "every saturday",
+    )  # fmt: skip
+    assert bad.exit_code == 2 and "--repeat" in bad.output
     past = await rrbot(
         database_url, tmp_path, "workshops", "add", "--title", "Old", "--start", "2020-01-01 10:00",
         "--place", "x",

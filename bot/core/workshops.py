@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 
 from babel.dates import format_datetime
+from dateutil.rrule import MONTHLY, rrule, weekday
 from icalendar import Calendar, Event
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -400,6 +401,26 @@ class Workshops:
             state=WorkshopState(row.state),
             going=int(going or 0),
         )
+
+
+ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3,
+            "fourth": 4, "4th": 4, "last": -1}  # fmt: skip
+WEEKDAYS = {name: day for day, name in enumerate(
+    ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))}  # fmt: skip
+
+
+def monthly(first: datetime, rule: str, count: int) -> list[datetime]:
+    """The starts of a monthly series, "second saturday" for instance, from `first` (aware,
+    in the network's time zone) on: the same wall-clock time each month, whatever the DST."""
+    words = rule.lower().split()
+    if len(words) != 2 or words[0] not in ORDINALS or words[1] not in WEEKDAYS:
+        raise WorkshopError(f"{rule!r}: say which weekday of the month, like 'second saturday'")
+    if not 1 <= count <= 24:
+        raise WorkshopError("a series has 1 to 24 workshops")
+    zone = first.tzinfo
+    day = weekday(WEEKDAYS[words[1]])(ORDINALS[words[0]])
+    naive = rrule(MONTHLY, dtstart=first.replace(tzinfo=None), byweekday=day, count=count)
+    return [moment.replace(tzinfo=zone) for moment in naive]
 
 
 def calendar_file(workshop: Workshop, language: str) -> bytes:
