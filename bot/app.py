@@ -192,6 +192,7 @@ def build_web(
             coordinators=services.coordinators,
             alerts=services.alerts,
             reports=services.reports,
+            workshops=services.workshops,
             pacer=services.pacers["telegram"],
         )
         telegram = TelegramChannel(settings, handlers, services.metrics)

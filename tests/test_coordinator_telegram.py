@@ -123,6 +123,7 @@ PRIVILEGED_COMMANDS = [
     "/cancel",
     "/reports",
     "/duty",
+    "/workshop",
 ]
 FORGED_BUTTONS = [
     "c:kind:alert",
@@ -139,6 +140,8 @@ FORGED_BUTTONS = [
     "c:rask:1",
     "c:rblock:1",
     "c:rphoto:1",
+    "c:wsave:announce",
+    "c:wcancel:1",
 ]
 
 

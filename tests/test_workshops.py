@@ -309,3 +309,32 @@ async def test_an_announcement_reaches_the_zone_and_waits_out_the_quiet_hours(bo
             ).all()
         }
     assert datetime(2027, 3, 6, 8, tzinfo=CHICAGO) in dues
+
+
+async def test_a_coordinator_sets_one_up_in_telegram_announces_and_cancels_it(bot: Bot) -> None:
+    from bot.storage.models import Role
+
+    rosa = 9001
+    bot.telegram.add_user(rosa)
+    await bot.services.coordinators.add(rosa, Role.COORDINATOR, "Rosa", Actor.operator())
+    await people(bot)
+    [title] = await say(bot, rosa, "/workshop")
+    assert "title in English" in title.text
+    await say(bot, rosa, "Know your rights")
+    await say(bot, rosa, "Conozca sus derechos")
+    [bad] = await say(bot, rosa, "next sunday")
+    assert "YYYY-MM-DD HH:MM" in bad.text
+    await say(bot, rosa, "2027-11-07 10:00")
+    await say(bot, rosa, "Gage Park library")
+    await say(bot, rosa, "60629")
+    [summary] = await say(bot, rosa, "20")
+    assert "Sun 7 Nov, 10:00" in summary.text and "Seats: 20" in summary.text
+    [saved] = await press(bot, rosa, summary, "Schedule and announce")
+    assert "#1 is scheduled" in saved.text and "goes to 2 people" in saved.text
+    await deliver_at(bot, datetime.now(UTC) + timedelta(hours=12))  # after any quiet hours
+    assert bot.telegram.messages_to(LUCIA)[-1].text.startswith("Nuevo taller: Conozca")
+    [listing] = await say(bot, rosa, "/workshop list")
+    assert "#1 Know your rights" in listing.text
+    [cancelled] = await press(bot, rosa, listing, "Cancel #1")
+    assert "#1 is cancelled" in cancelled.text
+    assert await bot.services.workshops.upcoming() == []

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -27,16 +27,19 @@ from bot.core.reports import (
     card_buttons,
     render_card,
 )
+from bot.core.workshops import WorkshopError, WorkshopPlan, Workshops
 from bot.storage.models import AlertKind, AlertStatus, ReportStatus, Role
 
 log = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
-COMMANDS = ("alert", "status", "coordinators", "reports", "duty", "skip", "cancel")
+COMMANDS = ("alert", "status", "coordinators", "reports", "duty", "workshop", "skip", "cancel")
 PREFIX = "c:"  # callback data of coordinator buttons
 EXPIRY_CHOICES = (2, 4, 8, 12)  # hours
 COMPOSER = "composer"  # key in PTB's per-user data
 ASKING = "asking"  # key in PTB's per-user data: the report whose question is being typed
+PLANNING = "planning"  # key in PTB's per-user data: a workshop being set up
+WORKSHOP_STEPS = ("title", "title_es", "start", "place", "zones", "capacity")
 REPORT_EXPIRY = timedelta(hours=4)  # an alert drafted from a confirmed report
 ALL_WORDS = frozenset({"all", "todas", "todos", "todo"})
 
@@ -73,7 +76,9 @@ class CoordinatorHandlers:
         content: Content,
         fallback: Any,  # async (update, context) -> None: the ordinary menu
         reports: Reports | None = None,
+        workshops: Workshops | None = None,
     ) -> None:
+        self.workshops = workshops
         self.coordinators = coordinators
         self.alerts = alerts
         self.content = content
@@ -115,10 +120,15 @@ class CoordinatorHandlers:
             await self.list_reports(update)
         elif name == "duty":
             await self.duty(update, me, message.text.split()[1:])
+        elif name == "workshop" and self.workshops is not None:
+            await self.workshop(update, context, me, message.text.split()[1:])
+        elif name == "skip" and self._planning(context) is not None:
+            await self.workshop_step(update, context, me, None)
         elif name == "cancel":
             self._stop(context)
             if context.user_data is not None:
                 context.user_data.pop(ASKING, None)
+                context.user_data.pop(PLANNING, None)
             await message.reply_text(self.lang(update).gettext("Cancelled."))
         elif name == "skip" and (composition := self.composing(context)) is not None:
             await self.text_step(update, context, composition, skip=True)
@@ -135,6 +145,12 @@ class CoordinatorHandlers:
                 assert context.user_data is not None  # noqa: S101 (checked above)
                 context.user_data.pop(ASKING, None)
                 await self._relay_question(update, me, asking, message.text)
+                return True
+        if self._planning(context) is not None:
+            me = await self.who(update)
+            message = update.effective_message
+            if me is not None and message is not None and message.text:
+                await self.workshop_step(update, context, me, message.text)
                 return True
         composition = self.composing(context)
         if composition is None or composition.step not in ("zones", "text"):
@@ -175,6 +191,8 @@ class CoordinatorHandlers:
             "rask": self.report_ask,
             "rblock": self.report_block,
             "rphoto": self.report_photo,
+            "wsave": self.workshop_save,
+            "wcancel": self.workshop_cancel,
         }
         handler = handlers.get(action)
         if handler is not None:
@@ -765,6 +783,157 @@ class CoordinatorHandlers:
             texts[code] = template.format(where=where, when=when)
         return AlertDraft(
             AlertKind.ALERT, tuple(z for z in zones if z), texts, expires_in=REPORT_EXPIRY
+        )
+
+    # --- workshops -------------------------------------------------------------------------
+
+    def _planning(self, context: Context) -> dict[str, Any] | None:
+        data = context.user_data if context.user_data is not None else {}
+        found = data.get(PLANNING)
+        return found if isinstance(found, dict) else None
+
+    async def workshop(
+        self, update: Update, context: Context, me: Coordinator, args: list[str]
+    ) -> None:
+        """`/workshop`: set one up step by step; `/workshop list`: the upcoming ones, to cancel."""
+        assert self.workshops is not None  # noqa: S101 (the command exists only with workshops)
+        _ = self.lang(update).gettext
+        if args and args[0].lower() == "list":
+            upcoming = await self.workshops.upcoming(10)
+            if not upcoming:
+                await self._say(update, _("No workshops are scheduled."))
+                return
+            code = self.lang(update).code
+            lines = [
+                f"#{w.id} {w.title(code)}: {self.workshops.when(w.starts_at, code)}, {w.place} "
+                f"({w.going}{'/' + str(w.capacity) if w.capacity else ''})"
+                for w in upcoming
+            ]
+            rows = [[(_("Cancel #{id}").format(id=w.id), f"wcancel:{w.id}")] for w in upcoming]
+            await self._say(update, "\n".join(lines), keyboard(rows))
+            return
+        if context.user_data is not None:
+            context.user_data[PLANNING] = {"step": WORKSHOP_STEPS[0]}
+        await self._say(update, _("New workshop. Its title in English? (/cancel to stop)"))
+
+    async def workshop_step(
+        self, update: Update, context: Context, me: Coordinator, text: str | None
+    ) -> None:
+        assert self.workshops is not None  # noqa: S101
+        plan = self._planning(context)
+        if plan is None:
+            return
+        _ = self.lang(update).gettext
+        step = plan["step"]
+        value = (text or "").strip()
+        if step == "start":
+            try:
+                naive = datetime.strptime(value, "%Y-%m-%d %H:%M")  # noqa: DTZ007 (zone below)
+            except ValueError:
+                await self._say(
+                    update, _("Send the start as YYYY-MM-DD HH:MM, for example 2027-01-09 10:00.")
+                )
+                return
+            plan["start"] = naive.replace(tzinfo=self.workshops.timezone)
+        elif step == "zones":
+            zones = tuple(z.strip() for z in value.replace(" ", ",").split(",") if z.strip()) or (
+                "all",
+            )
+            plan["zones"] = tuple("all" if z.lower() in ALL_WORDS else z for z in zones)
+        elif step == "capacity":
+            if value and not value.isdigit():
+                await self._say(update, _("A number of seats, or /skip for no limit."))
+                return
+            plan["capacity"] = int(value) if value else None
+        elif value or step != "title":
+            plan[step] = value or None
+        else:
+            return  # the English title cannot be skipped
+        following = WORKSHOP_STEPS.index(step) + 1
+        if following < len(WORKSHOP_STEPS):
+            plan["step"] = WORKSHOP_STEPS[following]
+            prompts = {
+                "title_es": _("Its title in Spanish? (/skip to use the English one)"),
+                "start": _("When does it start? YYYY-MM-DD HH:MM, network time."),
+                "place": _("Where? An address or an online link."),
+                "zones": _("Which zones does it serve? ZIP codes separated by commas, or all."),
+                "capacity": _("How many seats? (/skip for no limit)"),
+            }
+            await self._say(update, prompts[plan["step"]])
+            return
+        plan["step"] = "confirm"
+        code = self.lang(update).code
+        summary = _("{title}: {when}, {place}. Zones: {zones}. Seats: {seats}.").format(
+            title=plan["title"],
+            when=self.workshops.when(plan["start"], code),
+            place=plan["place"],
+            zones=", ".join(plan["zones"]),
+            seats=plan["capacity"] or _("no limit"),
+        )
+        await self._say(
+            update,
+            summary,
+            keyboard(
+                [
+                    [
+                        (_("Schedule"), "wsave:quiet"),
+                        (_("Schedule and announce"), "wsave:announce"),
+                    ],
+                    [(_("Cancel"), "wsave:drop")],
+                ]
+            ),
+        )
+
+    async def workshop_save(
+        self, update: Update, context: Context, me: Coordinator, arg: str
+    ) -> None:
+        plan = self._planning(context)
+        if self.workshops is None or plan is None or plan.get("step") != "confirm":
+            return
+        _ = self.lang(update).gettext
+        assert context.user_data is not None  # noqa: S101 (plan came from it)
+        context.user_data.pop(PLANNING, None)
+        if arg == "drop":
+            await self._say(update, _("Cancelled."))
+            return
+        titles = {"en": plan["title"], **({"es": plan["title_es"]} if plan.get("title_es") else {})}
+        try:
+            added = await self.workshops.add(
+                WorkshopPlan(
+                    titles=titles,
+                    starts_at=plan["start"],
+                    minutes=90,
+                    place=plan["place"] or "",
+                    languages=tuple(self.content.languages),
+                    zones=plan["zones"],
+                    capacity=plan["capacity"],
+                ),
+                me.actor(),
+            )
+        except WorkshopError as exc:
+            await self._say(update, _("Not scheduled: {reason}").format(reason=exc))
+            return
+        text = _("Workshop #{id} is scheduled.").format(id=added.id)
+        if arg == "announce":
+            told = await self.workshops.announce(added.id, me.actor())
+            text += " " + _("The announcement goes to {n} people (after the quiet hours).").format(
+                n=told
+            )
+        await self._say(update, text)
+
+    async def workshop_cancel(
+        self, update: Update, context: Context, me: Coordinator, arg: str
+    ) -> None:
+        if self.workshops is None or not arg.isdigit():
+            return
+        _ = self.lang(update).gettext
+        try:
+            told = await self.workshops.cancel(int(arg), me.actor())
+        except WorkshopError as exc:
+            await self._say(update, str(exc))
+            return
+        await self._say(
+            update, _("Workshop #{id} is cancelled; {n} people are told.").format(id=arg, n=told)
         )
 
     # --- coordinators (admins) ----------------------------------------------------------

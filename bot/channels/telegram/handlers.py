@@ -33,6 +33,7 @@ from bot.core.intents import Intent, Request
 from bot.core.keywords import parse_text
 from bot.core.reports import Reports
 from bot.core.subscribers import SubscriberDirectory
+from bot.core.workshops import Workshops
 from bot.delivery.pacing import Pacer
 from bot.metrics import Metrics
 from bot.storage.models import Channel, SubscriberStatus
@@ -79,6 +80,7 @@ class TelegramHandlers:
         coordinators: Coordinators | None = None,
         alerts: Alerts | None = None,
         reports: Reports | None = None,
+        workshops: Workshops | None = None,
         pacer: Pacer | None = None,
     ) -> None:
         self.conversation = conversation
@@ -88,7 +90,14 @@ class TelegramHandlers:
         self.language_names = {content.language_name(code): code for code in content.languages}
         self.pacer = pacer
         self.coordinator = (
-            CoordinatorHandlers(coordinators, alerts, content, fallback=self.other, reports=reports)
+            CoordinatorHandlers(
+                coordinators,
+                alerts,
+                content,
+                fallback=self.other,
+                reports=reports,
+                workshops=workshops,
+            )
             if coordinators is not None and alerts is not None
             else None
         )
