@@ -333,8 +333,10 @@ async def test_a_coordinator_sets_one_up_in_telegram_announces_and_cancels_it(bo
     assert "#1 is scheduled" in saved.text and "goes to 2 people" in saved.text
     await deliver_at(bot, datetime.now(UTC) + timedelta(hours=12))  # after any quiet hours
     assert bot.telegram.messages_to(LUCIA)[-1].text.startswith("Nuevo taller: Conozca")
+    [moved] = await say(bot, rosa, "/workshop move 1 2027-11-14 10:00 Pilsen library")
+    assert "#1 is moved" in moved.text
     [listing] = await say(bot, rosa, "/workshop list")
-    assert "#1 Know your rights" in listing.text
+    assert "#1 Know your rights: Sun 14 Nov, 10:00, Pilsen library" in listing.text
     [cancelled] = await press(bot, rosa, listing, "Cancel #1")
     assert "#1 is cancelled" in cancelled.text
     assert await bot.services.workshops.upcoming() == []

@@ -810,11 +810,40 @@ class CoordinatorHandlers:
                 for w in upcoming
             ]
             rows = [[(_("Cancel #{id}").format(id=w.id), f"wcancel:{w.id}")] for w in upcoming]
+            lines.append(_("To move one: /workshop move ID YYYY-MM-DD HH:MM [new place]"))
             await self._say(update, "\n".join(lines), keyboard(rows))
+            return
+        if args and args[0].lower() == "move":
+            await self._move_workshop(update, me, args[1:])
             return
         if context.user_data is not None:
             context.user_data[PLANNING] = {"step": WORKSHOP_STEPS[0]}
         await self._say(update, _("New workshop. Its title in English? (/cancel to stop)"))
+
+    async def _move_workshop(self, update: Update, me: Coordinator, args: list[str]) -> None:
+        """`/workshop move ID YYYY-MM-DD HH:MM [new place]`: everyone coming is told."""
+        assert self.workshops is not None  # noqa: S101
+        _ = self.lang(update).gettext
+        try:
+            workshop_id = int(args[0])
+            naive = datetime.strptime(" ".join(args[1:3]), "%Y-%m-%d %H:%M")  # noqa: DTZ007
+        except (IndexError, ValueError):
+            await self._say(
+                update, _("Say /workshop move ID YYYY-MM-DD HH:MM, and a new place if it changes.")
+            )
+            return
+        place = " ".join(args[3:]) or None
+        try:
+            told = await self.workshops.move(
+                workshop_id, naive.replace(tzinfo=self.workshops.timezone), me.actor(), place
+            )
+        except WorkshopError as exc:
+            await self._say(update, str(exc))
+            return
+        await self._say(
+            update,
+            _("Workshop #{id} is moved; {n} people are told.").format(id=workshop_id, n=told),
+        )
 
     async def workshop_step(
         self, update: Update, context: Context, me: Coordinator, text: str | None
@@ -879,7 +908,7 @@ class CoordinatorHandlers:
                         (_("Schedule"), "wsave:quiet"),
                         (_("Schedule and announce"), "wsave:announce"),
                     ],
-                    [(_("Cancel"), "wsave:drop")],
+                    [(_("Announce now, even at night"), "wsave:now"), (_("Cancel"), "wsave:drop")],
                 ]
             ),
         )
@@ -914,11 +943,11 @@ class CoordinatorHandlers:
             await self._say(update, _("Not scheduled: {reason}").format(reason=exc))
             return
         text = _("Workshop #{id} is scheduled.").format(id=added.id)
-        if arg == "announce":
-            told = await self.workshops.announce(added.id, me.actor())
-            text += " " + _("The announcement goes to {n} people (after the quiet hours).").format(
-                n=told
-            )
+        if arg in ("announce", "now"):
+            told = await self.workshops.announce(added.id, me.actor(), quiet_hours=arg != "now")
+            later = _("The announcement goes to {n} people (after the quiet hours).")
+            now = _("The announcement goes to {n} people now.")
+            text += " " + (now if arg == "now" else later).format(n=told)
         await self._say(update, text)
 
     async def workshop_cancel(
