@@ -463,6 +463,8 @@ def workshops_add(
     start: Annotated[str, typer.Option(help="YYYY-MM-DD HH:MM in the network's TIMEZONE")],
     place: Annotated[str, typer.Option(help="An address or an online link")],
     title_es: Annotated[str | None, typer.Option(help="The Spanish title")] = None,
+    description: Annotated[str | None, typer.Option(help="What it covers, in English")] = None,
+    description_es: Annotated[str | None, typer.Option(help="What it covers, in Spanish")] = None,
     minutes: Annotated[int, typer.Option(help="How long it lasts")] = 90,
     languages: Annotated[str, typer.Option(help="Given in, e.g. es,en")] = "en",
     zones: Annotated[str, typer.Option(help="ZIP codes it serves, or all")] = "all",
@@ -489,6 +491,9 @@ def workshops_add(
     plans = [
         WorkshopPlan(
             titles={"en": title, **({"es": title_es} if title_es else {})},
+            descriptions={
+                code: text for code, text in (("en", description), ("es", description_es)) if text
+            },
             starts_at=when,
             minutes=minutes,
             place=place,
@@ -535,6 +540,7 @@ def workshops_import(
         plans += [
             WorkshopPlan(
                 titles={str(k): str(v) for k, v in entry["title"].items()},
+                descriptions={str(k): str(v) for k, v in (entry.get("description") or {}).items()},
                 starts_at=when,
                 minutes=int(entry.get("minutes", 90)),
                 place=str(entry["place"]),

@@ -42,6 +42,7 @@ async def schedule(bot: Bot, capacity: int | None = None) -> int:
             languages=("es", "en"),
             zones=("60629",),
             capacity=capacity,
+            descriptions={"en": "Warrants and the door", "es": "Órdenes y la puerta"},
         ),
         Actor.operator(),
     )
@@ -75,6 +76,7 @@ async def deliver_at(bot: Bot, moment: datetime) -> None:
 async def rsvp_both(bot: Bot) -> None:
     [listing] = await say(bot, LUCIA, "/workshops")
     assert "Conozca sus derechos" in listing.text and "dom 7 nov, 10:00" in listing.text
+    assert "Órdenes y la puerta" in listing.text  # the description, in her language
     [seat] = await press(bot, LUCIA, listing, "Voy al 1")
     assert "Conozca sus derechos" in seat.text and "10:00" in seat.text
     # With the confirmation, a calendar file: the start in UTC, after the DST change.

@@ -480,6 +480,8 @@ class _Turn:
                 f"{number}. {workshop.title(code)}: {workshops.when(workshop.starts_at, code)}, "
                 f"{workshop.place} ({given}){full}"
             )
+            if workshop.description(code):
+                lines.append(f"   {workshop.description(code)}")
         choices = tuple(
             Choice(_("I'm coming to {number}").format(number=n), f"{DATA_RSVP}:{n}")
             for n in range(1, len(listed) + 1)

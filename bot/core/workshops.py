@@ -81,6 +81,7 @@ class Workshop:
     capacity: int | None
     state: WorkshopState
     going: int
+    descriptions: dict[str, str] = field(default_factory=dict)
 
     @property
     def full(self) -> bool:
@@ -88,6 +89,9 @@ class Workshop:
 
     def title(self, language: str) -> str:
         return self.titles.get(language) or self.titles[DEFAULT_LANGUAGE]
+
+    def description(self, language: str) -> str:
+        return self.descriptions.get(language) or self.descriptions.get(DEFAULT_LANGUAGE, "")
 
 
 class Workshops:
@@ -400,6 +404,7 @@ class Workshops:
             capacity=row.capacity,
             state=WorkshopState(row.state),
             going=int(going or 0),
+            descriptions=dict(row.descriptions or {}),
         )
 
 
