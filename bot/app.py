@@ -203,7 +203,6 @@ def build_web(
                 services.alerts,
                 services.coordinators,
                 services.content,
-                telegram.application.bot,
             )
         )
     if settings.sms_enabled and settings.twilio_auth_token is not None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from bot.core.audit import Actor, entries
 from bot.delivery.worker import Worker
 from bot.sim.fake_telegram import SentMessage
-from bot.storage.models import Role
+from bot.storage.models import DeliveryRow, Role
 from tests.conftest import Bot
 from tests.test_alerts import finished
 from tests.test_telegram import buttons
@@ -86,6 +87,11 @@ async def test_with_two_coordinators_a_second_one_approves(bot: Bot, worker: Wor
     assert "Waiting for a second coordinator" in waiting.text
     [request] = await bot.telegram.wait_for(LUIS, 1)
     assert "Rosa asks you to approve #1" in request.text and "2 people" in request.text
+    async with bot.services.db.transaction() as session:  # through the outbox, not sent directly
+        refs = (
+            await session.scalars(select(DeliveryRow.ref).where(DeliveryRow.ref.is_not(None)))
+        ).all()
+    assert refs == ["alert:1"]
     assert "Kedzie" not in bot.telegram.messages_to(people[0])[-1].text  # nothing out yet
     rosa_had = len(bot.telegram.messages_to(ROSA))
     [approved] = await press(bot, LUIS, request, "Approve")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -11,11 +12,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.audit import Actor, record
+from bot.core.content import DEFAULT_LANGUAGE
 from bot.storage.crypto import Vault
 from bot.storage.db import Database
-from bot.storage.models import CoordinatorRow, InviteRow, Role
+from bot.storage.models import Channel, CoordinatorRow, InviteRow, Role
+from bot.storage.outbox import Notice, Outbox
 
 INVITE_LIFETIME = timedelta(hours=24)
+NOTICE_LIFETIME = timedelta(hours=24)  # a notice to coordinators undelivered by then is stale
 
 
 class CoordinatorError(ValueError):
@@ -104,6 +108,43 @@ class Coordinators:
                 zones=",".join(zones) or "all",
             )
             return _of(row)
+
+    async def notify(
+        self,
+        text: str,
+        *,
+        to: Sequence[int] | None = None,
+        exclude: int | None = None,
+        buttons: Sequence[Sequence[tuple[str, str]]] = (),
+        ref: str | None = None,
+    ) -> int:
+        """A notice to coordinators (`to`, or every active one but `exclude`) through the
+        outbox, so a crash cannot lose it. How many were queued."""
+        now = self.clock()
+        body = json.dumps(
+            {"text": text, "buttons": [list(map(list, row)) for row in buttons]},
+            ensure_ascii=False,
+        )
+        async with self.db.transaction() as session:
+            query = select(CoordinatorRow).where(CoordinatorRow.active)
+            if to is not None:
+                query = query.where(CoordinatorRow.id.in_(list(to)))
+            rows = [r for r in (await session.scalars(query)).all() if r.id != exclude]
+            outbox = Outbox(session)
+            for row in rows:
+                await outbox.enqueue_notice(
+                    Notice(
+                        channel=Channel.TELEGRAM,
+                        language=DEFAULT_LANGUAGE,
+                        body_cipher=self.vault.encrypt(body),
+                        expires_at=now + NOTICE_LIFETIME,
+                        ref=ref,
+                        address_cipher=row.telegram_cipher,
+                        priority=1,
+                    ),
+                    now,
+                )
+            return len(rows)
 
     async def by_telegram(self, telegram_id: int) -> Coordinator | None:
         async with self.db.transaction() as session:

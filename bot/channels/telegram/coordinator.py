@@ -408,19 +408,16 @@ class CoordinatorHandlers:
     async def _ask_for_approval(
         self, update: Update, context: Context, me: Coordinator, alert_id: int
     ) -> None:
+        """The other coordinators get the preview with Approve and Reject, through the outbox."""
         alert = await self.alerts.get(alert_id)
         preview = await self.alerts.preview(alert_id)
-        for coordinator_id, chat_id in (await self.coordinators.telegram_ids()).items():
-            if coordinator_id == me.id:
-                continue
-            text = _approval_request(self, update, me, alert_id, preview, alert.texts)
-            markup = keyboard(
-                [[("Approve", f"approve:{alert_id}"), ("Reject", f"reject:{alert_id}")]]
-            )
-            try:
-                await context.bot.send_message(chat_id, text, reply_markup=markup)
-            except Exception:
-                log.warning("could not ask a coordinator for approval")
+        text = _approval_request(self, update, me, alert_id, preview, alert.texts)
+        buttons = [
+            [("Approve", f"{PREFIX}approve:{alert_id}"), ("Reject", f"{PREFIX}reject:{alert_id}")]
+        ]
+        await self.coordinators.notify(
+            text, exclude=me.id, buttons=buttons, ref=f"alert:{alert_id}"
+        )
 
     async def approve(self, update: Update, context: Context, me: Coordinator, arg: str) -> None:
         _ = self.lang(update).gettext
@@ -462,14 +459,8 @@ class CoordinatorHandlers:
         await self._say(update, self.lang(update).gettext("Cancelled: nothing was sent."))
 
     async def _tell_author(self, context: Context, author_id: int | None, text: str) -> None:
-        if author_id is None:
-            return
-        chat_id = (await self.coordinators.telegram_ids()).get(author_id)
-        if chat_id is not None:
-            try:
-                await context.bot.send_message(chat_id, text)
-            except Exception:
-                log.warning("could not tell the author of an alert")
+        if author_id is not None:
+            await self.coordinators.notify(text, to=[author_id])
 
     # --- following ----------------------------------------------------------------------
 
@@ -1060,24 +1051,20 @@ def _approval_request(
 
 
 class Summaries:
-    """Tells each composer how their alert went once every delivery has ended.
-
-    Sent straight to the coordinator (not through the outbox): if the process dies first,
-    the alert stays unsummarised and the next poll, here or in another process, tells them.
-    """
+    """Tells each composer how their alert went once every delivery has ended, through the
+    outbox (a crash between marking an alert summarised and queueing its notice can still lose
+    that one summary; /status shows the same counts)."""
 
     def __init__(
         self,
         alerts: Alerts,
         coordinators: Coordinators,
         content: Content,
-        bot: Any,
         every: float = 2.0,
     ) -> None:
         self.alerts = alerts
         self.coordinators = coordinators
         self.content = content
-        self.bot = bot
         self.every = every
         self._task: asyncio.Task[None] | None = None
 
@@ -1100,16 +1087,13 @@ class Summaries:
 
     async def tell(self) -> int:
         finished = await self.alerts.take_finished()
-        if not finished:
-            return 0
-        chats = await self.coordinators.telegram_ids()
         for progress in finished:
-            chat_id = chats.get(progress.alert.created_by or -1)
-            if chat_id is None:
-                continue
-            await self.bot.send_message(
-                chat_id, summary(self.content.lang(DEFAULT_LANGUAGE), progress)
-            )
+            if progress.alert.created_by is not None:
+                await self.coordinators.notify(
+                    summary(self.content.lang(DEFAULT_LANGUAGE), progress),
+                    to=[progress.alert.created_by],
+                    ref=f"alert:{progress.alert.id}",
+                )
         return len(finished)
 
 
