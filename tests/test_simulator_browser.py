@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
 from tests.processes import free_port, spawn, wait_healthy
 
@@ -82,9 +83,17 @@ async def add_phone(page: Page, kind: str, name: str, language: str = "en") -> s
     await form.get_by_test_id("phone-name").fill(name)
     await form.get_by_test_id("phone-language").select_option(language)
     await form.get_by_test_id("add-phone-submit").click()
-    phone = page.get_by_test_id("phone").filter(has_text=name)
+    phone = phone_named(page, name)
     await expect(phone).to_have_count(1)
     return str(await phone.get_attribute("data-phone-id"))
+
+
+def phone_named(page: Page, name: str) -> Locator:
+    """The phone whose title is exactly `name`. (`filter(has_text=...)` matches any text in the
+    card, case-insensitively: "Ana" also matched Luis's phone, whose Spanish messages say
+    "semana", and the alert seemed to arrive twice.)"""
+    title = page.locator(".phone-name", has_text=re.compile(f"^{re.escape(name)}$"))
+    return page.get_by_test_id("phone").filter(has=title)
 
 
 async def type_as(page: Page, phone_id: str, text: str) -> None:
@@ -222,13 +231,13 @@ async def test_the_coordinator_phone_sends_an_alert_that_reaches_the_zone(
 
     # Ana (SMS, Spanish, 60629) and Luis (Telegram, Spanish, 60623) get it; Sam (60632) does not.
     for name in ("Ana", "Luis"):
-        phone = page.get_by_test_id("phone").filter(has_text=name)
+        phone = phone_named(page, name)
         await expect(
             phone.locator('[data-testid="bubble"][data-direction="out"]').filter(
                 has_text="ALERTA VERIFICADA"
             )
         ).to_have_count(1, timeout=15_000)
-    sam = page.get_by_test_id("phone").filter(has_text="Sam")
+    sam = phone_named(page, "Sam")
     await expect(sam.locator('[data-testid="bubble"]').filter(has_text="Pulaski")).to_have_count(0)
     ARTIFACTS.mkdir(exist_ok=True)
     await page.evaluate("window.scrollTo(0, 0)")
