@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from bot.core.content import DEFAULT_LANGUAGE
 from bot.storage.crypto import Vault
 from bot.storage.db import Database
 from bot.storage.models import Channel, CoordinatorRow, InviteRow, Role
-from bot.storage.outbox import Notice, Outbox
+from bot.storage.outbox import ButtonRows, Notice, Outbox, seal_notice
 
 INVITE_LIFETIME = timedelta(hours=24)
 NOTICE_LIFETIME = timedelta(hours=24)  # a notice to coordinators undelivered by then is stale
@@ -115,16 +114,12 @@ class Coordinators:
         *,
         to: Sequence[int] | None = None,
         exclude: int | None = None,
-        buttons: Sequence[Sequence[tuple[str, str]]] = (),
+        buttons: ButtonRows = (),
         ref: str | None = None,
     ) -> int:
         """A notice to coordinators (`to`, or every active one but `exclude`) through the
         outbox, so a crash cannot lose it. How many were queued."""
         now = self.clock()
-        body = json.dumps(
-            {"text": text, "buttons": [list(map(list, row)) for row in buttons]},
-            ensure_ascii=False,
-        )
         async with self.db.transaction() as session:
             query = select(CoordinatorRow).where(CoordinatorRow.active)
             if to is not None:
@@ -136,7 +131,7 @@ class Coordinators:
                     Notice(
                         channel=Channel.TELEGRAM,
                         language=DEFAULT_LANGUAGE,
-                        body_cipher=self.vault.encrypt(body),
+                        body_cipher=seal_notice(self.vault, text, buttons),
                         expires_at=now + NOTICE_LIFETIME,
                         ref=ref,
                         address_cipher=row.telegram_cipher,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
@@ -36,7 +36,7 @@ from bot.storage.models import (
     ReportRow,
     ReportStatus,
 )
-from bot.storage.outbox import Notice, Outbox
+from bot.storage.outbox import ButtonRows, Notice, Outbox, seal_notice
 from bot.storage.subscribers import Subscribers
 
 STEPS = ("activity", "location", "time", "size", "uniform", "equipment", "photo")
@@ -631,7 +631,7 @@ class Reports:
         session: AsyncSession,
         row: ReportRow,
         text: str,
-        buttons: Sequence[Sequence[tuple[str, str]]] = (),
+        buttons: ButtonRows = (),
     ) -> None:
         # Coordinators read the network's default language (English); a per-coordinator
         # language is not stored yet.
@@ -692,16 +692,15 @@ class Reports:
         ref: str,
         subscriber_id: int | None = None,
         address_cipher: bytes | None = None,
-        buttons: Sequence[Sequence[tuple[str, str]]] = (),
+        buttons: ButtonRows = (),
         priority: int = 5,
     ) -> None:
         now = self.clock()
-        body = {"text": text, "buttons": [list(map(list, row)) for row in buttons]}
         await Outbox(session).enqueue_notice(
             Notice(
                 channel=channel,
                 language=language,
-                body_cipher=self._seal(body),
+                body_cipher=seal_notice(self.vault, text, buttons),
                 expires_at=now + NOTICE_LIFETIME,
                 ref=ref,
                 subscriber_id=subscriber_id,

@@ -9,7 +9,6 @@ cancellation skips what is still pending.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -34,7 +33,7 @@ from bot.storage.models import (
     WorkshopRow,
     WorkshopState,
 )
-from bot.storage.outbox import ALL_ZONES, Notice, Outbox
+from bot.storage.outbox import ALL_ZONES, Notice, Outbox, seal_notice
 
 REMINDERS = (timedelta(hours=24), timedelta(hours=2))
 LISTED = 3  # workshops shown at a time
@@ -332,7 +331,7 @@ class Workshops:
             Notice(
                 channel=subscriber.channel,
                 language=subscriber.language,
-                body_cipher=self.vault.encrypt(json.dumps({"text": text}, ensure_ascii=False)),
+                body_cipher=seal_notice(self.vault, text),
                 expires_at=expires,
                 ref=f"workshop:{row.id}",
                 subscriber_id=subscriber.id,

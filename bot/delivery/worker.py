@@ -8,7 +8,6 @@ loses nothing, and only sends that were in flight can repeat.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 import socket
@@ -22,7 +21,7 @@ from bot.delivery.sender import Buttons, Message, Outcome, Result, Sender
 from bot.storage.crypto import Vault
 from bot.storage.db import Database
 from bot.storage.models import DeliveryStatus, SubscriberStatus
-from bot.storage.outbox import Job, Outbox, Update
+from bot.storage.outbox import Job, Outbox, Update, open_notice
 
 log = logging.getLogger(__name__)
 
@@ -189,11 +188,7 @@ class Worker:
         """An alert's text in the person's language (English if none), or a notice's body."""
         if job.body_cipher is None:
             return job.texts.get(job.language) or job.texts["en"], ()
-        body = json.loads(self.vault.decrypt(job.body_cipher))
-        buttons = tuple(
-            tuple((label, data) for label, data in row) for row in body.get("buttons", [])
-        )
-        return str(body["text"]), buttons
+        return open_notice(self.vault, job.body_cipher)
 
     async def _turn(self, lane: Lane, address: str) -> bool:
         """Wait for a turn to send; False if the worker is stopping first (stop() cancels the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,6 +12,7 @@ from sqlalchemy import Select, and_, bindparam, exists, func, literal, or_, sele
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.storage.crypto import Vault
 from bot.storage.models import (
     AlertRow,
     AlertStatus,
@@ -67,13 +69,32 @@ class Job:
     body_cipher: bytes | None = None  # a notice's encrypted {"text", "buttons"}
 
 
+ButtonRows = Sequence[Sequence[tuple[str, str]]]
+"""Rows of (label, callback data): a notice's inline buttons (Telegram)."""
+
+
+def seal_notice(vault: Vault, text: str, buttons: ButtonRows = ()) -> bytes:
+    """A notice's body as the outbox keeps it: JSON {"text", "buttons"}, encrypted."""
+    body = {"text": text, "buttons": [[[label, data] for label, data in row] for row in buttons]}
+    return vault.encrypt(json.dumps(body, ensure_ascii=False))
+
+
+def open_notice(vault: Vault, cipher: bytes) -> tuple[str, tuple[tuple[tuple[str, str], ...], ...]]:
+    """What `seal_notice` sealed: the text and the button rows."""
+    body = json.loads(vault.decrypt(cipher))
+    rows = tuple(
+        tuple((str(label), str(data)) for label, data in row) for row in body.get("buttons", [])
+    )
+    return str(body["text"]), rows
+
+
 @dataclass(frozen=True)
 class Notice:
     """A message to one person that is not a broadcast: a report card, an outcome, a reminder."""
 
     channel: str
     language: str
-    body_cipher: bytes  # the Vault-encrypted JSON {"text": ..., "buttons": [[[label, data]]]}
+    body_cipher: bytes  # from seal_notice
     expires_at: datetime
     ref: str | None = None  # what it is about ("report:12")
     subscriber_id: int | None = None  # a subscriber: their address and status apply
