@@ -22,12 +22,14 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.alerts import AlertDraft
 from bot.core.audit import Actor, record
 from bot.core.content import DEFAULT_LANGUAGE, Content
 from bot.core.i18n import N_
 from bot.storage.crypto import Vault
 from bot.storage.db import Database
 from bot.storage.models import (
+    AlertKind,
     AlertRow,
     Channel,
     CoordinatorRow,
@@ -83,6 +85,7 @@ REPLY_WINDOW = timedelta(hours=2)
 DRAFT_TIMEOUT = timedelta(minutes=15)  # an unfinished guided report is sent as it is
 GROUP_WINDOW = timedelta(hours=3)  # reports of one zone this close together corroborate
 NOTICE_LIFETIME = timedelta(hours=24)
+ALERT_EXPIRY = timedelta(hours=4)  # of an alert drafted from a confirmed report
 OPEN = (ReportStatus.NEW.value, ReportStatus.VERIFYING.value)
 DECIDED = (
     ReportStatus.CONFIRMED,
@@ -409,6 +412,21 @@ class Reports:
             )
             await self._tell_reporter(session, row, OUTCOMES[outcome])
             return await self._view(session, row)
+
+    def alert_draft(self, view: ReportView) -> AlertDraft:
+        """The alert a confirmed report suggests: its zone and the neighbouring ones, and the
+        `report` template of config/alerts.yaml filled with where and when."""
+        zones = (view.zone, *self.content.zones.neighbours(view.zone)) if view.zone else ()
+        local = (view.submitted_at or view.created_at).astimezone(self.timezone)
+        where = str(view.details.get("location") or view.details.get("text") or "")
+        if not where and view.zone:
+            where = f"{view.zone} {self.content.zones.name_of(view.zone) or ''}".strip()
+        when = str(view.details.get("time") or local.strftime("%H:%M"))
+        texts = {
+            code: template.format(where=where, when=when)
+            for code, template in self.content.alert_templates.get("report", {}).items()
+        }
+        return AlertDraft(AlertKind.ALERT, zones, texts, expires_in=ALERT_EXPIRY)
 
     async def link_alert(self, report_id: int, alert_id: int, by: Actor) -> None:
         """The alert drafted from a confirmed report records it (and the reports that

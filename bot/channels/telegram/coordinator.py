@@ -40,7 +40,6 @@ COMPOSER = "composer"  # key in PTB's per-user data
 ASKING = "asking"  # key in PTB's per-user data: the report whose question is being typed
 PLANNING = "planning"  # key in PTB's per-user data: a workshop being set up
 WORKSHOP_STEPS = ("title", "title_es", "start", "place", "zones", "capacity")
-REPORT_EXPIRY = timedelta(hours=4)  # an alert drafted from a confirmed report
 ALL_WORDS = frozenset({"all", "todas", "todos", "todo"})
 
 
@@ -736,7 +735,7 @@ class CoordinatorHandlers:
         if view is None:
             return
         _ = self.lang(update).gettext
-        draft = self.alert_from(view)
+        draft = self.reports.alert_draft(view)
         try:
             alert = await self.alerts.draft(draft, me.actor())
         except AlertError as exc:
@@ -758,23 +757,6 @@ class CoordinatorHandlers:
             ),
         )
         await self._preview(update, composition, alert)
-
-    def alert_from(self, view: ReportView) -> AlertDraft:
-        """The alert a confirmed report suggests: its zone and the neighbouring ones, and the
-        templates of config/alerts.yaml filled with where and when."""
-        zones = (view.zone, *self.content.zones.neighbours(view.zone)) if view.zone else ()
-        when_utc = view.submitted_at or view.created_at
-        local = when_utc.astimezone(self.reports.timezone) if self.reports else when_utc
-        texts: dict[str, str] = {}
-        for code, template in self.content.alert_templates.get("report", {}).items():
-            where = str(view.details.get("location") or view.details.get("text") or "")
-            if not where and view.zone:
-                where = f"{view.zone} {self.content.zones.name_of(view.zone) or ''}".strip()
-            when = str(view.details.get("time") or local.strftime("%H:%M"))
-            texts[code] = template.format(where=where, when=when)
-        return AlertDraft(
-            AlertKind.ALERT, tuple(z for z in zones if z), texts, expires_in=REPORT_EXPIRY
-        )
 
     # --- workshops -------------------------------------------------------------------------
 
