@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
+from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.http.response import Response
 from twilio.rest import Client
 
 from bot.delivery.sender import Message, Outcome, Result
@@ -25,6 +29,79 @@ INVALID = {21211, 21214, 21217, 21407, 21408, 21612, 21614}  # not a number we c
 QUEUE_FULL = {21611, 30001, 20429}  # slow down and try again
 
 
+class FormTransport(AsyncTwilioHttpClient):  # type: ignore[misc]  # twilio is untyped
+    """twilio's own aiohttp transport, sending its form as ready bytes.
+
+    twilio lets a program bring its HTTP client (``Client(http_client=...)``); this one keeps
+    twilio's session, URL, headers, query and response handling and drops per-request work
+    that a form POST does not need: aiohttp's FormData (a multipart writer with a fresh uuid
+    boundary for every urlencoded body), a BasicAuth object per request, and the INFO log
+    lines formatted while nobody listens. The body is what FormData would have sent:
+    ``urlencode(data, doseq=True)`` as application/x-www-form-urlencoded (a test compares
+    them). Measured against the fake Twilio: 610 -> 510 us of CPU per message sent.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()  # max_retries unset: no silent re-POST on 5xx
+        self._auth: tuple[tuple[str, str], str] | None = None
+
+    @staticmethod
+    def encode(data: dict[str, object]) -> bytes:
+        """The form as aiohttp's FormData encodes a urlencoded body."""
+        return urlencode(data, doseq=True).encode()
+
+    def _authorization(self, auth: tuple[str, str]) -> str:
+        if self._auth is None or self._auth[0] != auth:
+            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode("ascii")
+            self._auth = (auth, f"Basic {token}")
+        return self._auth[1]
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109  # twilio's signature
+        allow_redirects: bool = False,
+    ) -> Response:
+        if timeout is not None and timeout <= 0:
+            raise ValueError(timeout)
+        sent = dict(headers or {})
+        if auth is not None:
+            sent["Authorization"] = self._authorization(auth)
+        body = None
+        if data:
+            body = self.encode(data)
+            sent["Content-Type"] = "application/x-www-form-urlencoded"
+        if self.logger.isEnabledFor(logging.INFO):
+            # twilio's own lines; its log_request leaves the Authorization header out.
+            self.log_request(
+                {"method": method.upper(), "url": url, "params": params, "headers": headers}
+            )
+        options: dict[str, Any] = {}
+        if timeout is not None:
+            options["timeout"] = aiohttp.ClientTimeout(total=timeout)
+        session = self.session
+        if session is None:
+            raise RuntimeError("FormTransport has no session (it is closed)")
+        async with session.request(
+            method.upper(),
+            url,
+            params=params,
+            data=body,
+            headers=sent,
+            allow_redirects=allow_redirects,
+            **options,
+        ) as response:
+            text = await response.text()
+        if self.logger.isEnabledFor(logging.INFO):
+            self.log_response(response.status, response)
+        return Response(response.status, text, response.headers)
+
+
 class TwilioSender:
     """Sends SMS through Twilio's Messages API with a validity period from the expiry."""
 
@@ -37,14 +114,14 @@ class TwilioSender:
         self.timeout = timeout
         self._token = settings.twilio_auth_token.get_secret_value()
         self._client: Client | None = None
-        self._http: AsyncTwilioHttpClient | None = None
+        self._http: FormTransport | None = None
         self.status_callback = settings.public(STATUS_PATH) if settings.public_url else None
 
     def _connect(self) -> Client:
         # AsyncTwilioHttpClient must be created inside the running event loop.
         if self._client is None:
             settings = self.settings
-            self._http = AsyncTwilioHttpClient()  # max_retries unset: no silent re-POST on 5xx
+            self._http = FormTransport()
             client = Client(
                 settings.twilio_account_sid,
                 self._token,
