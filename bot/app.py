@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
@@ -247,7 +248,27 @@ def serve(settings: Settings, *, with_worker: bool = True) -> None:
     on_top: list[Component] = (
         [build_worker(services), Upkeep(services.reports)] if with_worker else []
     )
-    uvicorn.Server(uvicorn_config(build_web(services, on_top=on_top), settings)).run()
+    server = uvicorn.Server(uvicorn_config(build_web(services, on_top=on_top), settings))
+    settle_heap()
+    server.run()
+
+
+# Young collections every 10,000 net allocations instead of CPython's 700: a send allocates
+# hundreds of short-lived objects, nearly all freed by reference counting anyway.
+GC_THRESHOLDS = (10_000, 10, 10)
+
+
+def settle_heap() -> None:
+    """Call once start-up has built what lives as long as the process (modules, settings,
+    services, clients): the collector stops scanning those (`gc.freeze`) and runs less often.
+
+    Measured on the SMS broadcast bench (10,000 texts, one worker): without it, 8 full
+    collections of ~170,000 objects took 0.94 s, up to 141 ms each with every send stalled;
+    with it, none, and 0.09 s in all collections. Peak memory did not move (139-140 MB).
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def run_loop(main: Coroutine[Any, Any, T]) -> T:
@@ -274,6 +295,7 @@ async def work(settings: Settings) -> None:
     upkeep = Upkeep(services.reports)
     await worker.start()
     await upkeep.start()
+    settle_heap()
     try:
         await stop.wait()
     finally:

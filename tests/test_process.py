@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import time
 from pathlib import Path
 
+from bot.app import GC_THRESHOLDS, settle_heap
 from tests.conftest import BOT_NUMBER, DATA_KEY, TELEGRAM_TOKEN, TWILIO_SID, TWILIO_TOKEN, Fakes
 from tests.processes import Processes, free_port, wait_healthy
 
@@ -100,3 +102,15 @@ async def test_web_refuses_to_start_on_a_database_that_was_not_migrated(
     _, stderr = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode != 0
     assert b"rrbot db upgrade" in stderr
+
+
+def test_a_started_process_stops_scanning_what_start_up_built() -> None:
+    before = gc.get_threshold()
+    try:
+        settle_heap()
+        # This process has imported the whole bot: its modules and objects are now frozen.
+        assert gc.get_freeze_count() > 10_000
+        assert gc.get_threshold() == GC_THRESHOLDS
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
