@@ -4,6 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
+# Test processes (pytest-xdist): most of a test's time is waiting on its fakes and processes.
+# A file's tests stay together, so the browser tests start one demo.
+JOBS ?= 2
+PYTEST := $(BIN)/pytest -n $(JOBS) --dist loadfile
 
 .PHONY: install browser test lint types pytest pytest-sqlite pytest-postgres run demo demo-reset bench messages clean
 
@@ -37,12 +41,12 @@ types: install
 pytest: pytest-sqlite pytest-postgres
 
 pytest-sqlite: install
-	$(BIN)/pytest
+	$(PYTEST)
 
 # The same suite again on the real PostgreSQL server; it fails (never skips) if unreachable.
 # The browser tests drive the demo, which is SQLite by design: they run in the first pass.
 pytest-postgres: install
-	TEST_DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest -m "not browser"
+	TEST_DATABASE_URL=$(TEST_POSTGRES_URL) $(PYTEST) -m "not browser"
 
 run: install
 	$(BIN)/rrbot run

@@ -1,7 +1,9 @@
 """Fixtures: a migrated database per test (SQLite or PostgreSQL), the fake providers, the bot.
 
 The suite runs twice in `make test`: on SQLite, then with TEST_DATABASE_URL pointing at the
-real PostgreSQL server. PostgreSQL being unreachable fails the run; it never skips.
+real PostgreSQL server. PostgreSQL being unreachable fails the run; it never skips. Under
+pytest-xdist each worker has a PostgreSQL database of its own (`test_gw0`, `test_gw1`, …,
+created on first use), since every test empties the one it uses.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 from bot.app import Services, build_services, build_web, build_worker
 from bot.delivery.worker import RetryPolicy, Worker
@@ -27,6 +29,7 @@ from bot.storage.crypto import generate_key
 from bot.storage.db import make_engine
 from bot.storage.migrate import upgrade
 from bot.storage.models import Base
+from tests.bench.common import create_database
 from tests.processes import Processes
 
 TELEGRAM_TOKEN = "123456:TEST-token-for-the-fake"
@@ -35,9 +38,18 @@ TWILIO_TOKEN = "twilio-test-auth-token"
 BOT_NUMBER = "+13125550100"
 DATA_KEY = generate_key()
 
+# xdist workers inherit COLUMNS=80, and Rich fixes a console's width from it when the console
+# is made (bot.cli makes its own at import): the CLI tests set the width they need per call.
+os.environ.pop("COLUMNS", None)
+
 
 def postgres_url() -> str | None:
-    return os.environ.get("TEST_DATABASE_URL") or None
+    url = os.environ.get("TEST_DATABASE_URL") or None
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if url is None or worker is None:
+        return url
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_{worker}").render_as_string(hide_password=False)
 
 
 def async_url(url: str) -> str:
@@ -60,8 +72,12 @@ def database_template(tmp_path_factory: pytest.TempPathFactory) -> str:
 async def _reset_postgres(url: str) -> None:
     dsn = url.replace("postgresql+asyncpg", "postgresql")
     try:
-        connection = await asyncpg.connect(dsn, timeout=5)
-    except (OSError, asyncpg.PostgresError) as exc:
+        try:
+            connection = await asyncpg.connect(dsn, timeout=5)
+        except asyncpg.InvalidCatalogNameError:
+            await create_database(dsn)
+            connection = await asyncpg.connect(dsn, timeout=5)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
         raise RuntimeError(
             f"PostgreSQL at TEST_DATABASE_URL is unreachable ({type(exc).__name__}); "
             "start it, or run the SQLite half alone with `make pytest-sqlite`"
