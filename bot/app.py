@@ -31,7 +31,7 @@ from bot.core.subscribers import SubscriberDirectory
 from bot.core.workshops import Workshops
 from bot.delivery.pacing import ChatBuckets, Pacer, make_pacer
 from bot.delivery.receipts import Receipts
-from bot.delivery.worker import Lane, RetryPolicy, Worker
+from bot.delivery.worker import LOOPS_PER_LANE, Lane, RetryPolicy, Worker
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.storage.crypto import Vault, dev_key
@@ -129,10 +129,11 @@ def build_services(settings: Settings, *, clock: Clock = utcnow) -> Services:
 
 
 def lane_batch(rate: float, lease: timedelta) -> int:
-    """Claim what can go out well within a lease, so no lease runs out mid-batch."""
+    """How many deliveries one claim takes: what all of a lane's loops hold at once goes out
+    within half a lease at the lane's rate, so no lease runs out while a row waits its turn."""
     if rate <= 0:
         return 500
-    return max(5, min(500, int(rate * lease.total_seconds() / 4)))
+    return max(5, min(500, int(rate * lease.total_seconds() / (2 * LOOPS_PER_LANE))))
 
 
 def build_worker(

@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from datetime import timedelta
 
 import pytest
 
+from bot.app import lane_batch
 from bot.delivery.pacing import MARGIN, SharedBucket, TokenBucket, Unlimited, make_pacer
+from bot.delivery.worker import LOOPS_PER_LANE
 from bot.storage.db import Database
 from tests.conftest import async_url
 
@@ -105,3 +108,10 @@ async def test_two_workers_sharing_a_postgres_bucket_stay_within_the_rate(
         assert rate * seconds * 0.8 <= len(sent) <= rate * seconds + sum(w.block for w in workers)
     finally:
         await db.close()
+
+
+@pytest.mark.parametrize("rate", [1, 10, 30, 200, 1000])
+def test_what_a_lanes_loops_claim_at_once_goes_out_within_half_a_lease(rate: float) -> None:
+    lease = timedelta(seconds=60)
+    held = LOOPS_PER_LANE * lane_batch(rate, lease)
+    assert held / rate <= lease.total_seconds() / 2
