@@ -70,6 +70,18 @@ async def reset_postgres(url: str) -> None:
         await connection.close()
 
 
+async def vacuum(url: str) -> None:
+    """VACUUM ANALYZE now, so that autovacuum does not wake during the next measurement: a
+    broadcast leaves tens of thousands of dead row versions behind, and the baseline measured
+    next would otherwise share the machine with their cleaning."""
+    dsn = async_url(url).replace("postgresql+asyncpg", "postgresql")
+    connection = await asyncpg.connect(dsn, timeout=5)
+    try:
+        await connection.execute("VACUUM (ANALYZE)")
+    finally:
+        await connection.close()
+
+
 async def create_database(dsn: str) -> None:
     """CREATE DATABASE for the name in `dsn`, connected through the server's `postgres` database."""
     base, _, name = dsn.rpartition("/")
