@@ -250,22 +250,17 @@ class Tracker:
     def between(self, start: float, end: float) -> int:
         return sum(1 for at in self.times if start <= at < end)
 
-    def stalls(self, longer_than: float) -> tuple[int, float]:
-        """Pauses between two consecutive messages longer than `longer_than`: (how many, s)."""
+    def stalls(self, longer_than: float) -> tuple[int, float, list[int]]:
+        """Pauses between two consecutive messages longer than `longer_than`: how many, their
+        seconds in all, and after which message each came (batch boundaries show as round
+        numbers: the worker claims 500 at a time)."""
         ordered = sorted(self.times)
-        gaps = [b - a for a, b in itertools.pairwise(ordered) if b - a > longer_than]
-        import sys as _s
-
-        print(
-            "GAPS",
-            [
-                (i, round(b - a, 3))
-                for i, (a, b) in enumerate(itertools.pairwise(ordered))
-                if b - a > longer_than
-            ],
-            file=_s.stderr,
-        )  # TEMP
-        return len(gaps), sum(gaps)
+        gaps = [
+            (k, b - a)
+            for k, (a, b) in enumerate(itertools.pairwise(ordered), 1)
+            if b - a > longer_than
+        ]
+        return len(gaps), sum(gap for _, gap in gaps), [k for k, _ in gaps]
 
 
 def draft(marker: str, zones: Iterable[str]) -> AlertDraft:
@@ -303,7 +298,8 @@ class Broadcast:
     peak_mb: list[float | None]
     exits: list[int | None]
     workers: list[str] = field(default_factory=list)
-    stalls: tuple[int, float] = (0, 0.0)  # pauses of the flow longer than STALL at the fake
+    # pauses of the flow longer than STALL at the fake: how many, seconds, after which message
+    stalls: tuple[int, float, list[int]] = (0, 0.0, [])
     split: list[int] = field(default_factory=list)  # sent per worker, when several
     limit: float | None = None
 
@@ -1035,11 +1031,13 @@ def report_broadcasts(title: str, results: list[Broadcast], compared: Outcome | 
     for r in results:
         statuses = ", ".join(f"{s} {n}" for s, n in sorted(r.statuses.items()))
         console.print(f"{r.label}: outbox {statuses}; CPU {cpu_text(r.cpu, [*r.workers, 'fakes'])}")
-        count, total = r.stalls
+        count, total, after = r.stalls
         if count and r.duration:
+            where = ", ".join(f"{k:,}" for k in after[:8]) + (", …" if count > 8 else "")
             console.print(
                 f"{r.label}: {count} pauses of over {ms(STALL)} ms between two messages, "
-                f"{total:.1f} s in all ({100 * total / r.duration:.0f}% of the run)"
+                f"{total:.1f} s in all ({100 * total / r.duration:.0f}% of the run), "
+                f"after message {where}"
             )
         if r.split:
             console.print(f"{r.label}: sent per worker {' / '.join(str(n) for n in r.split)}")
