@@ -7,9 +7,14 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from bot.channels.sms.sender import FormTransport, TwilioSender
 from bot.delivery.sender import Message, Result
+from bot.sim.serve import serve
 from bot.storage.models import SubscriberStatus
 from tests.conftest import TWILIO_TOKEN, Fakes, make_settings
 
@@ -79,6 +84,32 @@ async def test_twilio_errors_come_back_as_outcomes(fakes: Fakes, tmp_path: Path)
     assert (busy.result, busy.error) == (Result.RETRY, "twilio:20503")
     assert invalid.result == Result.UNREACHABLE
     assert invalid.subscriber_status == SubscriberStatus.BLOCKED.value
+
+
+async def test_a_problem_details_error_is_classified_like_any_twilio_error(
+    tmp_path: Path,
+) -> None:
+    async def problem(request: Request) -> JSONResponse:
+        body = {
+            "type": "https://www.twilio.com/docs/api/errors/21610",
+            "title": "Attempt to send to unsubscribed recipient",
+            "status": 400,
+            "code": 21610,
+        }
+        return JSONResponse(body, status_code=400, media_type="application/problem+json")
+
+    server = await serve(Starlette(routes=[Route("/{path:path}", problem, methods=["POST"])]))
+    settings = make_settings(
+        f"sqlite:///{tmp_path / 'unused.sqlite3'}", tmp_path, TWILIO_API_URL=server.url
+    )
+    sms = TwilioSender(settings, timeout=5.0)
+    try:
+        outcome = await sms.send(message("hello"))
+    finally:
+        await sms.close()
+        await server.stop()
+    assert (outcome.result, outcome.error) == (Result.UNREACHABLE, "twilio:21610")
+    assert outcome.subscriber_status == SubscriberStatus.OPTED_OUT.value
 
 
 async def test_twilio_info_logging_shows_no_number_text_or_secret(

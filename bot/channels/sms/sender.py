@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
@@ -154,7 +154,9 @@ class TwilioSender:
                     **sender,
                     **extra,
                 )
-        except TwilioRestException as exc:
+        except (TwilioRestException, TwilioServiceException) as exc:
+            # twilio raises the second for RFC 9457 problem bodies ({type, title, status, code}),
+            # which newer Twilio APIs answer with; it is not a TwilioRestException.
             return classify(exc.status, exc.code)
         except TimeoutError:
             # Ambiguous: Twilio may have accepted it. A possible duplicate beats a lost alert.
