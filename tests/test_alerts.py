@@ -276,3 +276,25 @@ async def test_timeouts_are_retried_and_only_those_can_repeat(bot: Bot, worker: 
     # Everyone got it; a send that timed out may also have arrived (the outbox accepts that).
     assert all(n >= 1 for n in counts)
     assert all(n <= 2 for n in counts)
+
+
+async def test_a_worker_in_another_process_hears_of_an_approval_at_once(bot: Bot) -> None:
+    if bot.services.db.is_sqlite:
+        pytest.skip("one process per SQLite database: the worker is woken in-process")
+    from bot.app import build_worker
+
+    crowd = people()[:4]
+    await sign_up(bot, crowd)
+    worker = build_worker(bot.services)
+    bot.services.alerts.on_queued = None  # as if the approval happened in another process
+    worker.poll_interval = 60.0  # so only PostgreSQL's notification can wake it in time
+    await worker.start()
+    try:
+        await asyncio.sleep(0.2)  # its loops have found nothing and wait
+        sent = await bot.services.alerts.send_now(alert(("all",)), OPERATOR)
+        await finished(bot, sent.id, within=10.0)
+    finally:
+        await worker.stop()
+    for person in crowd:
+        got = received(bot, person, "VERIFIED ALERT") + received(bot, person, "ALERTA VERIFICADA")
+        assert len(got) == 1, person.label

@@ -19,9 +19,9 @@ from typing import Any
 from bot.delivery.pacing import ChatBuckets, Pacer
 from bot.delivery.sender import Buttons, Message, Outcome, Result, Sender
 from bot.storage.crypto import Vault
-from bot.storage.db import Database
+from bot.storage.db import Database, Unlisten
 from bot.storage.models import DeliveryStatus, SubscriberStatus
-from bot.storage.outbox import Job, Outbox, Update, open_notice
+from bot.storage.outbox import QUEUED_CHANNEL, Job, Outbox, Update, open_notice
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,7 @@ class Worker:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self._pacing: set[asyncio.Task[Any]] = set()  # deliveries waiting for their turn
+        self._unlisten: Unlisten | None = None
 
     def wake(self) -> None:
         """New deliveries were queued in this process: don't wait for the next poll."""
@@ -99,6 +100,12 @@ class Worker:
 
     async def start(self) -> None:
         self._stopping = False
+        # PostgreSQL: deliveries queued by another process (the web app approving an alert,
+        # a CLI command) wake this worker at once; polling remains the fallback.
+        try:
+            self._unlisten = await self.db.listen(QUEUED_CHANNEL, self.wake)
+        except Exception as exc:
+            log.warning("not listening for queued deliveries", extra={"error": type(exc).__name__})
         for channel in self.lanes:
             # Several loops per lane: while one records its outcomes and claims the next batch,
             # another keeps the provider busy, so the pacing never idles between batches.
@@ -118,6 +125,12 @@ class Worker:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        if self._unlisten is not None:
+            unlisten, self._unlisten = self._unlisten, None
+            try:
+                await unlisten()
+            except Exception as exc:
+                log.warning("stop listening failed", extra={"error": type(exc).__name__})
         for lane in self.lanes.values():
             await lane.sender.close()
         log.info("delivery worker stopped")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import ConnectionPoolEntry
+
+Unlisten = Callable[[], Awaitable[None]]
 
 Conflict = IntegrityError
 """A concurrent transaction wrote the same unique row first: retry the whole transaction."""
@@ -81,6 +83,33 @@ class Database:
             return
         async with self._writer, self._sessions.begin() as session:
             yield session
+
+    async def listen(self, channel: str, callback: Callable[[], None]) -> Unlisten | None:
+        """PostgreSQL: call `callback` whenever a transaction that NOTIFYs `channel` commits, on
+        a connection kept for it; returns how to stop. None on SQLite (one process: no need)."""
+        if self.is_sqlite:
+            return None
+        connection = await self.engine.connect()
+        try:
+            raw = await connection.get_raw_connection()
+            driver: Any = raw.driver_connection  # the asyncpg connection
+
+            def notified(*_: object) -> None:
+                callback()
+
+            await driver.add_listener(channel, notified)
+        except BaseException:
+            await connection.close()
+            raise
+
+        async def stop() -> None:
+            try:
+                if not driver.is_closed():
+                    await driver.remove_listener(channel, notified)
+            finally:
+                await connection.close()
+
+        return stop
 
     async def ping(self) -> bool:
         try:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, exists, func, literal, or_, select, update
+from sqlalchemy import Select, and_, bindparam, exists, func, literal, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,6 +33,9 @@ REACHED = (
 )
 """Deliveries that reached, or are about to reach, their subscriber."""
 PENDING = (DeliveryStatus.QUEUED.value, DeliveryStatus.SENDING.value)
+QUEUED_CHANNEL = "rrbot_outbox"
+"""PostgreSQL NOTIFY channel: told when a transaction that queued deliveries commits, so that
+workers in other processes claim at once instead of at their next poll."""
 """Deliveries still to send (the partial index ix_deliveries_pending holds only these)."""
 
 
@@ -158,7 +161,16 @@ class Outbox:
         ]  # fmt: skip
         statement = self._insert().from_select(columns, source).on_conflict_do_nothing()
         result = await self.session.execute(statement)
-        return int(getattr(result, "rowcount", 0) or 0)
+        count = int(getattr(result, "rowcount", 0) or 0)
+        if count:
+            await self._announce()
+        return count
+
+    async def _announce(self) -> None:
+        # Delivered when (and only if) the caller's transaction commits; several in one
+        # transaction arrive as one.
+        if self.dialect == "postgresql":
+            await self.session.execute(text(f"NOTIFY {QUEUED_CHANNEL}"))
 
     async def cancel_pending(self, alert_id: int, now: datetime, reason: str) -> int:
         """Deliveries of `alert_id` not yet handed to a provider are skipped (a correction)."""
@@ -267,6 +279,7 @@ class Outbox:
         )
         self.session.add(row)
         await self.session.flush()
+        await self._announce()
         return row.id
 
     async def record(self, updates: Iterable[Update], now: datetime) -> None:
