@@ -16,7 +16,7 @@ this process through `Alerts.send_now`, as the operator's CLI does. The scenario
                the achieved rate as % of the limit, and the % of requests answered 429.
 3. latency     approval to the first sendMessage at the fake, 20 alerts of 10 recipients:
                with the worker in the approving process (as `rrbot run`, woken by
-               `on_queued`), and as a standalone `rrbot worker` (which finds them by polling).
+               `on_queued`), and as a standalone `rrbot worker` (woken by PostgreSQL's NOTIFY).
 4. rights      `rrbot run` broadcasting to 10,000 at the default 30/s, the fake limiting at
                30/s: how long a `/rights` asked meanwhile waits for its answer.
 5. memory      the worker's RSS high-water mark (VmHWM) over scenario 1's broadcasts to N,
@@ -1069,8 +1069,8 @@ def report_latency(results: list[Latency]) -> None:
         )
     console.print(t)
     console.print(
-        "in-process: the worker is woken by Alerts.on_queued; standalone: it finds the alert "
-        "on its next poll (every 0.25 s when idle).\n"
+        "in-process: the worker is woken by Alerts.on_queued; standalone: by PostgreSQL's "
+        "NOTIFY when the approval commits (on SQLite, its next poll: every 0.25 s when idle).\n"
     )
 
 
