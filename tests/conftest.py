@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 import pytest
 from sqlalchemy import make_url, text
 
@@ -29,7 +28,7 @@ from bot.storage.crypto import generate_key
 from bot.storage.db import make_engine
 from bot.storage.migrate import upgrade
 from bot.storage.models import Base
-from tests.bench.common import create_database
+from tests.bench.common import PostgresUnreachableError, reset_postgres
 from tests.processes import Processes
 
 TELEGRAM_TOKEN = "123456:TEST-token-for-the-fake"
@@ -64,28 +63,20 @@ def database_template(tmp_path_factory: pytest.TempPathFactory) -> str:
         path = tmp_path_factory.mktemp("template") / "bot.sqlite3"
         upgrade(async_url(f"sqlite:///{path}"))
         return f"sqlite:///{path}"
-    asyncio.run(_reset_postgres(async_url(url)))
+    _reset_postgres(url)
     upgrade(async_url(url))
     return url
 
 
-async def _reset_postgres(url: str) -> None:
-    dsn = url.replace("postgresql+asyncpg", "postgresql")
+def _reset_postgres(url: str) -> None:
+    """An empty schema in the test database (created on first use); loud if unreachable."""
     try:
-        try:
-            connection = await asyncpg.connect(dsn, timeout=5)
-        except asyncpg.InvalidCatalogNameError:
-            await create_database(dsn)
-            connection = await asyncpg.connect(dsn, timeout=5)
-    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        asyncio.run(reset_postgres(url))
+    except PostgresUnreachableError as exc:
         raise RuntimeError(
-            f"PostgreSQL at TEST_DATABASE_URL is unreachable ({type(exc).__name__}); "
+            f"PostgreSQL at TEST_DATABASE_URL is unreachable ({exc}); "
             "start it, or run the SQLite half alone with `make pytest-sqlite`"
         ) from None
-    try:
-        await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    finally:
-        await connection.close()
 
 
 async def _truncate(url: str) -> None:
