@@ -21,7 +21,7 @@ from rich.table import Table
 from bot.core.alerts import AlertDraft, AlertError, Preview
 from bot.core.audit import Actor
 from bot.core.coordinators import Coordinator, CoordinatorError
-from bot.core.workshops import WorkshopError, WorkshopPlan, monthly
+from bot.core.workshops import DEFAULT_MINUTES, WorkshopError, WorkshopPlan, series
 from bot.settings import Settings, SettingsError, load_settings
 from bot.storage.models import AlertKind, Role
 
@@ -465,7 +465,7 @@ def workshops_add(
     title_es: Annotated[str | None, typer.Option(help="The Spanish title")] = None,
     description: Annotated[str | None, typer.Option(help="What it covers, in English")] = None,
     description_es: Annotated[str | None, typer.Option(help="What it covers, in Spanish")] = None,
-    minutes: Annotated[int, typer.Option(help="How long it lasts")] = 90,
+    minutes: Annotated[int, typer.Option(help="How long it lasts")] = DEFAULT_MINUTES,
     languages: Annotated[str, typer.Option(help="Given in, e.g. es,en")] = "en",
     zones: Annotated[str, typer.Option(help="ZIP codes it serves, or all")] = "all",
     capacity: Annotated[int | None, typer.Option(help="Seats (none: no limit)")] = None,
@@ -483,27 +483,22 @@ def workshops_add(
 ) -> None:
     """Schedule a workshop (or a monthly series with --repeat); prints the id(s)."""
     settings = settings_or_exit()
-    first = parse_local(start, settings.zone)
+    plan = WorkshopPlan(
+        titles={"en": title, **({"es": title_es} if title_es else {})},
+        descriptions={
+            code: text for code, text in (("en", description), ("es", description_es)) if text
+        },
+        starts_at=parse_local(start, settings.zone),
+        minutes=minutes,
+        place=place,
+        languages=_codes(languages),
+        zones=_codes(zones),
+        capacity=capacity,
+    )
     try:
-        starts = monthly(first, repeat, count) if repeat else [first]
+        plans = series(plan, repeat, count)
     except WorkshopError as exc:
         raise typer.BadParameter(str(exc), param_hint="'--repeat'") from None
-    plans = [
-        WorkshopPlan(
-            titles={"en": title, **({"es": title_es} if title_es else {})},
-            descriptions={
-                code: text for code, text in (("en", description), ("es", description_es)) if text
-            },
-            starts_at=when,
-            minutes=minutes,
-            place=place,
-            languages=_codes(languages),
-            zones=_codes(zones),
-            capacity=capacity,
-            series=f"{repeat} from {first:%Y-%m-%d}" if repeat else None,
-        )
-        for when in starts
-    ]
 
     async def job(services: Services) -> tuple[list[int], int | None]:
         ids = [(await services.workshops.add(plan, Actor.operator())).id for plan in plans]
@@ -531,26 +526,21 @@ def workshops_import(
     entries = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("workshops") or []
     plans = []
     for entry in entries:
-        first = parse_local(str(entry["start"]), settings.zone)
+        plan = WorkshopPlan(
+            titles={str(k): str(v) for k, v in entry["title"].items()},
+            descriptions={str(k): str(v) for k, v in (entry.get("description") or {}).items()},
+            starts_at=parse_local(str(entry["start"]), settings.zone),
+            minutes=int(entry.get("minutes", DEFAULT_MINUTES)),
+            place=str(entry["place"]),
+            languages=tuple(entry.get("languages", ["en"])),
+            zones=tuple(str(z) for z in entry.get("zones", ["all"])),
+            capacity=entry.get("capacity"),
+        )
         repeat = entry.get("repeat")  # a monthly series: "second saturday", with `count`
         try:
-            starts = monthly(first, str(repeat), int(entry.get("count", 6))) if repeat else [first]
+            plans += series(plan, str(repeat) if repeat else None, int(entry.get("count", 6)))
         except WorkshopError as exc:
             raise typer.BadParameter(str(exc), param_hint=str(path)) from None
-        plans += [
-            WorkshopPlan(
-                titles={str(k): str(v) for k, v in entry["title"].items()},
-                descriptions={str(k): str(v) for k, v in (entry.get("description") or {}).items()},
-                starts_at=when,
-                minutes=int(entry.get("minutes", 90)),
-                place=str(entry["place"]),
-                languages=tuple(entry.get("languages", ["en"])),
-                zones=tuple(str(z) for z in entry.get("zones", ["all"])),
-                capacity=entry.get("capacity"),
-                series=f"{repeat} from {first:%Y-%m-%d}" if repeat else None,
-            )
-            for when in starts
-        ]
 
     async def job(services: Services) -> list[int]:
         return [(await services.workshops.add(plan, Actor.operator())).id for plan in plans]

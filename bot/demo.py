@@ -26,7 +26,7 @@ from bot import logs
 from bot.app import build_services, build_web, build_worker, uvicorn_config
 from bot.core.audit import Actor
 from bot.core.coordinators import Coordinators
-from bot.core.workshops import WorkshopPlan, Workshops
+from bot.core.workshops import DEFAULT_MINUTES, WorkshopPlan, Workshops
 from bot.settings import Settings, load_settings
 from bot.sim.fake_telegram import FakeTelegram
 from bot.sim.fake_twilio import FakeTwilio
@@ -188,7 +188,7 @@ async def seed(
                     "es": "Conozca sus derechos en casa y en el trabajo",
                 },
                 starts_at=datetime.combine(saturday, time(10), tzinfo=workshops.timezone),
-                minutes=90,
+                minutes=DEFAULT_MINUTES,
                 place="Gage Park library, 2807 W 55th St",
                 languages=("es", "en"),
                 zones=("all",),

@@ -10,7 +10,7 @@ cancellation skips what is still pending.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 
@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.audit import Actor, record
 from bot.core.content import DEFAULT_LANGUAGE, Content
+from bot.core.i18n import Lang
 from bot.storage.crypto import Vault
 from bot.storage.db import Database
 from bot.storage.models import (
@@ -36,6 +37,7 @@ from bot.storage.models import (
 from bot.storage.outbox import ALL_ZONES, Notice, Outbox, seal_notice
 
 REMINDERS = (timedelta(hours=24), timedelta(hours=2))
+DEFAULT_MINUTES = 90  # how long a workshop lasts when nobody says
 LISTED = 3  # workshops shown at a time
 HAPPENING = (WorkshopState.SCHEDULED.value, WorkshopState.MOVED.value)
 
@@ -168,13 +170,13 @@ class Workshops:
                     and DEFAULT_LANGUAGE not in row.languages
                 ):
                     continue  # given in neither their language nor English
-                lang = self.content.lang(self.content.supported(subscriber.language))
-                text = lang.gettext(
-                    "New workshop: {title}, {when}, at {place}. Reply WORKSHOPS to save a seat."
-                ).format(
-                    title=_title(row, lang.code),
-                    when=self.when(row.starts_at, lang.code),
-                    place=row.place,
+                lang = self._lang(subscriber)
+                text = self._fill(
+                    lang.gettext(
+                        "New workshop: {title}, {when}, at {place}. Reply WORKSHOPS to save a seat."
+                    ),
+                    row,
+                    lang.code,
                 )
                 await self._notice(session, row, subscriber, text, due=due, expires=row.starts_at)
                 count += 1
@@ -209,11 +211,13 @@ class Workshops:
             await self._drop_reminders(session, row.id, None, "cancelled")
             told = 0
             for subscriber in await self._coming(session, row.id):
-                lang = self.content.lang(subscriber.language)
-                text = lang.gettext(
-                    "Cancelled: {title}, {when}. We are sorry. Reply WORKSHOPS for the others."
-                ).format(
-                    title=_title(row, subscriber.language), when=self.when(row.starts_at, lang.code)
+                lang = self._lang(subscriber)
+                text = self._fill(
+                    lang.gettext(
+                        "Cancelled: {title}, {when}. We are sorry. Reply WORKSHOPS for the others."
+                    ),
+                    row,
+                    lang.code,
                 )
                 await self._notice(session, row, subscriber, text, due=now, expires=row.starts_at)
                 told += 1
@@ -235,11 +239,9 @@ class Workshops:
             await self._drop_reminders(session, row.id, None, "moved")
             told = 0
             for subscriber in await self._coming(session, row.id):
-                lang = self.content.lang(subscriber.language)
-                text = lang.gettext("Moved: {title} is now {when}, at {place}.").format(
-                    title=_title(row, subscriber.language),
-                    when=self.when(row.starts_at, lang.code),
-                    place=row.place,
+                lang = self._lang(subscriber)
+                text = self._fill(
+                    lang.gettext("Moved: {title} is now {when}, at {place}."), row, lang.code
                 )
                 await self._notice(session, row, subscriber, text, due=now, expires=row.starts_at)
                 await self._remind(session, row, subscriber)
@@ -303,19 +305,27 @@ class Workshops:
     ) -> None:
         """One outbox notice per reminder still ahead: due then, void once it starts."""
         now = self.clock()
-        lang = self.content.lang(self.content.supported(subscriber.language))
+        lang = self._lang(subscriber)
+        text = self._fill(
+            lang.gettext("Reminder: {title}, {when}, at {place}. Reply WORKSHOPS for details."),
+            row,
+            lang.code,
+        )
         for before in self.reminders:
             due = row.starts_at - before
             if due <= now:
                 continue
-            text = lang.gettext(
-                "Reminder: {title}, {when}, at {place}. Reply WORKSHOPS for details."
-            ).format(
-                title=_title(row, lang.code),
-                when=self.when(row.starts_at, lang.code),
-                place=row.place,
-            )
             await self._notice(session, row, subscriber, text, due=due, expires=row.starts_at)
+
+    def _lang(self, subscriber: SubscriberRow) -> Lang:
+        return self.content.lang(self.content.supported(subscriber.language))
+
+    def _fill(self, message: str, row: WorkshopRow, language: str) -> str:
+        """A translated message about the workshop with its title, start and place filled in
+        (a message may leave any of them out)."""
+        return message.format(
+            title=_title(row, language), when=self.when(row.starts_at, language), place=row.place
+        )
 
     async def _notice(
         self,
@@ -425,6 +435,18 @@ def monthly(first: datetime, rule: str, count: int) -> list[datetime]:
     day = weekday(WEEKDAYS[words[1]])(ORDINALS[words[0]])
     naive = rrule(MONTHLY, dtstart=first.replace(tzinfo=None), byweekday=day, count=count)
     return [moment.replace(tzinfo=zone) for moment in naive]
+
+
+def series(plan: WorkshopPlan, repeat: str | None, count: int) -> list[WorkshopPlan]:
+    """`plan` alone, or with `repeat` ("second saturday") the `count` workshops of a monthly
+    series starting at its start, each marked as one series."""
+    if not repeat:
+        return [plan]
+    label = f"{repeat} from {plan.starts_at:%Y-%m-%d}"
+    return [
+        replace(plan, starts_at=when, series=label)
+        for when in monthly(plan.starts_at, repeat, count)
+    ]
 
 
 def calendar_file(workshop: Workshop, language: str) -> bytes:

@@ -27,7 +27,7 @@ from bot.core.reports import (
     card_buttons,
     render_card,
 )
-from bot.core.workshops import WorkshopError, WorkshopPlan, Workshops
+from bot.core.workshops import DEFAULT_MINUTES, WorkshopError, WorkshopPlan, Workshops
 from bot.storage.models import AlertKind, AlertStatus, ReportStatus, Role
 
 log = logging.getLogger(__name__)
@@ -904,7 +904,7 @@ class CoordinatorHandlers:
                 WorkshopPlan(
                     titles=titles,
                     starts_at=plan["start"],
-                    minutes=90,
+                    minutes=DEFAULT_MINUTES,
                     place=plan["place"] or "",
                     languages=tuple(self.content.languages),
                     zones=plan["zones"],
