@@ -54,8 +54,13 @@ def async_url(url: str) -> str:
     return load_settings({"DATABASE_URL": url}).async_database_url
 
 
+def asyncpg_dsn(url: str) -> str:
+    """The database URL as asyncpg takes it."""
+    return async_url(url).replace("postgresql+asyncpg", "postgresql")
+
+
 async def reset_postgres(url: str) -> None:
-    dsn = async_url(url).replace("postgresql+asyncpg", "postgresql")
+    dsn = asyncpg_dsn(url)
     try:
         try:
             connection = await asyncpg.connect(dsn, timeout=5)
@@ -74,7 +79,7 @@ async def vacuum(url: str) -> None:
     """VACUUM ANALYZE now, so that autovacuum does not wake during the next measurement: a
     broadcast leaves tens of thousands of dead row versions behind, and the baseline measured
     next would otherwise share the machine with their cleaning."""
-    dsn = async_url(url).replace("postgresql+asyncpg", "postgresql")
+    dsn = asyncpg_dsn(url)
     connection = await asyncpg.connect(dsn, timeout=5)
     try:
         await connection.execute("VACUUM (ANALYZE)")

@@ -85,10 +85,7 @@ class FormTransport(AsyncTwilioHttpClient):  # type: ignore[misc]  # twilio is u
         options: dict[str, Any] = {}
         if timeout is not None:
             options["timeout"] = aiohttp.ClientTimeout(total=timeout)
-        session = self.session
-        if session is None:
-            raise RuntimeError("FormTransport has no session (it is closed)")
-        async with session.request(
+        async with self.session.request(
             method.upper(),
             url,
             params=params,
