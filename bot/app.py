@@ -270,6 +270,7 @@ def settle_heap() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+    log.info("start-up heap frozen", extra={"objects": gc.get_freeze_count()})
 
 
 def run_loop(main: Coroutine[Any, Any, T]) -> T:
