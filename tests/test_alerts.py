@@ -298,3 +298,32 @@ async def test_a_worker_in_another_process_hears_of_an_approval_at_once(bot: Bot
     for person in crowd:
         got = received(bot, person, "VERIFIED ALERT") + received(bot, person, "ALERTA VERIFICADA")
         assert len(got) == 1, person.label
+
+
+async def test_an_idle_worker_polls_with_one_loop_per_lane(bot: Bot) -> None:
+    from sqlalchemy import event
+
+    from bot.app import build_worker
+    from bot.delivery.worker import LOOPS_PER_LANE
+
+    claims = 0
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        nonlocal claims
+        if statement.lstrip().upper().startswith("UPDATE DELIVERIES SET STATUS"):
+            claims += 1
+
+    engine = bot.services.db.engine.sync_engine
+    worker = build_worker(bot.services)
+    worker.poll_interval = 0.05
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        await worker.start()
+        await asyncio.sleep(0.5)
+        await worker.stop()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    # Each loop claims once on start; then one poller per lane, about 10 times in 0.5 s.
+    # With every loop polling it would be LOOPS_PER_LANE times as many.
+    lanes = len(worker.lanes)
+    assert 0 < claims <= lanes * (LOOPS_PER_LANE + 0.5 / 0.05 + 2)
