@@ -167,9 +167,11 @@ class Outbox:
         return count
 
     async def _announce(self) -> None:
-        # Delivered when (and only if) the caller's transaction commits; several in one
-        # transaction arrive as one.
-        if self.dialect == "postgresql":
+        # Delivered when (and only if) the caller's transaction commits. Once per transaction
+        # (a session is one transaction here): a workshop announcement queues a notice per
+        # subscriber, and PostgreSQL would fold the repeats into one anyway.
+        if self.dialect == "postgresql" and not self.session.info.get(QUEUED_CHANNEL):
+            self.session.info[QUEUED_CHANNEL] = True
             await self.session.execute(text(f"NOTIFY {QUEUED_CHANNEL}"))
 
     async def cancel_pending(self, alert_id: int, now: datetime, reason: str) -> int:
