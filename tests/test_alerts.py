@@ -327,3 +327,47 @@ async def test_an_idle_worker_polls_with_one_loop_per_lane(bot: Bot) -> None:
     # With every loop polling it would be LOOPS_PER_LANE times as many.
     lanes = len(worker.lanes)
     assert 0 < claims <= lanes * (LOOPS_PER_LANE + 0.5 / 0.05 + 2)
+
+
+async def test_a_woken_worker_claims_a_little_first_then_more_one_claim_at_a_time(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.app import build_worker
+    from bot.storage.outbox import Job, Outbox
+
+    crowd = [person for person in people() if person.channel == "telegram"]
+    await sign_up(bot, crowd)
+    limits: list[int] = []
+    running = most = 0
+    claim = Outbox.claim
+
+    async def watched(self: Outbox, *args: object, channel: str) -> list[Job]:
+        nonlocal running, most
+        if channel != "telegram":
+            return await claim(self, *args, channel=channel)  # type: ignore[arg-type]
+        running += 1
+        most = max(most, running)
+        try:
+            jobs = await claim(self, *args, channel=channel)  # type: ignore[arg-type]
+        finally:
+            running -= 1
+        if jobs:
+            limits.append(int(args[1]))  # type: ignore[call-overload]
+        return jobs
+
+    monkeypatch.setattr(Outbox, "claim", watched)
+    worker = build_worker(bot.services)
+    worker.lanes["telegram"].batch = 10
+    await worker.start()
+    try:
+        await asyncio.sleep(0.2)  # its loops have found nothing and wait
+        sent = await bot.services.alerts.send_now(alert(("all",)), OPERATOR)
+        await finished(bot, sent.id)
+    finally:
+        await worker.stop()
+    # A tenth of a batch, then twice that, four times ...: the first send waits for a claim
+    # of one row, not of the whole batch; and never two claims of a lane at once.
+    assert sorted(limits)[:4] == [1, 2, 4, 8]
+    assert most == 1
+    for person in crowd:
+        assert len(received(bot, person, "VERIFIED ALERT") + received(bot, person, "ALERTA")) == 1
