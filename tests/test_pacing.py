@@ -10,7 +10,14 @@ from datetime import timedelta
 import pytest
 
 from bot.app import lane_batch
-from bot.delivery.pacing import MARGIN, SharedBucket, TokenBucket, Unlimited, make_pacer
+from bot.delivery.pacing import (
+    CATCH_UP,
+    MARGIN,
+    SharedBucket,
+    TokenBucket,
+    Unlimited,
+    make_pacer,
+)
 from bot.delivery.worker import LOOPS_PER_LANE
 from bot.storage.db import Database
 from tests.conftest import async_url
@@ -41,6 +48,41 @@ def test_in_any_one_second_window_at_most_rate_plus_burst_go_out() -> None:
     for start in times:
         in_window = sum(1 for t in times if start <= t < start + 1.0)
         assert in_window <= 30
+
+
+def test_a_late_wake_up_keeps_its_slot_and_the_schedule() -> None:
+    clock = Clock()
+    bucket = TokenBucket(rate=10, clock=clock)
+    start = clock.now
+    assert bucket.reserve() == 0.0
+    clock.now += 1.5 * bucket.interval  # the head woke half an interval after its slot
+    assert bucket.reserve() == 0.0  # the missed slot goes at once ...
+    # ... and the one after is where it always was, not an interval after the late send.
+    assert bucket.reserve() == pytest.approx(start + 2 * bucket.interval - clock.now)
+    clock.now += 10  # idle is not "late": no burst of old slots after it
+    assert bucket.reserve() == 0.0
+    assert bucket.reserve() == pytest.approx(bucket.interval)
+
+
+async def test_sends_that_catch_up_never_put_more_than_the_rate_in_a_second() -> None:
+    # A head sender that wakes 90 ms late now and then (three slots at 30/s): the missed
+    # slots go at once, and the send log holds back the sends a second later, so any 31
+    # sends in a row span more than a second, by the margin.
+    clock = Clock()
+    rate = 30
+    bucket = TokenBucket(rate=rate, clock=clock)
+    sent: list[float] = []
+    for i in range(200):
+        clock.now += bucket.reserve()
+        if i % 37 == 5:
+            clock.now += 0.09
+        assert bucket.log is not None
+        await bucket._go(0.0)
+        sent.append(clock.now)
+    spans = [sent[i + rate] - sent[i] for i in range(len(sent) - rate)]
+    assert min(spans) >= 1.0 / MARGIN - 1e-9
+    # And the lateness is caught up: 200 sends take no longer than evenly paced ones would.
+    assert sent[-1] - sent[0] <= 199 * bucket.interval + CATCH_UP
 
 
 def test_a_429_holds_the_bucket() -> None:
@@ -106,6 +148,26 @@ async def test_two_workers_sharing_a_postgres_bucket_stay_within_the_rate(
         await asyncio.gather(*(send(b) for b in workers))
         # Together they get the rate (a block of bookings may spill past the window), not 2x.
         assert rate * seconds * 0.8 <= len(sent) <= rate * seconds + sum(w.block for w in workers)
+    finally:
+        await db.close()
+
+
+async def test_a_worker_alone_on_a_shared_bucket_catches_up_and_not_once_another_books(
+    database_url: str,
+) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("one process per SQLite database: its bucket is in-process (tested above)")
+    db = Database.from_url(async_url(database_url))
+    try:
+        alone = SharedBucket(db, "alone-test", 100)
+        assert alone.catch_up == alone.interval  # before it knows: as if shared
+        await alone.acquire()
+        assert alone.catch_up == CATCH_UP
+        other = SharedBucket(db, "alone-test", 100)
+        await other.acquire()
+        assert other.catch_up == other.interval
+        await alone.acquire(alone.block)  # its next booking tells it
+        assert alone.catch_up == alone.interval
     finally:
         await db.close()
 

@@ -304,6 +304,10 @@ class RateBucketRow(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     tokens: Mapped[float]
     updated_at: Mapped[datetime]
+    # The process that booked last (a random token, not a host name), and until when (epoch
+    # seconds) another one has booked too: a worker alone may send a late slot late.
+    booker: Mapped[str | None] = mapped_column(String(32))
+    shared_until: Mapped[float | None]
 
 
 class ReportStatus(StrEnum):
