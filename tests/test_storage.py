@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from bot.app import build_services
 from bot.core.conversation import Inbound
@@ -119,3 +120,40 @@ async def test_two_first_messages_at_once_make_one_subscriber(
         assert [(c.channel, c.count) for c in counts] == [("telegram", 1)]
     finally:
         await services.db.close()
+
+
+async def test_a_listen_connection_the_server_drops_is_made_again(database_url: str) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite has no LISTEN: one process, woken in-process")
+    channel = f"rrbot_test_{os.getpid()}"
+    db = Database.from_url(async_url(database_url))
+    calls: list[asyncio.Event] = [asyncio.Event() for _ in range(3)]
+
+    def called() -> None:
+        next(event for event in calls if not event.is_set()).set()
+
+    stop = await db.listen(channel, called)
+    assert stop is not None
+    try:
+        async with db.engine.connect() as connection:
+            # As a server restart or failover would: end the listener's backend.
+            ended = await connection.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE query LIKE :listen AND pid <> pg_backend_pid()"
+                ),
+                {"listen": f"%LISTEN%{channel}%"},
+            )
+        assert ended == 1
+        lost, back, notified = calls
+        # Told when lost (a claim then finds what was missed) and again when listening.
+        async with asyncio.timeout(10):
+            await back.wait()
+        assert lost.is_set()
+        async with db.transaction() as session:
+            await session.execute(text(f"NOTIFY {channel}"))
+        async with asyncio.timeout(5):
+            await notified.wait()
+    finally:
+        await stop()
+        await db.close()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,12 +13,15 @@ from sqlalchemy import event, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
 from sqlalchemy.pool import ConnectionPoolEntry
+
+log = logging.getLogger(__name__)
 
 Unlisten = Callable[[], Awaitable[None]]
 
@@ -86,30 +91,13 @@ class Database:
 
     async def listen(self, channel: str, callback: Callable[[], None]) -> Unlisten | None:
         """PostgreSQL: call `callback` whenever a transaction that NOTIFYs `channel` commits, on
-        a connection kept for it; returns how to stop. None on SQLite (one process: no need)."""
+        a connection kept for it (and made again if the server drops it); returns how to stop.
+        None on SQLite (one process: no need)."""
         if self.is_sqlite:
             return None
-        connection = await self.engine.connect()
-        try:
-            raw = await connection.get_raw_connection()
-            driver: Any = raw.driver_connection  # the asyncpg connection
-
-            def notified(*_: object) -> None:
-                callback()
-
-            await driver.add_listener(channel, notified)
-        except BaseException:
-            await connection.close()
-            raise
-
-        async def stop() -> None:
-            try:
-                if not driver.is_closed():
-                    await driver.remove_listener(channel, notified)
-            finally:
-                await connection.close()
-
-        return stop
+        listener = _Listener(self.engine, channel, callback)
+        await listener.start()
+        return listener.stop
 
     async def ping(self) -> bool:
         try:
@@ -121,3 +109,90 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+class _Listener:
+    """A LISTEN connection that comes back: when the server drops it (a restart, a failover,
+    an idle timeout), `callback` is called at once, since what was queued meanwhile was not
+    announced, and the connection is made again with backoff, then `callback` once more."""
+
+    def __init__(
+        self, engine: AsyncEngine, channel: str, callback: Callable[[], None], retry: float = 0.5
+    ) -> None:
+        self.engine = engine
+        self.channel = channel
+        self.callback = callback
+        self.retry = retry
+        self._connection: AsyncConnection | None = None
+        self._lost = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._connect()  # the first time, a failure is the caller's to report
+        self._task = asyncio.create_task(self._keep(), name=f"listen-{self.channel}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._drop()
+
+    async def _connect(self) -> None:
+        connection = await self.engine.connect()
+        try:
+            raw = await connection.get_raw_connection()
+            driver: Any = raw.driver_connection  # the asyncpg connection
+            await driver.add_listener(self.channel, self._notified)
+            driver.add_termination_listener(self._terminated)
+        except BaseException:
+            await connection.invalidate()
+            await connection.close()
+            raise
+        self._lost.clear()
+        self._connection = connection
+
+    async def _drop(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        try:
+            raw = await connection.get_raw_connection()
+            driver: Any = raw.driver_connection
+            if driver.is_closed():
+                await connection.invalidate()
+            else:
+                driver.remove_termination_listener(self._terminated)
+                await driver.remove_listener(self.channel, self._notified)
+        finally:
+            await connection.close()
+
+    def _notified(self, *_: object) -> None:
+        self.callback()
+
+    def _terminated(self, *_: object) -> None:
+        self._lost.set()
+
+    async def _keep(self) -> None:
+        while True:
+            await self._lost.wait()
+            log.warning("lost the connection listening for %s; making it again", self.channel)
+            with contextlib.suppress(Exception):
+                await self._drop()
+            self.callback()
+            delay = self.retry
+            while True:
+                try:
+                    await self._connect()
+                    break
+                except Exception as exc:
+                    log.warning(
+                        "listening for %s failed; trying again in %.1f s",
+                        self.channel,
+                        delay,
+                        extra={"error": type(exc).__name__},
+                    )
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 30.0)
+            log.info("listening for %s again", self.channel)
+            self.callback()
