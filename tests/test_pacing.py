@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -128,48 +129,49 @@ async def test_make_pacer_picks_unlimited_local_or_shared(database_url: str) -> 
         await db.close()
 
 
-async def test_two_workers_sharing_a_postgres_bucket_stay_within_the_rate(
-    database_url: str,
-) -> None:
+@pytest.fixture
+async def postgres(database_url: str) -> AsyncIterator[Database]:
+    """The database, for the buckets shared through PostgreSQL (SQLite's are in-process)."""
     if database_url.startswith("sqlite"):
         pytest.skip("one process per SQLite database: its bucket is in-process (tested above)")
     db = Database.from_url(async_url(database_url))
-    try:
-        rate, seconds = 50, 1.0
-        workers = [SharedBucket(db, "shared-test", rate), SharedBucket(db, "shared-test", rate)]
-        sent: list[float] = []
-        started = time.monotonic()
+    yield db
+    await db.close()
 
-        async def send(bucket: SharedBucket) -> None:
-            while time.monotonic() - started < seconds:
-                await bucket.acquire()
-                sent.append(time.monotonic())
 
-        await asyncio.gather(*(send(b) for b in workers))
-        # Together they get the rate (a block of bookings may spill past the window), not 2x.
-        assert rate * seconds * 0.8 <= len(sent) <= rate * seconds + sum(w.block for w in workers)
-    finally:
-        await db.close()
+async def test_two_workers_sharing_a_postgres_bucket_stay_within_the_rate(
+    postgres: Database,
+) -> None:
+    rate, seconds = 50, 1.0
+    workers = [
+        SharedBucket(postgres, "shared-test", rate),
+        SharedBucket(postgres, "shared-test", rate),
+    ]
+    sent: list[float] = []
+    started = time.monotonic()
+
+    async def send(bucket: SharedBucket) -> None:
+        while time.monotonic() - started < seconds:
+            await bucket.acquire()
+            sent.append(time.monotonic())
+
+    await asyncio.gather(*(send(b) for b in workers))
+    # Together they get the rate (a block of bookings may spill past the window), not 2x.
+    assert rate * seconds * 0.8 <= len(sent) <= rate * seconds + sum(w.block for w in workers)
 
 
 async def test_a_worker_alone_on_a_shared_bucket_catches_up_and_not_once_another_books(
-    database_url: str,
+    postgres: Database,
 ) -> None:
-    if database_url.startswith("sqlite"):
-        pytest.skip("one process per SQLite database: its bucket is in-process (tested above)")
-    db = Database.from_url(async_url(database_url))
-    try:
-        alone = SharedBucket(db, "alone-test", 100)
-        assert alone.catch_up == alone.interval  # before it knows: as if shared
-        await alone.acquire()
-        assert alone.catch_up == CATCH_UP
-        other = SharedBucket(db, "alone-test", 100)
-        await other.acquire()
-        assert other.catch_up == other.interval
-        await alone.acquire(alone.block)  # its next booking tells it
-        assert alone.catch_up == alone.interval
-    finally:
-        await db.close()
+    alone = SharedBucket(postgres, "alone-test", 100)
+    assert alone.catch_up == alone.interval  # before it knows: as if shared
+    await alone.acquire()
+    assert alone.catch_up == CATCH_UP
+    other = SharedBucket(postgres, "alone-test", 100)
+    await other.acquire()
+    assert other.catch_up == other.interval
+    await alone.acquire(alone.block)  # its next booking tells it
+    assert alone.catch_up == alone.interval
 
 
 @pytest.mark.parametrize("rate", [1, 10, 30, 200, 1000])
