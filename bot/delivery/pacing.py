@@ -142,10 +142,7 @@ class TokenBucket:
     async def jump_queue(self, *, wait: bool = True) -> None:
         # Not behind the lock: the slot after the one the head of the queue holds.
         delay = self.reserve()
-        if wait:
-            await self._go(delay)
-        elif self.log is not None:
-            self.log.note()
+        await self._go(delay if wait else 0.0)
 
     async def _go(self, wait: float, n: int = 1) -> None:
         if wait > 0:
@@ -215,8 +212,7 @@ class SharedBucket:
                     if not self._booked:
                         self._booked = await self._book(self.block)
                     at = self._booked.pop(0)
-                await _sleep_until(max(at, self.log.free_at()))
-                self.log.note()
+                await self._go(at)
 
     def slow_down(self, seconds: float) -> None:
         # Local hold; the other workers get their own 429 and hold too.
@@ -226,7 +222,12 @@ class SharedBucket:
         # The next slot this worker booked, else a new one in the shared row (every worker's
         # later sends move back by one).
         at = self._booked.pop(0) if self._booked else (await self._book(1))[0]
-        if wait:
+        await self._go(at if wait else -math.inf)
+
+    async def _go(self, at: float) -> None:
+        """Send at `at` (epoch seconds), or later if the send log says so; noted in it.
+        -inf: at once, whatever the log (an SMS reply, which Twilio queues itself)."""
+        if at > -math.inf:
             await _sleep_until(max(at, self.log.free_at()))
         self.log.note()
 

@@ -124,6 +124,7 @@ class _Listener:
         self.callback = callback
         self.retry = retry
         self._connection: AsyncConnection | None = None
+        self._driver: Any = None  # its asyncpg connection
         self._lost = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -150,15 +151,14 @@ class _Listener:
             await connection.close()
             raise
         self._lost.clear()
-        self._connection = connection
+        self._connection, self._driver = connection, driver
 
     async def _drop(self) -> None:
         connection, self._connection = self._connection, None
+        driver, self._driver = self._driver, None
         if connection is None:
             return
         try:
-            raw = await connection.get_raw_connection()
-            driver: Any = raw.driver_connection
             if driver.is_closed():
                 await connection.invalidate()
             else:
@@ -177,8 +177,13 @@ class _Listener:
         while True:
             await self._lost.wait()
             log.warning("lost the connection listening for %s; making it again", self.channel)
-            with contextlib.suppress(Exception):
+            try:
                 await self._drop()
+            except Exception as exc:  # the connection is dead already: note it, go on
+                log.warning(
+                    "closing the lost listening connection failed",
+                    extra={"error": type(exc).__name__},
+                )
             self.callback()
             delay = self.retry
             while True:
