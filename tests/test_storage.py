@@ -130,7 +130,10 @@ async def test_a_listen_connection_the_server_drops_is_made_again(database_url: 
     calls: list[asyncio.Event] = [asyncio.Event() for _ in range(3)]
 
     def called() -> None:
-        next(event for event in calls if not event.is_set()).set()
+        for event in calls:
+            if not event.is_set():
+                event.set()
+                return
 
     stop = await db.listen(channel, called)
     assert stop is not None
