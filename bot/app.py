@@ -19,13 +19,15 @@ from bot.channels.sms.sender import TwilioSender
 from bot.channels.sms.webhook import PATH as SMS_PATH
 from bot.channels.sms.webhook import STATUS_PATH, SmsWebhook
 from bot.channels.telegram.channel import TelegramChannel
-from bot.channels.telegram.coordinator import Summaries
+from bot.channels.telegram.coordinator import card_keyboard
+from bot.channels.telegram.coordinator.alerts import summary
 from bot.channels.telegram.handlers import TelegramHandlers
 from bot.channels.telegram.sender import TelegramSender
 from bot.core.alerts import Alerts
 from bot.core.content import Content, load_content
 from bot.core.conversation import Conversation
 from bot.core.coordinators import Coordinators
+from bot.core.flows import Flows
 from bot.core.reports import Reports
 from bot.core.subscribers import SubscriberDirectory
 from bot.core.workshops import Workshops
@@ -37,7 +39,7 @@ from bot.settings import Settings
 from bot.storage.crypto import Vault, dev_key
 from bot.storage.db import Database
 from bot.storage.migrate import check_current
-from bot.upkeep import Upkeep
+from bot.upkeep import Summaries, Upkeep
 from bot.web import Component, create_web_app
 
 Clock = Callable[[], datetime]
@@ -61,6 +63,7 @@ class Services:
     directory: SubscriberDirectory
     metrics: Metrics
     coordinators: Coordinators
+    flows: Flows
     alerts: Alerts
     reports: Reports
     workshops: Workshops
@@ -92,6 +95,7 @@ def build_services(settings: Settings, *, clock: Clock = utcnow) -> Services:
         expiry=timedelta(hours=settings.report_expiry_hours),
         retention=timedelta(days=settings.report_retention_days),
         timezone=settings.zone,
+        keyboard=card_keyboard if settings.telegram_enabled else None,
     )
     workshops = Workshops(
         db,
@@ -111,6 +115,7 @@ def build_services(settings: Settings, *, clock: Clock = utcnow) -> Services:
         directory=SubscriberDirectory(db, vault, clock),
         metrics=Metrics(),
         coordinators=Coordinators(db, vault, clock),
+        flows=Flows(db, vault, clock),
         alerts=Alerts(
             db,
             content,
@@ -195,17 +200,15 @@ def build_web(
             alerts=services.alerts,
             reports=services.reports,
             workshops=services.workshops,
+            flows=services.flows,
+            timezone=settings.zone,
             pacer=services.pacers["telegram"],
         )
         telegram = TelegramChannel(settings, handlers, services.metrics)
         routes += telegram.routes()
         components.append(telegram)
         components.append(
-            Summaries(
-                services.alerts,
-                services.coordinators,
-                services.content,
-            )
+            Summaries(services.alerts, services.coordinators, services.content, summary)
         )
     if settings.sms_enabled and settings.twilio_auth_token is not None:
         sms = SmsWebhook(
@@ -247,7 +250,7 @@ def serve(settings: Settings, *, with_worker: bool = True) -> None:
     logs.configure(settings.log_level)
     services = build_services(settings)
     on_top: list[Component] = (
-        [build_worker(services), Upkeep(services.reports)] if with_worker else []
+        [build_worker(services), Upkeep(services.reports, services.flows)] if with_worker else []
     )
     server = uvicorn.Server(uvicorn_config(build_web(services, on_top=on_top), settings))
     settle_heap()
@@ -294,7 +297,7 @@ async def work(settings: Settings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     await check_current(services.db)
-    upkeep = Upkeep(services.reports)
+    upkeep = Upkeep(services.reports, services.flows)
     await worker.start()
     await upkeep.start()
     settle_heap()

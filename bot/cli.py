@@ -21,9 +21,9 @@ from rich.table import Table
 from bot.core.alerts import AlertDraft, AlertError, Preview
 from bot.core.audit import Actor
 from bot.core.coordinators import Coordinator, CoordinatorError
+from bot.core.vocabulary import AlertKind, Role
 from bot.core.workshops import DEFAULT_MINUTES, WorkshopError, WorkshopPlan, series
 from bot.settings import Settings, SettingsError, load_settings
-from bot.storage.models import AlertKind, Role
 
 if TYPE_CHECKING:
     from bot.app import Services

@@ -26,6 +26,7 @@ from bot import logs
 from bot.app import build_services, build_web, build_worker, uvicorn_config
 from bot.core.audit import Actor
 from bot.core.coordinators import Coordinators
+from bot.core.vocabulary import Role
 from bot.core.workshops import DEFAULT_MINUTES, WorkshopPlan, Workshops
 from bot.settings import Settings, load_settings
 from bot.sim.fake_telegram import FakeTelegram
@@ -33,7 +34,6 @@ from bot.sim.fake_twilio import FakeTwilio
 from bot.sim.serve import RunningServer, serve
 from bot.sim.simulator import Simulator
 from bot.storage.migrate import upgrade
-from bot.storage.models import Role
 from bot.upkeep import Upkeep
 
 log = logging.getLogger(__name__)
@@ -229,7 +229,7 @@ async def run_demo(data_dir: Path, port: int, console: Console) -> None:
         underneath=[providers],
         on_top=[
             build_worker(services),
-            Upkeep(services.reports),
+            Upkeep(services.reports, services.flows),
             Greeter(simulator, services.coordinators, public, console, services.workshops),
         ],
     )

@@ -21,6 +21,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.core.vocabulary import ApprovalMode
+
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -31,14 +33,6 @@ class TelegramMode(StrEnum):
 
     POLLING = "polling"
     WEBHOOK = "webhook"
-
-
-class ApprovalMode(StrEnum):
-    """Whether an alert needs a second coordinator's approval before it goes out."""
-
-    AUTO = "auto"  # on once there are two active coordinators
-    ON = "on"
-    OFF = "off"
 
 
 class SettingsError(Exception):

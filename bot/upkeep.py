@@ -1,16 +1,25 @@
-"""Scheduled upkeep: APScheduler ticks, the database holds the truth.
+"""Background work: APScheduler ticks, the database holds the truth.
 
-Every tick sends guided reports left unfinished, expires reports no coordinator acted on, and
-purges report text past its retention. Each step is an idempotent UPDATE, so several worker
-processes may tick at once; a tick missed while the process was down simply runs at the next.
+`Upkeep` sends guided reports left unfinished, expires reports no coordinator acted on, purges
+report text past its retention and drops coordinators' flows past their expiry. Each step is
+an idempotent UPDATE, so several worker processes may tick at once; a tick missed while the
+process was down simply runs at the next. `Summaries` tells each composer how their alert went.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import Callable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.core.alerts import Alerts, Progress
+from bot.core.content import Content
+from bot.core.coordinators import Coordinators
+from bot.core.flows import Flows
+from bot.core.i18n import Lang
 from bot.core.reports import Reports
 
 log = logging.getLogger(__name__)
@@ -19,8 +28,9 @@ log = logging.getLogger(__name__)
 class Upkeep:
     """A component (started and stopped with the worker) running `Reports.upkeep` on a timer."""
 
-    def __init__(self, reports: Reports, every: float = 60.0) -> None:
+    def __init__(self, reports: Reports, flows: Flows | None = None, every: float = 60.0) -> None:
         self.reports = reports
+        self.flows = flows
         self.every = every
         self._scheduler: AsyncIOScheduler | None = None
 
@@ -46,9 +56,63 @@ class Upkeep:
     async def tick(self) -> dict[str, int]:
         try:
             done = await self.reports.upkeep()
+            if self.flows is not None:
+                done["flows"] = await self.flows.expire()
         except Exception:
             log.exception("report upkeep failed")
             return {}
         if any(done.values()):
             log.info("report upkeep", extra=done)
         return done
+
+
+class Summaries:
+    """Tells each composer how their alert went once every delivery has ended, through the
+    outbox, in their language (a crash between marking an alert summarised and queueing its
+    notice can still lose that one summary; /status shows the same counts)."""
+
+    def __init__(
+        self,
+        alerts: Alerts,
+        coordinators: Coordinators,
+        content: Content,
+        render: Callable[[Lang, Progress], str],
+        every: float = 2.0,
+    ) -> None:
+        self.alerts = alerts
+        self.coordinators = coordinators
+        self.content = content
+        self.render = render
+        self.every = every
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="alert-summaries")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.tell()
+            except Exception:
+                log.exception("alert summaries failed")
+            await asyncio.sleep(self.every)
+
+    async def tell(self) -> int:
+        finished = await self.alerts.take_finished()
+        for progress in finished:
+            if progress.alert.created_by is not None:
+                await self.coordinators.notify(
+                    lambda language, p=progress: (  # type: ignore[misc]
+                        self.render(self.content.lang(self.content.supported(language)), p),
+                        (),
+                    ),
+                    to=[progress.alert.created_by],
+                    ref=f"alert:{progress.alert.id}",
+                )
+        return len(finished)

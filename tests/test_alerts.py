@@ -10,8 +10,8 @@ import pytest
 
 from bot.core.alerts import AlertDraft, AlertError, Progress
 from bot.core.audit import Actor, entries
+from bot.core.vocabulary import AlertKind, AlertStatus, Role
 from bot.delivery.worker import Worker
-from bot.storage.models import AlertKind, AlertStatus, Role
 from tests.conftest import Bot
 
 OPERATOR = Actor.operator()

@@ -9,8 +9,8 @@ from pathlib import Path
 from typer.testing import CliRunner, Result
 
 from bot.cli import app as cli
+from bot.core.vocabulary import Channel
 from bot.delivery.worker import Worker
-from bot.storage.models import Channel
 from tests.conftest import DATA_KEY, Bot
 from tests.test_alerts import finished
 

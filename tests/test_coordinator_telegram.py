@@ -5,29 +5,32 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from bot.channels.telegram.buttons import (
+    Approve,
+    CancelWorkshop,
+    Card,
+    DuplicateOf,
+    Invite,
+    PickExpiry,
+    PickKind,
+    Preview,
+    PreviewChoice,
+    Reject,
+    Remove,
+    SaveWorkshop,
+    WorkshopChoice,
+)
 from bot.core.audit import Actor, entries
+from bot.core.reports import CardAction
+from bot.core.vocabulary import AlertKind, Role
 from bot.delivery.worker import Worker
 from bot.sim.fake_telegram import SentMessage
-from bot.storage.models import DeliveryRow, Role
+from bot.storage.models import DeliveryRow
 from tests.conftest import Bot
+from tests.support import buttons, latest, press, say
 from tests.test_alerts import finished
-from tests.test_telegram import buttons
 
 ROSA, LUIS, ANA = 9001, 9002, 9003
-
-
-async def say(bot: Bot, user: int, text: str, expect: int = 1) -> list[SentMessage]:
-    before = len(bot.telegram.messages_to(user))
-    await bot.telegram.send_text(user, text)
-    return (await bot.telegram.wait_for(user, before + expect))[before:]
-
-
-async def press(
-    bot: Bot, user: int, message: SentMessage, label: str, expect: int = 1
-) -> list[SentMessage]:
-    before = len(bot.telegram.messages_to(user))
-    await bot.telegram.press(user, message.message_id, buttons(message)[label])
-    return (await bot.telegram.wait_for(user, before + expect))[before:]
 
 
 async def subscribers(bot: Bot) -> list[int]:
@@ -60,18 +63,20 @@ async def test_a_coordinator_composes_previews_and_sends_an_alert(bot: Bot, work
     await bot.services.coordinators.add(ROSA, Role.ADMIN, "Rosa", Actor.operator())
     preview = await compose(bot, ROSA)
     assert "2 people" in preview.text  # the two in 60629
-    assert "SMS in English: 1 segment(s), GSM-7" in preview.text
+    assert "SMS in English: 1 segment, GSM-7" in preview.text
+    assert "Zones: 60629 Chicago Lawn" in preview.text and "Holds until" in preview.text
     assert "UCS-2 (forced by ó)" in preview.text  # the Spanish accent
     assert "VERIFIED ALERT" in preview.text and "ALERTA VERIFICADA" in preview.text
     [sending] = await press(bot, ROSA, preview, "Send now")
     assert "Sending #1 to 2 people" in sending.text
+    assert latest(bot, ROSA, preview).reply_markup is None  # a sent preview has no buttons
     await finished(bot, 1)
     english, spanish, elsewhere = people
     assert "55th and Kedzie" in bot.telegram.messages_to(english)[-1].text
     assert "55 y Kedzie" in bot.telegram.messages_to(spanish)[-1].text
     assert "Kedzie" not in bot.telegram.messages_to(elsewhere)[-1].text
     [status] = await say(bot, ROSA, "/status")
-    assert "#1 alert" in status.text and "telegram: sent 2" in status.text
+    assert "#1 Alert" in status.text and "telegram: sent 2" in status.text
     # Once every delivery has ended, the composer hears how it went, once.
     [summary] = (await bot.telegram.wait_for(ROSA, len(bot.telegram.messages_to(ROSA)) + 1))[-1:]
     assert "#1 is done: 2 of 2 reached" in summary.text
@@ -132,22 +137,25 @@ PRIVILEGED_COMMANDS = [
     "/workshop",
 ]
 FORGED_BUTTONS = [
-    "c:kind:alert",
-    "c:send:1",
-    "c:approve:1",
-    "c:reject:1",
-    "c:invite:admin",
-    "c:remove:1",
-    "c:exp:4",
-    "c:rclaim:1",
-    "c:rok:1",
-    "c:rfalse:1",
-    "c:rdupof:1-2",
-    "c:rask:1",
-    "c:rblock:1",
-    "c:rphoto:1",
-    "c:wsave:announce",
-    "c:wcancel:1",
+    button.pack()
+    for button in (
+        PickKind(1, AlertKind.ALERT),
+        Preview(1, PreviewChoice.SEND),
+        Approve(1),
+        Reject(1),
+        Invite(Role.ADMIN),
+        Remove(1),
+        PickExpiry(1, 4),
+        Card(1, CardAction.CLAIM),
+        Card(1, CardAction.CONFIRM),
+        Card(1, CardAction.FALSE_ALARM),
+        DuplicateOf(1, 2),
+        Card(1, CardAction.ASK),
+        Card(1, CardAction.BLOCK),
+        Card(1, CardAction.PHOTO),
+        SaveWorkshop(1, WorkshopChoice.ANNOUNCE),
+        CancelWorkshop(1),
+    )
 ]
 
 

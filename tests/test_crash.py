@@ -12,7 +12,7 @@ import pytest
 
 from bot.core.alerts import AlertDraft
 from bot.core.audit import Actor
-from bot.storage.models import AlertKind
+from bot.core.vocabulary import AlertKind
 from tests.conftest import BOT_NUMBER, DATA_KEY, TELEGRAM_TOKEN, TWILIO_SID, TWILIO_TOKEN, Bot
 from tests.processes import Processes
 from tests.test_alerts import finished

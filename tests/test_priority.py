@@ -6,8 +6,8 @@ import pytest
 
 from bot.core.alerts import AlertDraft
 from bot.core.audit import Actor
+from bot.core.vocabulary import AlertKind
 from bot.delivery.worker import Worker
-from bot.storage.models import AlertKind
 from tests.conftest import Bot
 from tests.test_alerts import finished
 

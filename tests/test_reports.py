@@ -10,13 +10,13 @@ from sqlalchemy import select
 
 from bot.core.audit import Actor, entries
 from bot.core.reports import Reports
+from bot.core.vocabulary import ReportStatus, Role
 from bot.delivery.worker import Worker
 from bot.sim.fake_telegram import SentMessage
-from bot.storage.models import AlertRow, DeliveryRow, ReportRow, ReportStatus, Role
+from bot.storage.models import AlertRow, DeliveryRow, ReportRow
 from tests.conftest import Bot
+from tests.support import buttons, edited, press, say
 from tests.test_alerts import finished
-from tests.test_coordinator_telegram import press, say
-from tests.test_telegram import buttons
 
 ROSA, LUIS = 9001, 9002
 MARIA = 72001  # a Telegram reporter
@@ -91,8 +91,12 @@ async def test_a_telegram_report_goes_to_its_zone_and_a_confirmed_one_becomes_an
     assert not reveals(rosa_card.text, str(MARIA))  # never who reported
     assert not [m for m in bot.telegram.messages_to(LUIS) if "REPORT #1" in m.text]
 
-    [claimed] = await press(bot, ROSA, rosa_card, "I'm verifying")
-    assert "being verified by Rosa" in claimed.text
+    # One card per report and coordinator, edited in place: no second copy.
+    had = len(bot.telegram.messages_to(ROSA))
+    await bot.telegram.press(ROSA, rosa_card.message_id, buttons(rosa_card)["I'm verifying"])
+    claimed = await edited(bot, ROSA, rosa_card, "being verified by Rosa")
+    assert "I'm verifying" not in buttons(claimed) and "Confirmed" in buttons(claimed)
+    assert len(bot.telegram.messages_to(ROSA)) == had
     confirmed, preview = await press(bot, ROSA, claimed, "Confirmed", expect=2)
     assert "#1 confirmed" in confirmed.text
     assert "Kedzie" in preview.text and "Preview of #1" in preview.text
@@ -256,7 +260,7 @@ async def test_upkeep_expires_sends_drafts_and_purges_text_but_keeps_counts(
     assert done["drafts"] == 1
     async with bot.services.db.transaction() as session:  # queued for then (time travel)
         cards = (
-            await session.scalars(select(DeliveryRow).where(DeliveryRow.ref == "report:2"))
+            await session.scalars(select(DeliveryRow).where(DeliveryRow.ref == "card:2"))
         ).all()
     assert len(cards) == 2 and cards[0].body_cipher is not None  # zone unknown: everyone
     assert "A raid at a warehouse" in bot.services.vault.decrypt(cards[0].body_cipher)

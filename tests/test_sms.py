@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from bot.core.segments import MAX_SEGMENTS, count_segments
-from bot.storage.models import Channel, SubscriberStatus
+from bot.core.vocabulary import Channel, SubscriberStatus
 from tests.conftest import Bot
 
 PHONE = "+13125550123"

@@ -13,9 +13,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot.channels.sms.sender import FormTransport, TwilioSender
+from bot.core.vocabulary import SubscriberStatus
 from bot.delivery.sender import Message, Result
 from bot.sim.serve import serve
-from bot.storage.models import SubscriberStatus
 from tests.conftest import TWILIO_TOKEN, Fakes, make_settings
 
 PHONE = "+13125550142"

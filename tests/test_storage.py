@@ -15,9 +15,10 @@ from sqlalchemy import select, text
 from bot.app import build_services
 from bot.core.conversation import Inbound
 from bot.core.intents import Intent, Request
+from bot.core.vocabulary import Channel, SubscriberStatus
 from bot.storage.crypto import KeyError_, Vault, generate_key
 from bot.storage.db import Database
-from bot.storage.models import Base, Channel, ConsentRow, SubscriberStatus
+from bot.storage.models import Base, ConsentRow
 from bot.storage.subscribers import Subscribers
 from tests.conftest import async_url, make_settings
 

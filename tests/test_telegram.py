@@ -7,17 +7,12 @@ import asyncio
 import httpx
 import pytest
 
+from bot.core.vocabulary import Channel, SubscriberStatus
 from bot.sim.fake_telegram import SentMessage
-from bot.storage.models import Channel, SubscriberStatus
 from tests.conftest import Bot
+from tests.support import buttons
 
 USER = 51001
-
-
-def buttons(message: SentMessage) -> dict[str, str]:
-    """Button label -> callback data."""
-    markup = message.reply_markup or {}
-    return {b["text"]: b["callback_data"] for row in markup.get("inline_keyboard", []) for b in row}
 
 
 async def say(bot: Bot, text: str, user: int = USER, expect: int = 1) -> list[SentMessage]:

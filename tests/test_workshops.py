@@ -16,7 +16,7 @@ from bot.core.workshops import WorkshopPlan
 from bot.delivery.worker import RetryPolicy
 from bot.storage.models import DeliveryRow
 from tests.conftest import Bot
-from tests.test_coordinator_telegram import press, say
+from tests.support import buttons, press, say
 
 CHICAGO = ZoneInfo("America/Chicago")
 # Sunday 7 November 2027, 10:00 in Chicago: hours after clocks go back (CDT -> CST at 2:00).
@@ -314,7 +314,7 @@ async def test_an_announcement_reaches_the_zone_and_waits_out_the_quiet_hours(bo
 
 
 async def test_a_coordinator_sets_one_up_in_telegram_announces_and_cancels_it(bot: Bot) -> None:
-    from bot.storage.models import Role
+    from bot.core.vocabulary import Role
 
     rosa = 9001
     bot.telegram.add_user(rosa)
@@ -331,8 +331,13 @@ async def test_a_coordinator_sets_one_up_in_telegram_announces_and_cancels_it(bo
     await say(bot, rosa, "60629")
     [summary] = await say(bot, rosa, "20")
     assert "Sun 7 Nov, 10:00" in summary.text and "Seats: 20" in summary.text
-    [saved] = await press(bot, rosa, summary, "Schedule and announce")
+    # What the button says is what happens: now by day, in the morning during quiet hours.
+    [label] = [b for b in buttons(summary) if b.startswith("Schedule") and "announce" in b]
+    at_night = "morning" in label
+    assert ("Announce now, even at night" in buttons(summary)) == at_night
+    [saved] = await press(bot, rosa, summary, label)
     assert "#1 is scheduled" in saved.text and "goes to 2 people" in saved.text
+    assert ("after the quiet hours" in saved.text) == at_night
     await deliver_at(bot, datetime.now(UTC) + timedelta(hours=12))  # after any quiet hours
     assert bot.telegram.messages_to(LUCIA)[-1].text.startswith("Nuevo taller: Conozca")
     [moved] = await say(bot, rosa, "/workshop move 1 2027-11-14 10:00 Pilsen library")

@@ -8,7 +8,7 @@ two-person rule another approves; approval fills the outbox and the workers deli
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -17,17 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.audit import Actor, record
 from bot.core.content import DEFAULT_LANGUAGE, Content
 from bot.core.segments import SegmentCount, count_segments
-from bot.settings import ApprovalMode
+from bot.core.vocabulary import AlertKind, AlertStatus, ApprovalMode, SubscriberStatus
 from bot.storage.db import Database
-from bot.storage.models import (
-    AlertKind,
-    AlertRow,
-    AlertStatus,
-    CoordinatorRow,
-    DeliveryRow,
-    SubscriberRow,
-    SubscriberStatus,
-)
+from bot.storage.models import AlertRow, CoordinatorRow, DeliveryRow, SubscriberRow
 from bot.storage.outbox import ALL_ZONES, REACHED, Outbox
 
 DEFAULT_EXPIRY = timedelta(hours=4)
@@ -131,19 +123,43 @@ class Alerts:
         self.approval = approval
         self.on_queued = on_queued
 
-    def render(self, kind: AlertKind, language: str, body: str) -> str:
-        """The text people get: a heading for the type, the words, the hotline."""
+    def heading(self, kind: AlertKind, language: str) -> str:
+        """The word the bot puts before an alert of `kind` in `language`."""
         _ = self.content.lang(language).gettext
-        heading = {
+        return {
             AlertKind.ALERT: _("VERIFIED ALERT"),
             AlertKind.UPDATE: _("UPDATE"),
             AlertKind.CORRECTION: _("CORRECTION"),
             AlertKind.ALL_CLEAR: _("ALL CLEAR"),
         }[kind]
+
+    def render(self, kind: AlertKind, language: str, body: str) -> str:
+        """The text people get: a heading for the type, the words, the hotline."""
+        _ = self.content.lang(language).gettext
+        heading = self.heading(kind, language)
         hotline = _("Hotline {hotline}").format(hotline=self.content.network.hotline)
         return f"{self.content.network.short_name} {heading}: {body.strip()} {hotline}"
 
-    async def draft(self, draft: AlertDraft, by: Actor) -> Alert:
+    def headings(self, kind: AlertKind) -> tuple[str, ...]:
+        """The heading the bot puts before a `kind` text, in every language it speaks."""
+        return tuple(dict.fromkeys(self.heading(kind, code) for code in self.content.languages))
+
+    def without_heading(self, kind: AlertKind, body: str) -> tuple[str, str | None]:
+        """The body without a heading the coordinator typed ("UPDATE: ...") that the bot adds
+        itself, and the heading removed (None if there was none)."""
+        stripped = body.strip()
+        for heading in sorted(
+            {h for k in AlertKind for h in (*self.headings(k), k.value.replace("_", " "))},
+            key=len,
+            reverse=True,
+        ):
+            if stripped.upper().startswith(heading.upper()):
+                rest = stripped[len(heading) :].lstrip()
+                if rest[:1] in (":", "-", "—") or not rest:
+                    return rest.lstrip(":-— ").strip(), heading
+        return body, None
+
+    def _checked(self, draft: AlertDraft) -> dict[str, str]:
         body = {lang: text.strip() for lang, text in draft.texts.items() if text and text.strip()}
         if DEFAULT_LANGUAGE not in body:
             raise AlertError("an English text is required (other languages fall back to it)")
@@ -152,18 +168,25 @@ class Alerts:
             raise AlertError(f"no such language here: {', '.join(sorted(unknown))}")
         if not timedelta(minutes=5) <= draft.expires_in <= MAX_EXPIRY:
             raise AlertError("the expiry must be between 5 minutes and 24 hours")
+        return body
+
+    def _texts(self, draft: AlertDraft, body: dict[str, str]) -> dict[str, str]:
+        texts = {lang: self.render(draft.kind, lang, text) for lang, text in body.items()}
+        too_long = [lang for lang, text in texts.items() if len(text) > MAX_SMS_CHARACTERS]
+        if too_long:
+            raise AlertError(f"too long for SMS (1600 characters): {', '.join(too_long)}")
+        return texts
+
+    async def draft(self, draft: AlertDraft, by: Actor) -> Alert:
+        body = self._checked(draft)
         now = self.clock()
         async with self.db.transaction() as session:
             zones = await self._zones(session, draft)
-            texts = {lang: self.render(draft.kind, lang, text) for lang, text in body.items()}
-            too_long = [lang for lang, text in texts.items() if len(text) > MAX_SMS_CHARACTERS]
-            if too_long:
-                raise AlertError(f"too long for SMS (1600 characters): {', '.join(too_long)}")
             row = AlertRow(
                 kind=draft.kind,
                 refers_to=draft.refers_to,
                 zones=list(zones),
-                texts=texts,
+                texts=self._texts(draft, body),
                 status=AlertStatus.DRAFT,
                 expires_at=now + draft.expires_in,
                 created_by=by.coordinator_id,
@@ -173,6 +196,26 @@ class Alerts:
             await session.flush()
             record(session, by, "alert.draft", f"alert:{row.id}", now, kind=str(draft.kind))
             return _of(row)
+
+    async def revise(self, alert_id: int, draft: AlertDraft, by: Actor) -> Alert:
+        """The composer changes their draft (zones, texts, expiry) before sending it."""
+        body = self._checked(draft)
+        now = self.clock()
+        async with self.db.transaction() as session:
+            row = await self._row(session, alert_id)
+            self._expect(row, AlertStatus.DRAFT)
+            self._expect_composer(row, by)
+            zones = await self._zones(session, replace(draft, refers_to=row.refers_to))
+            row.zones = list(zones)
+            row.texts = self._texts(replace(draft, kind=AlertKind(row.kind)), body)
+            row.expires_at = now + draft.expires_in
+            record(session, by, "alert.revise", f"alert:{row.id}", now)
+            return _of(row)
+
+    @staticmethod
+    def _expect_composer(row: AlertRow, by: Actor) -> None:
+        if by.coordinator_id is not None and row.created_by != by.coordinator_id:
+            raise AlertError(f"alert #{row.id} is another coordinator's draft")
 
     async def _zones(self, session: AsyncSession, draft: AlertDraft) -> tuple[str, ...]:
         if draft.kind is AlertKind.ALERT:
@@ -273,6 +316,7 @@ class Alerts:
             async with self.db.transaction() as session:
                 row = await self._row(session, alert_id)
                 self._expect(row, AlertStatus.DRAFT)
+                self._expect_composer(row, by)
                 row.status = AlertStatus.PENDING
                 record(session, by, "alert.submit", f"alert:{row.id}", now)
                 return _of(row)
@@ -301,6 +345,7 @@ class Alerts:
                     raise AlertError("a second coordinator must approve this alert")
             else:
                 self._expect(row, AlertStatus.DRAFT)
+                self._expect_composer(row, by)
             if row.expires_at <= now:
                 raise AlertError(f"alert #{row.id} has expired")
             outbox = Outbox(session)

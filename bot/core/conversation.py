@@ -18,16 +18,11 @@ from bot.core.intents import Intent, Request
 from bot.core.reports import AWAIT_LOCATION, PROMPTS, Refusal, Reports
 from bot.core.segments import count_segments
 from bot.core.subscribers import DEFAULT_TOPICS
+from bot.core.vocabulary import Channel, ReportStatus, SubscriberStatus
 from bot.core.workshops import Rsvp, Workshops, calendar_file
 from bot.storage.crypto import Vault
 from bot.storage.db import Conflict, Database
-from bot.storage.models import (
-    Channel,
-    ReportRow,
-    ReportStatus,
-    SubscriberRow,
-    SubscriberStatus,
-)
+from bot.storage.models import ReportRow, SubscriberRow
 from bot.storage.subscribers import Subscribers
 
 
@@ -40,10 +35,10 @@ class Style(StrEnum):
 
 @dataclass(frozen=True)
 class Choice:
-    """A button: its label and the channel-neutral data that comes back when it is tapped."""
+    """A button: its label and the request it stands for when tapped (the channel packs it)."""
 
     label: str
-    data: str
+    request: Request
 
 
 @dataclass(frozen=True)
@@ -98,32 +93,6 @@ SMS_WORKSHOPS = 2  # workshops an SMS lists (Telegram lists a few more, with but
 MAX_SMS_SEGMENTS = 4
 
 STYLE = {Channel.SMS: Style.SMS, Channel.TELEGRAM: Style.RICH}
-
-# Data carried by buttons; Telegram's adapter maps them back to requests.
-DATA_RIGHTS = "rights"
-DATA_LANGUAGE = "lang"
-DATA_ZONE = "zone"
-DATA_HELP = "help"
-DATA_REPORT = "report"
-DATA_RSVP = "rsvp"
-
-
-def button_request(data: str) -> Request:
-    """The request a tapped button stands for."""
-    kind, _, arg = data.partition(":")
-    if kind == DATA_RIGHTS:
-        return Request(Intent.RIGHTS_TOPIC, arg) if arg else Request(Intent.RIGHTS)
-    if kind == DATA_LANGUAGE:
-        return Request(Intent.SET_LANGUAGE, arg) if arg else Request(Intent.LANGUAGE_MENU)
-    if kind == DATA_ZONE:
-        return Request(Intent.ZONE_PROMPT)
-    if kind == DATA_HELP:
-        return Request(Intent.HELP)
-    if kind == DATA_REPORT:
-        return Request(Intent.REPORT_ACTION, arg)
-    if kind == DATA_RSVP:
-        return Request(Intent.RSVP, arg)
-    return Request(Intent.MENU)
 
 
 class Conversation:
@@ -421,7 +390,7 @@ class _Turn:
             text = _("{summary} Reply {menu}.").format(summary=rights.summary_sms, menu=menu)
             return [Reply(self._with_hotline(text))]
         choices = tuple(
-            Choice(self.content.topic(self.lang.code, key).title, f"{DATA_RIGHTS}:{key}")
+            Choice(self.content.topic(self.lang.code, key).title, Request(Intent.RIGHTS_TOPIC, key))
             for key in TOPIC_KEYS
         )
         return [Reply(self._with_hotline(rights.summary_telegram), choices)]
@@ -434,7 +403,7 @@ class _Turn:
         topic = self.content.topic(self.lang.code, key)
         if self.sms:
             return [Reply(self._with_hotline(topic.sms))]
-        back = (Choice(self._("All topics"), DATA_RIGHTS),)
+        back = (Choice(self._("All topics"), Request(Intent.RIGHTS)),)
         return [Reply(self._with_hotline(f"{topic.title}\n\n{topic.telegram}"), back)]
 
     def _with_hotline(self, text: str) -> str:
@@ -483,7 +452,7 @@ class _Turn:
             if workshop.description(code):
                 lines.append(f"   {workshop.description(code)}")
         choices = tuple(
-            Choice(_("I'm coming to {number}").format(number=n), f"{DATA_RSVP}:{n}")
+            Choice(_("I'm coming to {number}").format(number=n), Request(Intent.RSVP, str(n)))
             for n in range(1, len(listed) + 1)
         )
         return [Reply("\n".join(lines), choices)]
@@ -599,8 +568,8 @@ class _Turn:
         return Reply(
             _(PROMPTS[step]),
             (
-                Choice(_("Skip"), f"{DATA_REPORT}:skip"),
-                Choice(_("Send now"), f"{DATA_REPORT}:send"),
+                Choice(_("Skip"), Request(Intent.REPORT_ACTION, "skip")),
+                Choice(_("Send now"), Request(Intent.REPORT_ACTION, "send")),
             ),
         )
 
@@ -618,7 +587,12 @@ class _Turn:
     def _receipt_reply(self, report_id: int) -> Reply:
         return Reply(
             self._receipt(report_id),
-            (Choice(self._("Tell me the outcome"), f"{DATA_REPORT}:outcome:{report_id}"),),
+            (
+                Choice(
+                    self._("Tell me the outcome"),
+                    Request(Intent.REPORT_ACTION, f"outcome:{report_id}"),
+                ),
+            ),
         )
 
     def _refusal(self, refusal: Refusal) -> str:
@@ -706,10 +680,10 @@ class _Turn:
     def _menu_choices(self) -> tuple[Choice, ...]:
         _ = self._
         return (
-            Choice(_("Know your rights"), DATA_RIGHTS),
-            Choice(_("Language"), DATA_LANGUAGE),
-            Choice(_("ZIP code"), DATA_ZONE),
-            Choice(_("Help"), DATA_HELP),
+            Choice(_("Know your rights"), Request(Intent.RIGHTS)),
+            Choice(_("Language"), Request(Intent.LANGUAGE_MENU)),
+            Choice(_("ZIP code"), Request(Intent.ZONE_PROMPT)),
+            Choice(_("Help"), Request(Intent.HELP)),
         )
 
     # --- preferences ---------------------------------------------------------------------
@@ -724,7 +698,7 @@ class _Turn:
 
     def _language_choices(self) -> tuple[Choice, ...]:
         return tuple(
-            Choice(self.content.language_name(code), f"{DATA_LANGUAGE}:{code}")
+            Choice(self.content.language_name(code), Request(Intent.SET_LANGUAGE, code))
             for code in self.content.languages
         )
 

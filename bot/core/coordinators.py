@@ -12,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.audit import Actor, record
 from bot.core.content import DEFAULT_LANGUAGE
+from bot.core.vocabulary import Channel, Role
 from bot.storage.crypto import Vault
 from bot.storage.db import Database
-from bot.storage.models import Channel, CoordinatorRow, InviteRow, Role
+from bot.storage.models import CoordinatorRow, InviteRow
 from bot.storage.outbox import ButtonRows, Notice, Outbox, seal_notice
 
 INVITE_LIFETIME = timedelta(hours=24)
@@ -34,6 +35,7 @@ class Coordinator:
     role: Role
     on_duty: bool
     duty_zones: tuple[str, ...] = ()  # empty: every zone
+    language: str | None = None  # chosen with /language; None: their Telegram app's
 
     @property
     def is_admin(self) -> bool:
@@ -44,7 +46,18 @@ class Coordinator:
 
 
 def _of(row: CoordinatorRow) -> Coordinator:
-    return Coordinator(row.id, row.label, Role(row.role), row.on_duty, tuple(row.duty_zones or ()))
+    return Coordinator(
+        row.id,
+        row.label,
+        Role(row.role),
+        row.on_duty,
+        tuple(row.duty_zones or ()),
+        row.language,
+    )
+
+
+Rendering = Callable[[str | None], tuple[str, ButtonRows]]
+"""A notice as one coordinator reads it, from their language (None: not chosen)."""
 
 
 class Coordinators:
@@ -110,7 +123,7 @@ class Coordinators:
 
     async def notify(
         self,
-        text: str,
+        message: str | Rendering,
         *,
         to: Sequence[int] | None = None,
         exclude: int | None = None,
@@ -127,11 +140,14 @@ class Coordinators:
             rows = [r for r in (await session.scalars(query)).all() if r.id != exclude]
             outbox = Outbox(session)
             for row in rows:
+                text, rows_of_buttons = (
+                    (message, buttons) if isinstance(message, str) else message(row.language)
+                )
                 await outbox.enqueue_notice(
                     Notice(
                         channel=Channel.TELEGRAM,
-                        language=DEFAULT_LANGUAGE,
-                        body_cipher=seal_notice(self.vault, text, buttons),
+                        language=row.language or DEFAULT_LANGUAGE,
+                        body_cipher=seal_notice(self.vault, text, rows_of_buttons),
                         expires_at=now + NOTICE_LIFETIME,
                         ref=ref,
                         address_cipher=row.telegram_cipher,
@@ -140,6 +156,13 @@ class Coordinators:
                     now,
                 )
             return len(rows)
+
+    async def set_language(self, coordinator_id: int, language: str) -> None:
+        """The language of the coordinator's screens and notices from now on."""
+        async with self.db.transaction() as session:
+            row = await session.get(CoordinatorRow, coordinator_id)
+            if row is not None:
+                row.language = language
 
     async def by_telegram(self, telegram_id: int) -> Coordinator | None:
         async with self.db.transaction() as session:

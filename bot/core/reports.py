@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
@@ -24,20 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.alerts import AlertDraft
 from bot.core.audit import Actor, record
-from bot.core.content import DEFAULT_LANGUAGE, Content
-from bot.core.i18n import N_
+from bot.core.content import Content
+from bot.core.errors import Explained
+from bot.core.i18n import N_, Lang
+from bot.core.vocabulary import AlertKind, Channel, ReportStatus
 from bot.storage.crypto import Vault
 from bot.storage.db import Database
-from bot.storage.models import (
-    AlertKind,
-    AlertRow,
-    Channel,
-    CoordinatorRow,
-    DeliveryRow,
-    ReportBlockRow,
-    ReportRow,
-    ReportStatus,
-)
+from bot.storage.models import AlertRow, CoordinatorRow, DeliveryRow, ReportBlockRow, ReportRow
 from bot.storage.outbox import ButtonRows, Notice, Outbox, seal_notice
 from bot.storage.subscribers import Subscribers
 
@@ -65,8 +59,10 @@ LABELS = {
     "text": N_("Message"),
 }
 OUTCOMES = {
+    # Confirmed is not yet an alert: a coordinator may still change or reject the draft.
     ReportStatus.CONFIRMED: N_(
-        "Report #{id}: volunteers confirmed it, and the network is alerting the area. Thank you."
+        "Report #{id}: volunteers confirmed it. Thank you; any alert goes to the area from the "
+        "network."
     ),
     ReportStatus.NOT_CONFIRMED: N_(
         "Report #{id}: volunteers could not confirm it. Thank you; keep reporting what you see."
@@ -93,7 +89,6 @@ DECIDED = (
     ReportStatus.FALSE_ALARM,
     ReportStatus.DUPLICATE,
 )
-CARD_PREFIX = "c:"  # coordinator buttons (bot/channels/telegram/coordinator.py)
 
 _PLACE = re.compile(
     r"\b(st|street|ave|avenue|blvd|boulevard|rd|road|dr|drive|pl|place|pkwy|hwy|highway|"
@@ -103,8 +98,39 @@ _PLACE = re.compile(
 )
 
 
-class ReportError(Exception):
-    """A coordinator's action that cannot be done (wrong state, unknown report)."""
+class CardAction(StrEnum):
+    """What a coordinator can do from a report's card (the channel adds labels)."""
+
+    OPEN = "open"  # show the card (from /reports); opening is not claiming
+    CLAIM = "claim"  # "I'm verifying": the others see who took it
+    CONFIRM = "ok"
+    NOT_CONFIRMED = "no"
+    FALSE_ALARM = "false"
+    DUPLICATE = "dup"  # then: of which report
+    ASK = "ask"  # one question relayed to the reporter
+    BLOCK = "block"  # no more reports from this sender
+    PHOTO = "photo"
+
+
+CardKeyboard = Callable[["ReportView", Lang, "int | None"], ButtonRows]
+"""The buttons of a card as one coordinator (by id) sees it, in their language: given by the
+channel that shows cards (Telegram), so core never builds a channel's button data."""
+
+
+class ReportError(Explained):
+    """A coordinator's action that cannot be done (wrong state, unknown report), in words."""
+
+
+STATUS_WORDS = {
+    ReportStatus.NEW: N_("new"),
+    ReportStatus.VERIFYING: N_("being verified"),
+    ReportStatus.CONFIRMED: N_("confirmed"),
+    ReportStatus.NOT_CONFIRMED: N_("not confirmed"),
+    ReportStatus.FALSE_ALARM: N_("a false alarm"),
+    ReportStatus.DUPLICATE: N_("a duplicate"),
+    ReportStatus.EXPIRED: N_("expired"),
+    ReportStatus.DRAFT: N_("a draft"),
+}
 
 
 @dataclass(frozen=True)
@@ -120,7 +146,8 @@ class ReportView:
     has_photo: bool
     created_at: datetime
     submitted_at: datetime | None
-    claimed_by: str | None = None
+    claimed_by: str | None = None  # the label of the coordinator verifying it
+    claimer: int | None = None  # their id
     decided_by: str | None = None
     duplicate_of: int | None = None
     alert_id: int | None = None
@@ -144,6 +171,11 @@ def mentions_place(text: str) -> bool:
     return bool(_PLACE.search(text))
 
 
+def card_ref(report_id: int) -> str:
+    """The outbox ref of a report's cards (the ones edited as the report changes)."""
+    return f"card:{report_id}"
+
+
 def reporter_key(channel: str, address: str) -> str:
     return f"{channel}:{address}"
 
@@ -162,8 +194,10 @@ class Reports:
         expiry: timedelta = timedelta(hours=12),
         retention: timedelta = timedelta(days=30),
         timezone: tzinfo = UTC,
+        keyboard: CardKeyboard | None = None,
     ) -> None:
         self.db = db
+        self.keyboard = keyboard
         self.timezone = timezone  # the network's, for the times coordinators and alerts show
         self.vault = vault
         self.content = content
@@ -299,12 +333,14 @@ class Reports:
                 row.zone = zone
             row.details_cipher = self._seal(details)
             self._await(row, AWAIT_OUTCOME)
-            lang = self.content.lang(DEFAULT_LANGUAGE)
             await self._to_coordinators(
                 session,
                 row,
-                lang.gettext("Report #{id}: the reporter adds the place: {place}").format(
-                    id=row.id, place=text
+                lambda lang, _viewer: (
+                    lang.gettext("Report #{id}: the reporter adds the place: {place}").format(
+                        id=row.id, place=text
+                    ),
+                    (),
                 ),
             )
             record(session, Actor(None, "reporter"), "report.place", f"report:{row.id}", now)
@@ -317,14 +353,14 @@ class Reports:
             if asked_by is not None:
                 coordinator = await session.get(CoordinatorRow, asked_by)
                 if coordinator is not None and coordinator.active:
-                    lang = self.content.lang(DEFAULT_LANGUAGE)
+                    language = self.content.supported(coordinator.language)
                     await self._notice(
                         session,
                         Channel.TELEGRAM,
-                        DEFAULT_LANGUAGE,
-                        lang.gettext("Answer on report #{id}: {answer}").format(
-                            id=row.id, answer=text
-                        ),
+                        language,
+                        self.content.lang(language)
+                        .gettext("Answer on report #{id}: {answer}")
+                        .format(id=row.id, answer=text),
                         address_cipher=coordinator.telegram_cipher,
                         ref=f"report:{row.id}",
                     )
@@ -371,11 +407,12 @@ class Reports:
     async def claim(self, report_id: int, by: Actor) -> ReportView:
         async with self.db.transaction() as session:
             row = await self._row(session, report_id)
-            self._expect_open(row)
+            await self._expect_open(session, row)
             if row.claimed_by is not None and row.claimed_by != by.coordinator_id:
-                holder = await session.get(CoordinatorRow, row.claimed_by)
                 raise ReportError(
-                    f"#{row.id} is being verified by {holder.label if holder else 'someone'}"
+                    N_("#{id} is being verified by {name}"),
+                    id=row.id,
+                    name=await self._label(session, row.claimed_by),
                 )
             row.status = ReportStatus.VERIFYING
             row.claimed_by = by.coordinator_id
@@ -388,14 +425,14 @@ class Reports:
         """Not confirmed, false alarm, duplicate (of another report) or confirmed; the reporter
         hears it if they asked to."""
         if outcome not in DECIDED:
-            raise ReportError(f"not a verdict: {outcome}")
+            raise ReportError(N_("not a verdict: {outcome}"), outcome=outcome.value)
         now = self.clock()
         async with self.db.transaction() as session:
             row = await self._row(session, report_id)
-            self._expect_open(row)
+            await self._expect_open(session, row)
             if outcome is ReportStatus.DUPLICATE:
                 if duplicate_of is None or duplicate_of == row.id:
-                    raise ReportError("a duplicate needs the report it repeats")
+                    raise ReportError(N_("a duplicate needs the report it repeats"))
                 await self._row(session, duplicate_of)
                 row.duplicate_of = duplicate_of
             row.status = outcome
@@ -449,9 +486,9 @@ class Reports:
         """Relay one question to the reporter; their next reply comes back to `by`."""
         async with self.db.transaction() as session:
             row = await self._row(session, report_id)
-            self._expect_open(row)
+            await self._expect_open(session, row)
             if row.reporter_cipher is None:
-                raise ReportError(f"#{row.id} can no longer reach its reporter")
+                raise ReportError(N_("#{id} can no longer reach its reporter"), id=row.id)
             row.asked_by = by.coordinator_id
             self._await(row, AWAIT_ANSWER)
             lang = self.content.lang(row.language)
@@ -467,7 +504,7 @@ class Reports:
         async with self.db.transaction() as session:
             row = await self._row(session, report_id)
             if row.reporter_index is None:
-                raise ReportError(f"#{row.id} no longer knows its sender")
+                raise ReportError(N_("#{id} no longer knows its sender"), id=row.id)
             exists = await session.scalar(
                 select(ReportBlockRow.id).where(ReportBlockRow.reporter_index == row.reporter_index)
             )
@@ -491,7 +528,7 @@ class Reports:
         async with self.db.transaction() as session:
             rows = await session.execute(
                 select(DeliveryRow.address_cipher, DeliveryRow.provider_id).where(
-                    DeliveryRow.ref == f"report:{report_id}",
+                    DeliveryRow.ref == card_ref(report_id),
                     DeliveryRow.channel == Channel.TELEGRAM,
                     DeliveryRow.provider_id.is_not(None),
                     DeliveryRow.body_cipher.is_not(None),
@@ -569,7 +606,7 @@ class Reports:
             )
             await session.execute(
                 update(DeliveryRow)
-                .where(DeliveryRow.ref.in_([f"report:{i}" for i in ids]))
+                .where(DeliveryRow.ref.in_([r for i in ids for r in (f"report:{i}", card_ref(i))]))
                 .values(body_cipher=None, address_cipher=None)
             )
             record(
@@ -636,31 +673,33 @@ class Reports:
     async def _cards(self, session: AsyncSession, row: ReportRow) -> None:
         """The card, with its buttons, to the coordinators on duty for the report's zone."""
         view = await self._view(session, row)
-        lang = self.content.lang(DEFAULT_LANGUAGE)
         await self._to_coordinators(
-            session,
-            row,
-            render_card(view, self.content, lang.gettext),
-            card_buttons(view, lang.gettext),
+            session, row, lambda lang, viewer: self.card(view, lang, viewer), ref=card_ref(row.id)
         )
+
+    def card(self, view: ReportView, lang: Lang, viewer: int | None) -> tuple[str, ButtonRows]:
+        """A report's card as one coordinator sees it: the text and its buttons."""
+        buttons = self.keyboard(view, lang, viewer) if self.keyboard is not None else ()
+        return render_card(view, self.content, lang.gettext), buttons
 
     async def _to_coordinators(
         self,
         session: AsyncSession,
         row: ReportRow,
-        text: str,
-        buttons: ButtonRows = (),
+        render: Callable[[Lang, int], tuple[str, ButtonRows]],
+        ref: str | None = None,
     ) -> None:
-        # Coordinators read the network's default language (English); a per-coordinator
-        # language is not stored yet.
+        """A notice about the report to each coordinator on duty, in their language."""
         for coordinator in await self._on_duty(session, row.zone):
+            language = self.content.supported(coordinator.language)
+            text, buttons = render(self.content.lang(language), coordinator.id)
             await self._notice(
                 session,
                 Channel.TELEGRAM,
-                DEFAULT_LANGUAGE,
+                language,
                 text,
                 address_cipher=coordinator.telegram_cipher,
-                ref=f"report:{row.id}",
+                ref=ref or f"report:{row.id}",
                 buttons=buttons,
                 priority=1,
             )
@@ -731,13 +770,26 @@ class Reports:
     async def _row(self, session: AsyncSession, report_id: int) -> ReportRow:
         row = await session.get(ReportRow, report_id)
         if row is None or row.status == ReportStatus.DRAFT:
-            raise ReportError(f"no report #{report_id}")
+            raise ReportError(N_("no report #{id}"), id=report_id)
         return row
 
+    async def _expect_open(self, session: AsyncSession, row: ReportRow) -> None:
+        if row.status in OPEN:
+            return
+        status = STATUS_WORDS[ReportStatus(row.status)]
+        if row.decided_by is not None:
+            raise ReportError(
+                N_("#{id} was already marked {status_said} by {name}"),
+                id=row.id,
+                status_said=status,
+                name=await self._label(session, row.decided_by),
+            )
+        raise ReportError(N_("#{id} is already {status_said}"), id=row.id, status_said=status)
+
     @staticmethod
-    def _expect_open(row: ReportRow) -> None:
-        if row.status not in OPEN:
-            raise ReportError(f"#{row.id} is already {ReportStatus(row.status).value}")
+    async def _label(session: AsyncSession, coordinator_id: int) -> str:
+        holder = await session.get(CoordinatorRow, coordinator_id)
+        return holder.label if holder is not None else "?"
 
     async def _view(self, session: AsyncSession, row: ReportRow) -> ReportView:
         labels: dict[int, str] = {}
@@ -775,6 +827,7 @@ class Reports:
             created_at=row.created_at,
             submitted_at=row.submitted_at,
             claimed_by=labels.get(row.claimed_by) if row.claimed_by else None,
+            claimer=row.claimed_by,
             decided_by=labels.get(row.decided_by) if row.decided_by else None,
             duplicate_of=row.duplicate_of,
             alert_id=row.alert_id,
@@ -863,17 +916,23 @@ def render_card(view: ReportView, content: Content, _: Callable[[str], str]) -> 
     return "\n".join(lines)
 
 
-def card_buttons(view: ReportView, _: Callable[[str], str]) -> list[list[tuple[str, str]]]:
+def card_actions(view: ReportView, viewer: int | None) -> list[list[CardAction]]:
+    """The card's buttons for one coordinator: every verdict while nobody verifies it or they
+    do; only the photo while someone else does; none once it is decided."""
     if not view.open:
         return []
-    p, i = CARD_PREFIX, view.id
-    rows = [
-        [(_("I'm verifying"), f"{p}rclaim:{i}"), (_("Confirmed"), f"{p}rok:{i}")],
-        [(_("Not confirmed"), f"{p}rno:{i}"), (_("False alarm"), f"{p}rfalse:{i}")],
-        [(_("Duplicate of…"), f"{p}rdup:{i}"), (_("Need more info"), f"{p}rask:{i}")],
+    photo = [CardAction.PHOTO] if view.has_photo else []
+    if view.claimer is not None and view.claimer != viewer:
+        return [photo] if photo else []
+    verdicts = [
+        CardAction.CONFIRM,
+        CardAction.NOT_CONFIRMED,
+        CardAction.FALSE_ALARM,
+        CardAction.DUPLICATE,
+        CardAction.ASK,
     ]
-    last = [(_("Block sender"), f"{p}rblock:{i}")]
-    if view.has_photo:
-        last.insert(0, (_("Show photo"), f"{p}rphoto:{i}"))
-    rows.append(last)
+    if view.claimer is None:
+        verdicts.insert(0, CardAction.CLAIM)
+    rows = [verdicts[i : i + 2] for i in range(0, len(verdicts), 2)]
+    rows.append([*photo, CardAction.BLOCK])
     return rows

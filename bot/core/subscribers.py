@@ -6,9 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.core.vocabulary import Channel, SubscriberStatus
 from bot.storage.crypto import Vault
 from bot.storage.db import Database
-from bot.storage.models import Channel, SubscriberRow, SubscriberStatus
+from bot.storage.models import SubscriberRow
 from bot.storage.subscribers import CountRow, Subscribers
 
 __all__ = ["Channel", "CountRow", "Subscriber", "SubscriberDirectory", "SubscriberStatus"]

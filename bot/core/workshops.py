@@ -23,17 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.audit import Actor, record
 from bot.core.content import DEFAULT_LANGUAGE, Content
 from bot.core.i18n import Lang
+from bot.core.vocabulary import DeliveryStatus, SubscriberStatus, WorkshopState
 from bot.storage.crypto import Vault
 from bot.storage.db import Database
-from bot.storage.models import (
-    DeliveryRow,
-    DeliveryStatus,
-    RsvpRow,
-    SubscriberRow,
-    SubscriberStatus,
-    WorkshopRow,
-    WorkshopState,
-)
+from bot.storage.models import DeliveryRow, RsvpRow, SubscriberRow, WorkshopRow
 from bot.storage.outbox import ALL_ZONES, Notice, Outbox, seal_notice
 
 REMINDERS = (timedelta(hours=24), timedelta(hours=2))

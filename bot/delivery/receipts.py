@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from bot.core.vocabulary import DeliveryStatus, SubscriberStatus
 from bot.storage.db import Database
-from bot.storage.models import DeliveryStatus, SubscriberStatus
 from bot.storage.outbox import Outbox
 
 # Twilio's MessageStatus values, as our delivery states.

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.core.vocabulary import DeliveryStatus, SubscriberStatus
 from bot.delivery.pacing import ChatBuckets, Pacer
 from bot.delivery.sender import Buttons, Message, Outcome, Result, Sender
 from bot.storage.crypto import Vault
 from bot.storage.db import Database, Unlisten
-from bot.storage.models import DeliveryStatus, SubscriberStatus
 from bot.storage.outbox import QUEUED_CHANNEL, Job, Outbox, Update, open_notice
 
 log = logging.getLogger(__name__)

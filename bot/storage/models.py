@@ -1,9 +1,8 @@
-"""Typed SQLAlchemy 2 models: the tables, and the persisted vocabularies (enums) they store."""
+"""Typed SQLAlchemy 2 models: the tables. The values they store are `bot.core.vocabulary`'s."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -20,29 +19,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-
-
-class Channel(StrEnum):
-    """Where a person talks to the bot."""
-
-    TELEGRAM = "telegram"
-    SMS = "sms"
-
-
-class SubscriberStatus(StrEnum):
-    """Whether a subscriber may be sent anything but a direct reply."""
-
-    ACTIVE = "active"  # opted in: alerts, reminders and notices go out
-    OPTED_OUT = "opted_out"  # said STOP (or Twilio told us they did): silence until START
-    BLOCKED = "blocked"  # blocked the bot or is unreachable: nothing can be sent
-
-
-class ConsentAction(StrEnum):
-    """An entry in a subscriber's consent history."""
-
-    OPT_IN = "opt_in"
-    OPT_OUT = "opt_out"
-    BLOCKED = "blocked"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -124,13 +100,6 @@ class ConsentRow(Base):
     subscriber: Mapped[SubscriberRow] = relationship(back_populates="consents")
 
 
-class Role(StrEnum):
-    """What a coordinator may do."""
-
-    ADMIN = "admin"  # also adds and removes coordinators
-    COORDINATOR = "coordinator"  # drafts, approves and sends alerts
-
-
 class CoordinatorRow(Base):
     """Network staff or a trained volunteer, known by their Telegram user id (encrypted)."""
 
@@ -149,6 +118,28 @@ class CoordinatorRow(Base):
     duty_zones: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     added_at: Mapped[datetime]
     removed_at: Mapped[datetime | None]
+    # The language of their screens (their /language); None: their Telegram app's.
+    language: Mapped[str | None] = mapped_column(String(8))
+
+
+class FlowRow(Base):
+    """A coordinator's one active flow (composing an alert, setting up a workshop, relaying a
+    question): its step and what it has gathered, encrypted, so a restart loses nothing."""
+
+    __tablename__ = "flows"
+
+    # One active flow per coordinator: starting another replaces this row.
+    coordinator_id: Mapped[int] = mapped_column(
+        ForeignKey("coordinators.id", ondelete="CASCADE"), primary_key=True
+    )
+    # Drawn at random when the flow starts; its buttons carry it, so a button of an ended
+    # flow, or of another coordinator's, matches no active flow.
+    token: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(16))
+    step: Mapped[str] = mapped_column(String(24))
+    data_cipher: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
 
 
 class InviteRow(Base):
@@ -181,25 +172,6 @@ class AuditRow(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
-class AlertKind(StrEnum):
-    """The Common Alerting Protocol's message types, as a network uses them."""
-
-    ALERT = "alert"  # a verified sighting: what, where, when, what to do
-    UPDATE = "update"  # news on an alert, to the people it reached
-    CORRECTION = "correction"  # an alert was wrong: cancels what is unsent, tells who got it
-    ALL_CLEAR = "all_clear"  # the activity is over
-
-
-class AlertStatus(StrEnum):
-    """Where an alert is between a coordinator's draft and the last delivery."""
-
-    DRAFT = "draft"  # being composed
-    PENDING = "pending"  # waiting for a second coordinator's approval
-    REJECTED = "rejected"  # the second coordinator said no
-    QUEUED = "queued"  # approved: deliveries are in the outbox
-    DONE = "done"  # no delivery is waiting any more
-
-
 class AlertRow(Base):
     """A message from the network to subscribers of some zones, in their languages."""
 
@@ -223,17 +195,6 @@ class AlertRow(Base):
     summarized_at: Mapped[datetime | None]
     # The coordinator who confirmed the report(s) it came from (reports.alert_id links them).
     verified_by: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id"))
-
-
-class DeliveryStatus(StrEnum):
-    """One message to one subscriber, from queued to its outcome."""
-
-    QUEUED = "queued"  # waiting for a worker (or for its retry time)
-    SENDING = "sending"  # claimed by a worker until lease_until; reclaimed if it dies
-    SENT = "sent"  # the provider accepted it
-    DELIVERED = "delivered"  # the provider confirmed delivery (SMS status callback)
-    FAILED = "failed"  # permanent error, or retries exhausted
-    SKIPPED = "skipped"  # not sent on purpose: expired, cancelled, or the person opted out
 
 
 class DeliveryRow(Base):
@@ -310,19 +271,6 @@ class RateBucketRow(Base):
     shared_until: Mapped[float | None]
 
 
-class ReportStatus(StrEnum):
-    """Where a community report is between "I saw something" and an outcome."""
-
-    DRAFT = "draft"  # the reporter is still answering the guided questions (Telegram)
-    NEW = "new"  # waiting for a coordinator
-    VERIFYING = "verifying"  # a coordinator claimed it
-    CONFIRMED = "confirmed"  # verified: an alert draft was opened from it
-    NOT_CONFIRMED = "not_confirmed"  # could not be verified
-    FALSE_ALARM = "false_alarm"  # not enforcement activity
-    DUPLICATE = "duplicate"  # of another report (duplicate_of)
-    EXPIRED = "expired"  # no coordinator acted in time
-
-
 class ReportRow(Base):
     """A report of enforcement activity. What identifies the reporter or the place is
     encrypted and purged after REPORT_RETENTION_DAYS; status, zone and times stay for counts."""
@@ -368,14 +316,6 @@ class ReportBlockRow(Base):
     reporter_index: Mapped[str] = mapped_column(String(64), unique=True)
     blocked_by: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id"))
     created_at: Mapped[datetime]
-
-
-class WorkshopState(StrEnum):
-    """A know-your-rights workshop's state."""
-
-    SCHEDULED = "scheduled"
-    CANCELLED = "cancelled"
-    MOVED = "moved"  # still happening, at a new time or place (its RSVPs were told)
 
 
 class WorkshopRow(Base):

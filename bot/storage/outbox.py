@@ -12,17 +12,9 @@ from sqlalchemy import Select, and_, bindparam, exists, func, literal, or_, sele
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.vocabulary import AlertStatus, ConsentAction, DeliveryStatus, SubscriberStatus
 from bot.storage.crypto import Vault
-from bot.storage.models import (
-    AlertRow,
-    AlertStatus,
-    ConsentAction,
-    ConsentRow,
-    DeliveryRow,
-    DeliveryStatus,
-    SubscriberRow,
-    SubscriberStatus,
-)
+from bot.storage.models import AlertRow, ConsentRow, DeliveryRow, SubscriberRow
 
 ALL_ZONES = "all"
 REACHED = (

@@ -8,8 +8,9 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.vocabulary import ConsentAction, SubscriberStatus
 from bot.storage.crypto import Vault
-from bot.storage.models import ConsentAction, ConsentRow, SubscriberRow, SubscriberStatus
+from bot.storage.models import ConsentRow, SubscriberRow
 
 
 @dataclass(frozen=True)

@@ -69,22 +69,14 @@ from sqlalchemy import func, insert, select, update
 from bot.app import Services, build_services, build_worker
 from bot.core.alerts import Alert, AlertDraft, Progress
 from bot.core.audit import Actor
+from bot.core.vocabulary import AlertKind, AlertStatus, Channel, DeliveryStatus, SubscriberStatus
 from bot.settings import Settings, load_settings
 from bot.sim.fake_telegram import FakeTelegram, SentMessage
 from bot.sim.fake_twilio import FakeTwilio, Sms
 from bot.sim.serve import RunningServer, serve
 from bot.storage.crypto import Vault, generate_key
 from bot.storage.migrate import upgrade
-from bot.storage.models import (
-    AlertKind,
-    AlertRow,
-    AlertStatus,
-    Channel,
-    DeliveryRow,
-    DeliveryStatus,
-    SubscriberRow,
-    SubscriberStatus,
-)
+from bot.storage.models import AlertRow, DeliveryRow, SubscriberRow
 from bot.storage.outbox import Outbox
 from tests.bench.common import (
     BOT_NUMBER,

@@ -34,12 +34,12 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from bot.core.vocabulary import Channel, SubscriberStatus
 from bot.sim.fake_telegram import FakeTelegram
 from bot.sim.fake_twilio import FakeTwilio
 from bot.sim.serve import serve
 from bot.storage.crypto import Vault, generate_key
 from bot.storage.db import Database
-from bot.storage.models import Channel, SubscriberStatus
 from bot.storage.subscribers import Subscribers
 from tests.bench.common import (
     BOT_NUMBER,

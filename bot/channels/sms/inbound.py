@@ -9,7 +9,7 @@ import phonenumbers
 from bot.core.content import TOPIC_KEYS, Content
 from bot.core.conversation import Inbound
 from bot.core.keywords import parse_text
-from bot.storage.models import Channel
+from bot.core.vocabulary import Channel
 
 DEFAULT_REGION = "US"
 

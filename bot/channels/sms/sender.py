@@ -14,9 +14,9 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
+from bot.core.vocabulary import Channel, SubscriberStatus
 from bot.delivery.sender import Message, Outcome, Result
 from bot.settings import Settings
-from bot.storage.models import Channel, SubscriberStatus
 
 log = logging.getLogger(__name__)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import UTC, tzinfo
 
 from telegram import BotCommand, ChatMember, ChatMemberUpdated, InputFile, MessageEntity, Update
 from telegram.constants import ChatType
@@ -19,24 +20,24 @@ from telegram.ext import (
     filters,
 )
 
-from bot.channels.telegram.coordinator import COMMANDS as COORDINATOR_COMMANDS
-from bot.channels.telegram.coordinator import PREFIX as COORDINATOR_PREFIX
-from bot.channels.telegram.coordinator import CoordinatorHandlers
+from bot.channels.telegram.buttons import CallbackData, CoordinatorButton, request_of
+from bot.channels.telegram.coordinator import Console, TeamFeature, build_console
 from bot.channels.telegram.render import keyboard
 from bot.channels.telegram.sender import retry_after_seconds
 from bot.core.alerts import Alerts
 from bot.core.content import TOPIC_KEYS, Content
-from bot.core.conversation import Conversation, Inbound, Reply, button_request
+from bot.core.conversation import Conversation, Inbound, Reply
 from bot.core.coordinators import Coordinators
+from bot.core.flows import Flows
 from bot.core.i18n import N_
 from bot.core.intents import Intent, Request
 from bot.core.keywords import parse_text
 from bot.core.reports import Reports
 from bot.core.subscribers import SubscriberDirectory
+from bot.core.vocabulary import Channel, SubscriberStatus
 from bot.core.workshops import Workshops
 from bot.delivery.pacing import Pacer
 from bot.metrics import Metrics
-from bot.storage.models import Channel, SubscriberStatus
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,8 @@ class TelegramHandlers:
         alerts: Alerts | None = None,
         reports: Reports | None = None,
         workshops: Workshops | None = None,
+        flows: Flows | None = None,
+        timezone: tzinfo = UTC,
         pacer: Pacer | None = None,
     ) -> None:
         self.conversation = conversation
@@ -89,17 +92,21 @@ class TelegramHandlers:
         self.metrics = metrics
         self.language_names = {content.language_name(code): code for code in content.languages}
         self.pacer = pacer
-        self.coordinator = (
-            CoordinatorHandlers(
+        self.console: Console | None
+        self.team: TeamFeature | None
+        self.console, self.team = (
+            build_console(
                 coordinators,
+                flows,
                 alerts,
                 content,
-                fallback=self.other,
+                self.other,
+                timezone=timezone,
                 reports=reports,
                 workshops=workshops,
             )
-            if coordinators is not None and alerts is not None
-            else None
+            if coordinators is not None and alerts is not None and flows is not None
+            else (None, None)
         )
 
     def register(self, application: Application) -> None:  # type: ignore[type-arg]
@@ -111,16 +118,12 @@ class TelegramHandlers:
             ChatMemberHandler(self.membership, ChatMemberHandler.MY_CHAT_MEMBER)
         )
         application.add_handler(CommandHandler(list(COMMANDS), self.command, filters=private))
-        if self.coordinator is not None:
+        if self.console is not None:
             # Checked against the coordinator list on every use; anyone else gets the menu.
             application.add_handler(
-                CommandHandler(
-                    list(COORDINATOR_COMMANDS), self.coordinator.command, filters=private
-                )
+                CommandHandler(list(self.console.commands), self.console.command, filters=private)
             )
-            application.add_handler(
-                CallbackQueryHandler(self.coordinator.button, pattern=f"^{COORDINATOR_PREFIX}")
-            )
+        # Every button, the subscriber's and the coordinator's: parsed once, then routed.
         application.add_handler(CallbackQueryHandler(self.button))
         application.add_handler(
             MessageHandler(private & filters.TEXT & ~filters.COMMAND, self.text)
@@ -143,21 +146,23 @@ class TelegramHandlers:
         intent = COMMANDS[name]
         args = context.args or []
         invite = intent is Intent.SUBSCRIBE and args and args[0].startswith("inv_")
-        if invite and self.coordinator is not None:
+        if invite and self.team is not None:
             # An admin's invite link: join the coordinators (not the subscribers).
-            await self.coordinator.redeem(update, args[0].removeprefix("inv_"))
+            await self.team.redeem(update, context, args[0].removeprefix("inv_"))
             return
         if intent is Intent.SUBSCRIBE:
             request = start_payload(args, self.content)
         else:
             request = Request(intent, keyword=f"/{name}")
         await self._answer(update, context, request)
+        if intent is Intent.HELP and self.console is not None:
+            await self.console.help(update, context)
 
     async def text(self, update: Update, context: Context) -> None:
         message = update.effective_message
         if message is None or message.text is None:
             return
-        if self.coordinator is not None and await self.coordinator.text(update, context):
+        if self.console is not None and await self.console.text(update, context):
             return
         request = parse_text(message.text, self.language_names, len(TOPIC_KEYS))
         await self._answer(update, context, request, text=message.text)
@@ -171,11 +176,29 @@ class TelegramHandlers:
         query = update.callback_query
         if query is None:
             return
-        await query.answer()
+        button = CallbackData.parse(query.data)
+        if isinstance(button, CoordinatorButton) and self.console is not None:
+            await self.console.button(update, context, button)
+            return
+        request = request_of(button) if button is not None else None
         chat = update.effective_chat
+        if request is None:
+            # Stale, forged or not ours: a short answer, and nothing changes.
+            lang = self.content.lang(
+                self.content.supported(
+                    update.effective_user.language_code if update.effective_user else None
+                )
+            )
+            await query.answer(lang.gettext("That button no longer works."))
+            if chat is not None and chat.type == ChatType.PRIVATE and button is not None:
+                await self.other(update, context)  # a coordinator's button: the menu
+            return
+        await query.answer()
         if chat is None or chat.type != ChatType.PRIVATE:
             return
-        await self._answer(update, context, button_request(query.data or ""))
+        if request.intent is Intent.SET_LANGUAGE and self.console is not None and request.arg:
+            await self.console.language_chosen(update, context, request.arg)
+        await self._answer(update, context, request)
 
     async def group(self, update: Update, context: Context) -> None:
         message = update.effective_message

@@ -12,9 +12,9 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.warnings import PTBUserWarning
 
 from bot.channels.telegram.request import AiohttpRequest
+from bot.core.vocabulary import Channel, SubscriberStatus
 from bot.delivery.sender import Message, Outcome, Result
 from bot.settings import Settings
-from bot.storage.models import Channel, SubscriberStatus
 
 log = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", "Please use 'Bot.sendMessage'", PTBUserWarning, __name__)

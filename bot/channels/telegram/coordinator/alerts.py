@@ -1,0 +1,601 @@
+"""Alerts in Telegram: compose (type, zones, a text per language, expiry), preview and change
+any part, send or ask a second coordinator, approve or reject, and follow them (/status).
+
+The composer is a flow (bot/core/flows.py) whose steps are `Step`; what it has gathered is
+the flow's data, so a restart in the middle leaves the coordinator where they were.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta, tzinfo
+from enum import StrEnum
+from typing import Any
+
+from bot.channels.telegram.buttons import (
+    Approve,
+    CoordinatorButton,
+    PickExpiry,
+    PickKind,
+    PickOriginal,
+    PickText,
+    Preview,
+    PreviewChoice,
+    Reject,
+)
+from bot.channels.telegram.coordinator.turn import Feature, Rows, Turn, packed
+from bot.core.alerts import Alert, AlertDraft, AlertError, Alerts, Progress
+from bot.core.alerts import Preview as Cost
+from bot.core.content import DEFAULT_LANGUAGE, Content
+from bot.core.coordinators import Coordinators
+from bot.core.flows import Flow
+from bot.core.i18n import N_, Lang
+from bot.core.parse import ALL_ZONES, ParseError, zone_list
+from bot.core.vocabulary import AlertKind, AlertStatus, FlowKind
+
+EXPIRY_CHOICES = (2, 4, 8, 12)  # hours
+KIND_NAMES = {
+    AlertKind.ALERT: N_("Alert"),
+    AlertKind.UPDATE: N_("Update"),
+    AlertKind.CORRECTION: N_("Correction"),
+    AlertKind.ALL_CLEAR: N_("All clear"),
+}
+STATUS_NAMES = {
+    AlertStatus.DRAFT: N_("draft"),
+    AlertStatus.PENDING: N_("waiting for approval"),
+    AlertStatus.REJECTED: N_("rejected"),
+    AlertStatus.QUEUED: N_("sending"),
+    AlertStatus.DONE: N_("done"),
+}
+DELIVERY_NAMES = {
+    "queued": N_("waiting"),
+    "sending": N_("sending"),
+    "sent": N_("sent"),
+    "delivered": N_("delivered"),
+    "failed": N_("failed"),
+    "skipped": N_("skipped"),
+}
+
+
+class Step(StrEnum):
+    """The composer's steps."""
+
+    KIND = "kind"  # alert, update, correction or all-clear
+    ORIGINAL = "original"  # the alert an update, correction or all-clear follows
+    ZONES = "zones"
+    TEXT = "text"  # one language after another, English first
+    EXPIRY = "expiry"
+    PREVIEW = "preview"  # everything shown; send, or change a part
+    CHANGE_ZONES = "change_zones"
+    CHANGE_TEXT = "change_text"  # the language in data["changing"]
+
+
+def kind_name(turn: Turn, kind: AlertKind) -> str:
+    return turn._(KIND_NAMES[kind])
+
+
+class AlertsFeature(Feature):
+    """/alert, /status, the composer's buttons, and approvals."""
+
+    commands = ("alert", "status")
+    buttons = (PickKind, PickOriginal, PickExpiry, Preview, PickText, Approve, Reject)
+    flow = FlowKind.ALERT
+
+    def __init__(
+        self, alerts: Alerts, coordinators: Coordinators, content: Content, timezone: tzinfo
+    ) -> None:
+        self.alerts = alerts
+        self.coordinators = coordinators
+        self.content = content
+        self.timezone = timezone
+
+    def help(self, turn: Turn) -> list[str]:
+        return [
+            turn._("/alert composes an alert, update, correction or all-clear"),
+            turn._("/status follows the latest alerts"),
+        ]
+
+    async def command(self, turn: Turn, name: str, args: list[str]) -> None:
+        if name == "status":
+            await self.status(turn)
+        elif await turn.may_start(FlowKind.ALERT):
+            await self.begin(turn)
+
+    async def begin(self, turn: Turn) -> None:
+        flow = await turn.flows.start(turn.me.id, FlowKind.ALERT, Step.KIND)
+        await self.resume(turn, flow)
+
+    async def resume(self, turn: Turn, flow: Flow) -> None:
+        _ = turn._
+        step = Step(flow.step)
+        if step is Step.KIND:
+            t = flow.token
+            await turn.say(
+                _("New message to subscribers. What kind? (/cancel to stop)"),
+                [
+                    [
+                        (_("Alert"), PickKind(t, AlertKind.ALERT)),
+                        (_("Update"), PickKind(t, AlertKind.UPDATE)),
+                    ],
+                    [
+                        (_("Correction"), PickKind(t, AlertKind.CORRECTION)),
+                        (_("All clear"), PickKind(t, AlertKind.ALL_CLEAR)),
+                    ],
+                ],
+            )
+        elif step is Step.ORIGINAL:
+            await self._ask_original(turn, flow)
+        elif step in (Step.ZONES, Step.CHANGE_ZONES):
+            await turn.say(
+                _("Which zones? Send ZIP codes separated by commas (60629, 60632), or all.")
+            )
+        elif step in (Step.TEXT, Step.CHANGE_TEXT):
+            await self._ask_text(turn, flow)
+        elif step is Step.EXPIRY:
+            await self._ask_expiry(turn, flow)
+        else:
+            await self._preview(turn, flow)
+
+    # --- buttons -----------------------------------------------------------------------
+
+    async def button(self, turn: Turn, button: CoordinatorButton) -> None:
+        if isinstance(button, Approve | Reject):
+            await self._decide(turn, button)
+            return
+        token = getattr(button, "flow", None)
+        flow = await turn.flow(FlowKind.ALERT, token)
+        if flow is None:
+            await turn.stale()
+            return
+        step = Step(flow.step)
+        match button:
+            case PickKind(kind=kind) if step is Step.KIND:
+                await turn.answer()
+                await turn.close_keyboard(kind_name(turn, kind))
+                if kind is AlertKind.ALERT:
+                    await self._save(turn, flow.at(Step.ZONES, kind=kind.value))
+                else:
+                    await self._save(turn, flow.at(Step.ORIGINAL, kind=kind.value))
+            case PickOriginal(alert=alert_id) if step is Step.ORIGINAL:
+                await turn.answer()
+                await turn.close_keyboard(f"#{alert_id}")
+                await self._save(turn, flow.at(Step.TEXT, refers_to=alert_id, **self._texts()))
+            case PickExpiry(hours=hours) if step is Step.EXPIRY:
+                await turn.answer()
+                await turn.close_keyboard(turn._("{hours} hours").format(hours=hours))
+                await self._draft(turn, flow.at(Step.PREVIEW, hours=hours))
+            case Preview(choice=choice) if step is Step.PREVIEW:
+                await turn.answer()
+                await self._from_preview(turn, flow, choice)
+            case PickText(code=code) if step is Step.PREVIEW and code in self.content.languages:
+                await turn.answer()
+                await turn.close_keyboard(self.content.language_name(code))
+                await self._save(turn, flow.at(Step.CHANGE_TEXT, changing=code))
+            case _:
+                await turn.stale()
+
+    async def _from_preview(self, turn: Turn, flow: Flow, choice: PreviewChoice) -> None:
+        _ = turn._
+        if choice is PreviewChoice.CANCEL:
+            await turn.flows.end(turn.me.id, flow.token)
+            await turn.close_keyboard(_("Cancelled: nothing was sent."))
+        elif choice is PreviewChoice.SEND:
+            await turn.flows.end(turn.me.id, flow.token)
+            await self._send(turn, int(flow.data["alert_id"]))
+        elif choice is PreviewChoice.ZONES and flow.data.get("kind") == AlertKind.ALERT:
+            await turn.close_keyboard(_("Change the zones"))
+            await self._save(turn, flow.at(Step.CHANGE_ZONES))
+        elif choice is PreviewChoice.EXPIRY:
+            await turn.close_keyboard(_("Change the expiry"))
+            await self._save(turn, flow.at(Step.EXPIRY))
+        elif choice is PreviewChoice.TEXT:
+            await turn.close_keyboard(_("Change a text"))
+            rows = [
+                [(self.content.language_name(code), PickText(flow.token, code))]
+                for code in self._languages()
+            ]
+            await turn.say(_("Which language's text?"), rows)
+        else:
+            await turn.stale()
+
+    # --- typed steps ---------------------------------------------------------------------
+
+    async def step(self, turn: Turn, flow: Flow, text: str | None) -> None:
+        _ = turn._
+        step = Step(flow.step)
+        if step in (Step.ZONES, Step.CHANGE_ZONES):
+            if text is None:
+                await turn.say(_("The zones are needed: ZIP codes, or all."))
+                return
+            try:
+                zones = zone_list(text, lambda z: self.content.zones.name_of(z) is not None)
+            except ParseError as exc:
+                await turn.say(exc.say(_))
+                return
+            if step is Step.CHANGE_ZONES:
+                await self._draft(turn, flow.at(Step.PREVIEW, zones=list(zones)))
+            else:
+                await self._save(turn, flow.at(Step.TEXT, zones=list(zones), **self._texts()))
+        elif step in (Step.TEXT, Step.CHANGE_TEXT):
+            await self._take_text(turn, flow, text)
+        else:
+            await self.resume(turn, flow)  # a button is awaited: say again what it asks
+
+    async def _take_text(self, turn: Turn, flow: Flow, text: str | None) -> None:
+        _ = turn._
+        changing = flow.step == Step.CHANGE_TEXT
+        pending = [str(c) for c in flow.data.get("pending", [])]
+        code = str(flow.data["changing"]) if changing else pending[0]
+        texts = dict(flow.data.get("texts", {}))
+        if text is None and code == DEFAULT_LANGUAGE:
+            await turn.say(_("The English text is needed: every other language falls back to it."))
+            return
+        if text is None:
+            texts.pop(code, None)
+        else:
+            body, heading = self.alerts.without_heading(AlertKind(flow.data["kind"]), text)
+            if heading is not None:
+                await turn.say(
+                    _('I left out "{heading}": the bot puts its own heading first.').format(
+                        heading=heading
+                    )
+                )
+            texts[code] = body
+        if changing:
+            await self._draft(turn, flow.at(Step.PREVIEW, texts=texts))
+            return
+        pending = pending[1:]
+        following = Step.TEXT if pending else Step.EXPIRY
+        await self._save(turn, flow.at(following, texts=texts, pending=pending))
+
+    # --- asking --------------------------------------------------------------------------
+
+    def _languages(self) -> list[str]:
+        others = [code for code in self.content.languages if code != DEFAULT_LANGUAGE]
+        return [DEFAULT_LANGUAGE, *others]
+
+    def _texts(self) -> dict[str, Any]:
+        return {"texts": {}, "pending": self._languages()}
+
+    async def _save(self, turn: Turn, flow: Flow) -> None:
+        saved = await turn.flows.save(flow)
+        if saved is None:
+            await turn.say(turn._("That alert was ended meanwhile. /alert to start again."))
+            return
+        await self.resume(turn, saved)
+
+    async def _ask_original(self, turn: Turn, flow: Flow) -> None:
+        _ = turn._
+        sent = [
+            a
+            for a in await self.alerts.recent(10)
+            if a.kind is AlertKind.ALERT and a.status in (AlertStatus.QUEUED, AlertStatus.DONE)
+        ]
+        if not sent:
+            await turn.flows.end(turn.me.id, flow.token)
+            await turn.say(_("There is no sent alert to follow up."))
+            return
+        rows = [
+            [
+                (
+                    f"#{a.id} {self._zones_named(turn, a.zones, short=True)}",
+                    PickOriginal(flow.token, a.id),
+                )
+            ]
+            for a in sent[:6]
+        ]
+        await turn.say(_("Which alert does it follow?"), rows)
+
+    async def _ask_text(self, turn: Turn, flow: Flow) -> None:
+        _ = turn._
+        code = (
+            str(flow.data["changing"])
+            if flow.step == Step.CHANGE_TEXT
+            else str(flow.data["pending"][0])
+        )
+        name = self.content.language_name(code)
+        kind = str(flow.data.get("kind", AlertKind.ALERT))
+        template = self.content.alert_templates.get(kind, {}).get(code)
+        if code == DEFAULT_LANGUAGE:
+            prompt = _(
+                "Send the text in {language}. Every language without its own text gets this one."
+            )
+        else:
+            prompt = _(
+                "Send the text in {language}, or /skip to send English to {language} speakers."
+            )
+        lines = [prompt.format(language=name)]
+        lines.append(_("The bot adds the heading and the hotline itself."))
+        if template:
+            lines += ["", _("Template (copy it and fill in the brackets):"), template]
+        await turn.say("\n".join(lines))
+
+    async def _ask_expiry(self, turn: Turn, flow: Flow) -> None:
+        _ = turn._
+        rows = [
+            [
+                (_("{hours} hours").format(hours=h), PickExpiry(flow.token, h))
+                for h in EXPIRY_CHOICES
+            ]
+        ]
+        await turn.say(_("How long does it hold? After that it is never delivered late."), rows)
+
+    # --- the draft and its preview -------------------------------------------------------
+
+    def _draft_of(self, flow: Flow) -> AlertDraft:
+        data = flow.data
+        return AlertDraft(
+            kind=AlertKind(data["kind"]),
+            zones=tuple(data.get("zones", ())),
+            texts=dict(data.get("texts", {})),
+            expires_in=timedelta(hours=int(data.get("hours", 4))),
+            refers_to=data.get("refers_to"),
+        )
+
+    async def _draft(self, turn: Turn, flow: Flow) -> None:
+        """Draft (or revise) the alert from what the flow gathered, then preview it."""
+        draft = self._draft_of(flow)
+        try:
+            if flow.data.get("alert_id") is not None:
+                alert = await self.alerts.revise(int(flow.data["alert_id"]), draft, turn.me.actor())
+            else:
+                alert = await self.alerts.draft(draft, turn.me.actor())
+        except AlertError as exc:
+            await turn.flows.end(turn.me.id, flow.token)
+            await turn.say(
+                turn._("Not drafted: {reason}. /alert to start again.").format(reason=exc)
+            )
+            return
+        await self._save(turn, flow.at(Step.PREVIEW, alert_id=alert.id, zones=list(alert.zones)))
+
+    async def show_draft(self, turn: Turn, alert: Alert, draft: AlertDraft) -> None:
+        """A draft made elsewhere (a confirmed report) becomes the composer's, at its preview."""
+        flow = await turn.flows.start(
+            turn.me.id,
+            FlowKind.ALERT,
+            Step.PREVIEW,
+            {
+                "kind": alert.kind.value,
+                "zones": list(alert.zones),
+                "texts": dict(draft.texts),
+                "hours": round(draft.expires_in.total_seconds() / 3600),
+                "alert_id": alert.id,
+            },
+        )
+        await self._preview(turn, flow)
+
+    async def _preview(self, turn: Turn, flow: Flow) -> None:
+        _ = turn._
+        alert = await self.alerts.get(int(flow.data["alert_id"]))
+        cost = await self.alerts.preview(alert.id)
+        needs_approval = await self.alerts.needs_approval()
+        t = flow.token
+        send = _("Send for approval") if needs_approval else _("Send now")
+        rows: Rows = [
+            [
+                (send, Preview(t, PreviewChoice.SEND)),
+                (_("Cancel"), Preview(t, PreviewChoice.CANCEL)),
+            ],
+            [
+                *(
+                    [(_("Change zones"), Preview(t, PreviewChoice.ZONES))]
+                    if alert.kind is AlertKind.ALERT
+                    else []
+                ),
+                (_("Change a text"), Preview(t, PreviewChoice.TEXT)),
+            ],
+            [(_("Change expiry"), Preview(t, PreviewChoice.EXPIRY))],
+        ]
+        await turn.say(self.describe(turn.lang, alert, cost), rows)
+
+    def describe(self, lang: Lang, alert: Alert, cost: Cost) -> str:
+        """Everything sending would do: type, zones, expiry, what it follows, who gets it in
+        which language on which channel, the SMS cost, the time, and every text."""
+        _, n_ = lang.gettext, lang.ngettext
+        expires = alert.expires_at.astimezone(self.timezone)
+        lines = [
+            _("Preview of #{id}: {kind}").format(id=alert.id, kind=_(KIND_NAMES[alert.kind])),
+        ]
+        if alert.refers_to is not None:
+            lines.append(
+                _("Follows alert #{id}, to the people it reached").format(id=alert.refers_to)
+            )
+        else:
+            lines.append(_("Zones: {zones}").format(zones=self.zones_named(lang, alert.zones)))
+        lines.append(_("Holds until {time}, never delivered later").format(time=f"{expires:%H:%M}"))
+        lines.append(n_("{people} person", "{people} people", cost.total).format(people=cost.total))
+        for (channel, code), n in sorted(cost.recipients.items()):
+            lines.append(f"• {channel} · {self.content.language_name(code)}: {n}")
+        for code, segments in sorted(cost.segments.items()):
+            forced = (
+                _(" (forced by {characters})").format(characters=" ".join(segments.non_gsm))
+                if segments.non_gsm
+                else ""
+            )
+            lines.append(
+                n_(
+                    "SMS in {language}: {segments} segment, {encoding}{forced}",
+                    "SMS in {language}: {segments} segments, {encoding}{forced}",
+                    segments.segments,
+                ).format(
+                    language=self.content.language_name(code),
+                    segments=segments.segments,
+                    encoding=segments.encoding,
+                    forced=forced,
+                )
+            )
+        if cost.fallback:
+            names = ", ".join(self.content.language_name(code) for code in cost.fallback)
+            lines.append(
+                _("No text of their own, they get English: {languages}").format(languages=names)
+            )
+        lines.append(self.how_long(lang, cost.seconds))
+        for code, text in alert.texts.items():
+            lines += ["", f"[{self.content.language_name(code)}]", text]
+        return "\n".join(lines)
+
+    @staticmethod
+    def how_long(lang: Lang, seconds: float) -> str:
+        if seconds < 60:
+            n = max(1, round(seconds))
+            return lang.ngettext(
+                "Time to send at the provider limits: about {n} second",
+                "Time to send at the provider limits: about {n} seconds",
+                n,
+            ).format(n=n)
+        n = round(seconds / 60)
+        return lang.ngettext(
+            "Time to send at the provider limits: about {n} minute",
+            "Time to send at the provider limits: about {n} minutes",
+            n,
+        ).format(n=n)
+
+    def zones_named(self, lang: Lang, zones: tuple[str, ...] | list[str]) -> str:
+        if not zones or ALL_ZONES in zones:
+            return lang.gettext("every zone")
+        return ", ".join(f"{z} {self.content.zones.name_of(z) or ''}".strip() for z in zones)
+
+    def _zones_named(self, turn: Turn, zones: tuple[str, ...], *, short: bool) -> str:
+        return ", ".join(zones) if short else self.zones_named(turn.lang, zones)
+
+    # --- sending and approving ------------------------------------------------------------
+
+    async def _send(self, turn: Turn, alert_id: int) -> None:
+        _ = turn._
+        try:
+            alert = await self.alerts.submit(alert_id, turn.me.actor())
+        except AlertError as exc:
+            await turn.close_keyboard()
+            await turn.say(_("Not sent: {reason}").format(reason=exc))
+            return
+        if alert.status is AlertStatus.PENDING:
+            await turn.close_keyboard(_("Sent for approval"))
+            await turn.say(
+                _("Waiting for a second coordinator to approve #{id}.").format(id=alert.id)
+            )
+            await self._ask_for_approval(turn, alert)
+            return
+        await turn.close_keyboard(_("Sent"))
+        await turn.say(
+            turn.n_(
+                "Sending #{id} to {people} person. /status to follow it.",
+                "Sending #{id} to {people} people. /status to follow it.",
+                alert.recipients,
+            ).format(id=alert.id, people=alert.recipients)
+        )
+
+    async def _ask_for_approval(self, turn: Turn, alert: Alert) -> None:
+        """The other coordinators get the preview with Approve and Reject, through the
+        outbox, each in their language."""
+        cost = await self.alerts.preview(alert.id)
+        author = turn.me.label
+
+        def rendering(language: str | None) -> tuple[str, Any]:
+            lang = self.content.lang(self.content.supported(language))
+            head = lang.gettext("{name} asks you to approve #{id} before it goes out.").format(
+                name=author, id=alert.id
+            )
+            rows = [
+                [
+                    (lang.gettext("Approve"), Approve(alert.id)),
+                    (lang.gettext("Reject"), Reject(alert.id)),
+                ]
+            ]
+            return head + "\n\n" + self.describe(lang, alert, cost), packed(rows)
+
+        await self.coordinators.notify(rendering, exclude=turn.me.id, ref=f"alert:{alert.id}")
+
+    async def _decide(self, turn: Turn, button: Approve | Reject) -> None:
+        _ = turn._
+        approve = isinstance(button, Approve)
+        try:
+            if approve:
+                alert = await self.alerts.approve(button.alert, turn.me.actor())
+            else:
+                alert = await self.alerts.reject(button.alert, turn.me.actor())
+        except AlertError as exc:
+            await turn.answer(str(exc))
+            await turn.close_keyboard(
+                (_("Not approved: {reason}") if approve else _("Not rejected: {reason}")).format(
+                    reason=exc
+                )
+            )
+            return
+        await turn.answer()
+        me = turn.me.label
+        if approve:
+            await turn.close_keyboard(_("Approved"))
+            await turn.say(
+                turn.n_(
+                    "Approved: sending #{id} to {people} person.",
+                    "Approved: sending #{id} to {people} people.",
+                    alert.recipients,
+                ).format(id=alert.id, people=alert.recipients)
+            )
+
+            def told(lang: Lang) -> str:
+                return lang.ngettext(
+                    "#{id} was approved by {name} and is being sent to {people} person.",
+                    "#{id} was approved by {name} and is being sent to {people} people.",
+                    alert.recipients,
+                ).format(id=alert.id, name=me, people=alert.recipients)
+        else:
+            await turn.close_keyboard(_("Rejected"))
+            await turn.say(_("Rejected #{id}: nothing was sent.").format(id=alert.id))
+
+            def told(lang: Lang) -> str:
+                return lang.gettext("#{id} was rejected by {name}: nothing was sent.").format(
+                    id=alert.id, name=me
+                )
+
+        if alert.created_by is not None:
+            await self.coordinators.notify(
+                lambda language: (told(self.content.lang(self.content.supported(language))), ()),
+                to=[alert.created_by],
+            )
+
+    # --- following -----------------------------------------------------------------------
+
+    async def status(self, turn: Turn) -> None:
+        _ = turn._
+        recent = await self.alerts.recent(5)
+        if not recent:
+            await turn.say(_("No alerts yet. /alert to compose one."))
+            return
+        lines = []
+        for alert in recent:
+            progress = await self.alerts.progress(alert.id)
+            by_channel: dict[str, dict[str, int]] = {}
+            for (channel, status), n in progress.counts.items():
+                by_channel.setdefault(channel, {})[status] = n
+            where = (
+                _("as #{id}").format(id=alert.refers_to)
+                if alert.refers_to is not None
+                else ", ".join(alert.zones) or "-"
+            )
+            lines.append(
+                f"#{alert.id} {_(KIND_NAMES[alert.kind])} · {_(STATUS_NAMES[alert.status])} · {where}"
+            )
+            for channel, counts in sorted(by_channel.items()):
+                parts = ", ".join(
+                    f"{_(DELIVERY_NAMES.get(status, status))} {n}"
+                    for status, n in sorted(counts.items())
+                )
+                lines.append(f"   {channel}: {parts}")
+        await turn.say("\n".join(lines))
+
+
+def summary(lang: Lang, progress: Progress) -> str:
+    """What the composer is told once every delivery of their alert has ended."""
+    _ = lang.gettext
+    alert = progress.alert
+    reached = sum(
+        n for (_c, status), n in progress.counts.items() if status in ("sent", "delivered")
+    )
+    lines = [
+        _("#{id} is done: {reached} of {people} reached.").format(
+            id=alert.id, reached=reached, people=alert.recipients
+        )
+    ]
+    for (channel, status), n in sorted(progress.counts.items()):
+        lines.append(f"• {channel} · {_(DELIVERY_NAMES.get(status, status))}: {n}")
+    return "\n".join(lines)

@@ -1,0 +1,131 @@
+"""The team in Telegram: /coordinators lists it; admins invite (one-time links, 24 hours) and
+remove; `/start inv_CODE` redeems an invite. /duty says which zones' reports come to you."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from bot.channels.telegram.buttons import CoordinatorButton, Invite, Remove
+from bot.channels.telegram.coordinator.turn import Context, Feature, Turn
+from bot.core.content import Content
+from bot.core.coordinators import CoordinatorError, Coordinators
+from bot.core.i18n import N_
+from bot.core.vocabulary import Role
+
+ROLE_NAMES = {Role.ADMIN: N_("admin"), Role.COORDINATOR: N_("coordinator")}
+
+
+class TeamFeature(Feature):
+    commands = ("coordinators",)
+    buttons = (Invite, Remove)
+
+    def __init__(self, coordinators: Coordinators, content: Content) -> None:
+        self.coordinators = coordinators
+        self.content = content
+
+    def help(self, turn: Turn) -> list[str]:
+        return [turn._("/coordinators lists the team (admins invite and remove)")]
+
+    async def command(self, turn: Turn, name: str, args: list[str]) -> None:
+        _ = turn._
+        everyone = await self.coordinators.all()
+        lines = [_("Coordinators:")] + [
+            f"#{c.id} {c.label} · {_(ROLE_NAMES[c.role])}" for c in everyone
+        ]
+        if not turn.me.is_admin:
+            await turn.say("\n".join(lines))
+            return
+        rows: list[list[tuple[str, CoordinatorButton]]] = [
+            [
+                (_("Invite a coordinator"), Invite(Role.COORDINATOR)),
+                (_("Invite an admin"), Invite(Role.ADMIN)),
+            ]
+        ]
+        rows += [
+            [(_("Remove #{id}").format(id=c.id), Remove(c.id))]
+            for c in everyone
+            if c.id != turn.me.id
+        ]
+        await turn.say("\n".join(lines), rows)
+
+    async def button(self, turn: Turn, button: CoordinatorButton) -> None:
+        _ = turn._
+        if not turn.me.is_admin:
+            await turn.answer(_("Only an admin can do that."))
+            return
+        if isinstance(button, Invite):
+            await turn.answer()
+            code = await self.coordinators.invite(button.role, turn.me.actor())
+            link = f"https://t.me/{turn.context.bot.username}?start=inv_{code}"
+            await turn.say(
+                _(
+                    "Invite for one {role}, valid 24 hours and once. Send them this link privately:\n{link}"
+                ).format(role=_(ROLE_NAMES[button.role]), link=link)
+            )
+        elif isinstance(button, Remove):
+            try:
+                await self.coordinators.remove(button.coordinator, turn.me.actor())
+            except CoordinatorError as exc:
+                await turn.answer(str(exc))
+                return
+            await turn.answer()
+            await turn.close_keyboard(_("Removed #{id}.").format(id=button.coordinator))
+        else:
+            await turn.stale()
+
+    async def redeem(self, update: Update, context: Context, code: str) -> None:
+        """`/start inv_CODE`: join as a coordinator, or hear why the code does not work."""
+        user, chat = update.effective_user, update.effective_chat
+        if user is None or chat is None:
+            return
+        lang = self.content.lang(self.content.supported(user.language_code))
+        _ = lang.gettext
+        try:
+            joined = await self.coordinators.redeem(code, user.id, label=_("coordinator"))
+        except CoordinatorError as exc:
+            await chat.send_message(str(exc))
+            return
+        await chat.send_message(
+            _(
+                "Welcome, coordinator #{id}. /alert composes an alert, /status follows them, "
+                "/coordinators lists the team, /help lists every command."
+            ).format(id=joined.id)
+        )
+
+
+class DutyFeature(Feature):
+    commands = ("duty",)
+
+    def __init__(self, coordinators: Coordinators, content: Content) -> None:
+        self.coordinators = coordinators
+        self.content = content
+
+    def help(self, turn: Turn) -> list[str]:
+        return [turn._("/duty on [ZIP codes] or /duty off: whether new reports come to you")]
+
+    async def command(self, turn: Turn, name: str, args: list[str]) -> None:
+        _ = turn._
+        me = turn.me
+        if not args or args[0].lower() not in ("on", "off"):
+            covered = ", ".join(me.duty_zones) or _("every zone")
+            state = _("on duty for {zones}").format(zones=covered) if me.on_duty else _("off duty")
+            await turn.say(
+                _("You are {state}. /duty on [ZIP codes] or /duty off.").format(state=state)
+            )
+            return
+        on = args[0].lower() == "on"
+        zones = tuple(
+            dict.fromkeys(z.strip() for arg in args[1:] for z in arg.split(",") if z.strip())
+        )
+        unknown = [z for z in zones if self.content.zones.name_of(z) is None]
+        if unknown:
+            await turn.say(_("Not zones of this network: {zones}").format(zones=", ".join(unknown)))
+            return
+        await self.coordinators.set_duty(me.id, on, zones, me.actor())
+        if on:
+            text = _("On duty: new reports for {zones} come to you.").format(
+                zones=", ".join(zones) or _("every zone")
+            )
+        else:
+            text = _("Off duty: new reports go to the others (to everyone if nobody is on duty).")
+        await turn.say(text)

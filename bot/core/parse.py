@@ -1,0 +1,61 @@
+"""What people type, parsed one way for every surface (the CLI and Telegram): zone lists,
+local times and durations, with one set of error messages (translatable: channels show
+`ParseError.message` through gettext, formatted with its `values`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta, tzinfo
+
+from bot.core.errors import Explained
+from bot.core.i18n import N_
+
+ALL_ZONES = "all"
+ALL_WORDS = frozenset({"all", "todas", "todos", "todo"})  # "all" in English and Spanish
+TIME_FORMAT = "%Y-%m-%d %H:%M"
+_DURATION = re.compile(r"\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*")
+
+
+class ParseError(Explained):
+    """Input that cannot be read; `message` (a msgid) and `values` say why."""
+
+
+def zone_list(text: str, known: Callable[[str], bool]) -> tuple[str, ...]:
+    """'60629, 60632' or '60629 60632' -> the ZIP codes, in order, once each; `all` (or
+    `todas`) -> ("all",). Empty, or a code the network does not serve: ParseError."""
+    words = [w.strip().lower() for w in text.replace(";", ",").replace(" ", ",").split(",")]
+    zones = tuple(dict.fromkeys(ALL_ZONES if w in ALL_WORDS else w for w in words if w))
+    if not zones:
+        raise ParseError(N_("Send ZIP codes separated by commas (60629, 60632), or all."))
+    if ALL_ZONES in zones:
+        return (ALL_ZONES,)
+    unknown = [z for z in zones if not known(z)]
+    if unknown:
+        raise ParseError(N_("Not zones of this network: {zones}"), zones=", ".join(unknown))
+    return zones
+
+
+def local_time(text: str, zone: tzinfo) -> datetime:
+    """'2027-01-09 10:00' in the network's time zone -> an aware datetime."""
+    try:
+        naive = datetime.strptime(text.strip(), TIME_FORMAT)  # noqa: DTZ007 (zone below)
+    except ValueError:
+        raise ParseError(
+            N_("Send the time as YYYY-MM-DD HH:MM, for example {example}."),
+            example="2027-01-09 10:00",
+        ) from None
+    return naive.replace(tzinfo=zone)
+
+
+def duration(text: str) -> timedelta:
+    """'4h', '90m', '1h30m', '7d' -> a timedelta (of more than zero)."""
+    match = _DURATION.fullmatch(text.lower())
+    if not match or not any(match.groups()):
+        raise ParseError(
+            N_("{text}: use days, hours or minutes, like 7d, 4h or 90m"), text=repr(text)
+        )
+    found = timedelta(days=int(match[1] or 0), hours=int(match[2] or 0), minutes=int(match[3] or 0))
+    if found <= timedelta(0):
+        raise ParseError(N_("{text}: must be more than zero"), text=repr(text))
+    return found

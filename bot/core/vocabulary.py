@@ -1,0 +1,106 @@
+"""The domain's vocabulary: every state and kind the bot stores, compares or shows.
+
+One module with no imports of the project, so storage (which persists these values),
+settings (which reads ApprovalMode), core and the channels all speak the same words.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Channel(StrEnum):
+    """Where a person talks to the bot."""
+
+    TELEGRAM = "telegram"
+    SMS = "sms"
+
+
+class SubscriberStatus(StrEnum):
+    """Whether a subscriber may be sent anything but a direct reply."""
+
+    ACTIVE = "active"  # opted in: alerts, reminders and notices go out
+    OPTED_OUT = "opted_out"  # said STOP (or Twilio told us they did): silence until START
+    BLOCKED = "blocked"  # blocked the bot or is unreachable: nothing can be sent
+
+
+class ConsentAction(StrEnum):
+    """An entry in a subscriber's consent history."""
+
+    OPT_IN = "opt_in"
+    OPT_OUT = "opt_out"
+    BLOCKED = "blocked"
+
+
+class Role(StrEnum):
+    """What a coordinator may do."""
+
+    ADMIN = "admin"  # also adds and removes coordinators
+    COORDINATOR = "coordinator"  # drafts, approves and sends alerts
+
+
+class ApprovalMode(StrEnum):
+    """Whether an alert needs a second coordinator's approval before it goes out."""
+
+    AUTO = "auto"  # on once there are two active coordinators
+    ON = "on"
+    OFF = "off"
+
+
+class AlertKind(StrEnum):
+    """The Common Alerting Protocol's message types, as a network uses them."""
+
+    ALERT = "alert"  # a verified sighting: what, where, when, what to do
+    UPDATE = "update"  # news on an alert, to the people it reached
+    CORRECTION = "correction"  # an alert was wrong: cancels what is unsent, tells who got it
+    ALL_CLEAR = "all_clear"  # the activity is over
+
+
+class AlertStatus(StrEnum):
+    """Where an alert is between a coordinator's draft and the last delivery."""
+
+    DRAFT = "draft"  # being composed
+    PENDING = "pending"  # waiting for a second coordinator's approval
+    REJECTED = "rejected"  # the second coordinator said no
+    QUEUED = "queued"  # approved: deliveries are in the outbox
+    DONE = "done"  # no delivery is waiting any more
+
+
+class DeliveryStatus(StrEnum):
+    """One message to one subscriber, from queued to its outcome."""
+
+    QUEUED = "queued"  # waiting for a worker (or for its retry time)
+    SENDING = "sending"  # claimed by a worker until lease_until; reclaimed if it dies
+    SENT = "sent"  # the provider accepted it
+    DELIVERED = "delivered"  # the provider confirmed delivery (SMS status callback)
+    FAILED = "failed"  # permanent error, or retries exhausted
+    SKIPPED = "skipped"  # not sent on purpose: expired, cancelled, or the person opted out
+
+
+class ReportStatus(StrEnum):
+    """Where a community report is between "I saw something" and an outcome."""
+
+    DRAFT = "draft"  # the reporter is still answering the guided questions (Telegram)
+    NEW = "new"  # waiting for a coordinator
+    VERIFYING = "verifying"  # a coordinator claimed it
+    CONFIRMED = "confirmed"  # verified: an alert draft was opened from it
+    NOT_CONFIRMED = "not_confirmed"  # could not be verified
+    FALSE_ALARM = "false_alarm"  # not enforcement activity
+    DUPLICATE = "duplicate"  # of another report (duplicate_of)
+    EXPIRED = "expired"  # no coordinator acted in time
+
+
+class WorkshopState(StrEnum):
+    """A know-your-rights workshop's state."""
+
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+    MOVED = "moved"  # still happening, at a new time or place (its RSVPs were told)
+
+
+class FlowKind(StrEnum):
+    """What a coordinator's active flow is doing (one at a time, kept in the database)."""
+
+    ALERT = "alert"  # composing an alert, up to its preview and send
+    WORKSHOP = "workshop"  # setting up a workshop, up to scheduling it
+    RELAY = "relay"  # typing the one question relayed to a report's sender

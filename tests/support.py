@@ -1,0 +1,53 @@
+"""Helpers every end-to-end test shares: a person says something, presses a button, reads
+the buttons of a message. They drive the fake Telegram and wait for the bot's answers."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.sim.fake_telegram import SentMessage
+from tests.conftest import Bot
+
+
+def buttons(message: SentMessage) -> dict[str, str]:
+    """Button label -> callback data."""
+    markup = message.reply_markup or {}
+    return {b["text"]: b["callback_data"] for row in markup.get("inline_keyboard", []) for b in row}
+
+
+async def say(bot: Bot, user: int, text: str, expect: int = 1) -> list[SentMessage]:
+    """`user` sends `text`; the `expect` messages the bot sends back."""
+    before = len(bot.telegram.messages_to(user))
+    await bot.telegram.send_text(user, text)
+    return (await bot.telegram.wait_for(user, before + expect))[before:]
+
+
+async def press(
+    bot: Bot, user: int, message: SentMessage, label: str, expect: int = 1
+) -> list[SentMessage]:
+    """`user` presses the button labelled `label` of `message`; the new messages back."""
+    before = len(bot.telegram.messages_to(user))
+    await bot.telegram.press(user, message.message_id, buttons(message)[label])
+    return (await bot.telegram.wait_for(user, before + expect))[before:]
+
+
+def latest(bot: Bot, user: int, message: SentMessage) -> SentMessage:
+    """`message` as the chat shows it now (after edits)."""
+    return next(m for m in bot.telegram.messages_to(user) if m.message_id == message.message_id)
+
+
+async def edited(bot: Bot, user: int, message: SentMessage, contains: str) -> SentMessage:
+    """`message` once an edit has put `contains` in its text (within 5 s)."""
+    changed = asyncio.Event()
+    stop = bot.telegram.add_listener(
+        lambda m: changed.set() if (m.chat_id, m.message_id) == (user, message.message_id) else None
+    )
+    try:
+        async with asyncio.timeout(5):
+            while True:
+                changed.clear()
+                if contains in (now := latest(bot, user, message)).text:
+                    return now
+                await changed.wait()
+    finally:
+        stop()
