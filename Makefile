@@ -66,7 +66,7 @@ bench: install
 # Refresh the translation template and catalogues after changing interface strings.
 messages: install
 	$(BIN)/pybabel extract --no-location --sort-output --project "Rapid Response Bot" \
-		--msgid-bugs-address "translators@example.org" -o config/locale/messages.pot bot
+		--msgid-bugs-address "translators@example.org" -k n_:1,2 -o config/locale/messages.pot bot
 	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete -i config/locale/messages.pot -d config/locale
 
 clean:

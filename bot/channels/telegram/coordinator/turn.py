@@ -92,10 +92,14 @@ class Turn:
                 log.info("callback answer refused", extra={"error": type(exc).__name__})
 
     async def close_keyboard(self, line: str | None = None) -> None:
-        """The pressed message loses its buttons; `line` is added saying what was done."""
+        """The pressed message loses its buttons; `line` is added saying what was done. Only
+        when the press came from one of its buttons: forged data leaves a live keyboard be."""
         query = self.update.callback_query
         message = query.message if query is not None else None
-        if not isinstance(message, Message):
+        if query is None or not isinstance(message, Message) or message.reply_markup is None:
+            return
+        shown = {b.callback_data for row in message.reply_markup.inline_keyboard for b in row}
+        if query.data not in shown:
             return
         try:
             if line and message.text:
@@ -108,7 +112,16 @@ class Turn:
     async def stale(self) -> None:
         """A button of a finished, replaced or foreign flow: a short answer, nothing else."""
         await self.answer(self._("That button is from an earlier step; it no longer applies."))
-        await self.close_keyboard()
+        query = self.update.callback_query
+        message = query.message if query is not None else None
+        keyboard = message.reply_markup if isinstance(message, Message) else None
+        shown = (
+            {b.callback_data for row in keyboard.inline_keyboard for b in row}
+            if keyboard
+            else set()
+        )
+        if query is not None and query.data in shown:  # a real keyboard gone stale: remove it
+            await self.close_keyboard()
 
     async def may_start(self, kind: FlowKind) -> bool:
         """Whether a `kind` flow may start now; with another one active, asks to drop it."""
