@@ -17,7 +17,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.core.alerts import Alerts, Progress
 from bot.core.content import Content
-from bot.core.coordinators import Coordinators
+from bot.core.coordinators import Coordinators, Rendering
 from bot.core.flows import Flows
 from bot.core.i18n import Lang
 from bot.core.reports import Reports
@@ -108,11 +108,11 @@ class Summaries:
         for progress in finished:
             if progress.alert.created_by is not None:
                 await self.coordinators.notify(
-                    lambda language, p=progress: (  # type: ignore[misc]
-                        self.render(self.content.lang(self.content.supported(language)), p),
-                        (),
-                    ),
+                    self._rendering(progress),
                     to=[progress.alert.created_by],
                     ref=f"alert:{progress.alert.id}",
                 )
         return len(finished)
+
+    def _rendering(self, progress: Progress) -> Rendering:
+        return lambda language: (self.render(self.content.speaking(language), progress), ())

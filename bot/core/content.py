@@ -148,6 +148,10 @@ class Content:
                 return base
         return DEFAULT_LANGUAGE
 
+    def speaking(self, code: str | None) -> Lang:
+        """The language to answer someone who prefers `code` in (English if we lack it)."""
+        return self.lang(self.supported(code))
+
     def lang(self, code: str) -> Lang:
         from babel.support import NullTranslations
 

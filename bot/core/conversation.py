@@ -617,7 +617,7 @@ class _Turn:
         """The sender's message answers their open report: a draft's question, the place,
         a coordinator's question, or YES to the outcome."""
         # In the report's language, whatever word the answer begins with ("Stop and ...").
-        self.lang = self.content.lang(self.content.supported(row.language))
+        self.lang = self.content.speaking(row.language)
         self._ = _ = self.lang.gettext
         if row.status == ReportStatus.DRAFT:
             action = self.request.arg if self.request.intent is Intent.REPORT_ACTION else None

@@ -311,7 +311,7 @@ class Workshops:
             await self._notice(session, row, subscriber, text, due=due, expires=row.starts_at)
 
     def _lang(self, subscriber: SubscriberRow) -> Lang:
-        return self.content.lang(self.content.supported(subscriber.language))
+        return self.content.speaking(subscriber.language)
 
     def _fill(self, message: str, row: WorkshopRow, language: str) -> str:
         """A translated message about the workshop with its title, start and place filled in

@@ -184,11 +184,8 @@ class TelegramHandlers:
         chat = update.effective_chat
         if request is None:
             # Stale, forged or not ours: a short answer, and nothing changes.
-            lang = self.content.lang(
-                self.content.supported(
-                    update.effective_user.language_code if update.effective_user else None
-                )
-            )
+            user = update.effective_user
+            lang = self.content.speaking(user.language_code if user else None)
             await query.answer(lang.gettext("That button no longer works."))
             if chat is not None and chat.type == ChatType.PRIVATE and button is not None:
                 await self.other(update, context)  # a coordinator's button: the menu
@@ -215,11 +212,8 @@ class TelegramHandlers:
         )
         if not addressed:
             return
-        lang = self.content.lang(
-            self.content.supported(
-                update.effective_user.language_code if update.effective_user else None
-            )
-        )
+        user = update.effective_user
+        lang = self.content.speaking(user.language_code if user else None)
         await message.reply_text(
             lang.gettext(
                 "I only answer in private chats, to keep your messages private: write to @{username}."

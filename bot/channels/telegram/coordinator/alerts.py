@@ -22,7 +22,7 @@ from bot.channels.telegram.buttons import (
     PreviewChoice,
     Reject,
 )
-from bot.channels.telegram.coordinator.turn import Feature, Rows, Turn, packed
+from bot.channels.telegram.coordinator.turn import Feature, Packed, Rows, Turn, packed
 from bot.core.alerts import Alert, AlertDraft, AlertError, Alerts, Progress
 from bot.core.alerts import Preview as Cost
 from bot.core.content import DEFAULT_LANGUAGE, Content
@@ -277,7 +277,7 @@ class AlertsFeature(Feature):
         rows = [
             [
                 (
-                    f"#{a.id} {self._zones_named(turn, a.zones, short=True)}",
+                    f"#{a.id} {', '.join(a.zones)}",
                     PickOriginal(flow.token, a.id),
                 )
             ]
@@ -454,9 +454,6 @@ class AlertsFeature(Feature):
             return lang.gettext("every zone")
         return ", ".join(f"{z} {self.content.zones.name_of(z) or ''}".strip() for z in zones)
 
-    def _zones_named(self, turn: Turn, zones: tuple[str, ...], *, short: bool) -> str:
-        return ", ".join(zones) if short else self.zones_named(turn.lang, zones)
-
     # --- sending and approving ------------------------------------------------------------
 
     async def _send(self, turn: Turn, alert_id: int) -> None:
@@ -489,8 +486,8 @@ class AlertsFeature(Feature):
         cost = await self.alerts.preview(alert.id)
         author = turn.me.label
 
-        def rendering(language: str | None) -> tuple[str, Any]:
-            lang = self.content.lang(self.content.supported(language))
+        def rendering(language: str | None) -> tuple[str, Packed]:
+            lang = self.content.speaking(language)
             head = lang.gettext("{name} asks you to approve #{id} before it goes out.").format(
                 name=author, id=alert.id
             )
@@ -549,7 +546,7 @@ class AlertsFeature(Feature):
 
         if alert.created_by is not None:
             await self.coordinators.notify(
-                lambda language: (told(self.content.lang(self.content.supported(language))), ()),
+                lambda language: (told(self.content.speaking(language)), ()),
                 to=[alert.created_by],
             )
 

@@ -8,12 +8,13 @@ A card shows a report number and what was seen, never who sent it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 
 from telegram.error import TelegramError
 
 from bot.channels.telegram.buttons import Card, CoordinatorButton, DuplicateOf
 from bot.channels.telegram.coordinator.alerts import AlertsFeature
-from bot.channels.telegram.coordinator.turn import Feature, Turn, keyboard, packed
+from bot.channels.telegram.coordinator.turn import Feature, Packed, Turn, keyboard, packed
 from bot.core.alerts import AlertError, Alerts
 from bot.core.content import Content
 from bot.core.coordinators import Coordinators
@@ -49,9 +50,7 @@ VERDICTS = {
 LISTED = 8  # reports /reports offers to open
 
 
-def card_keyboard(
-    view: ReportView, lang: Lang, viewer: int | None
-) -> tuple[tuple[tuple[str, str], ...], ...]:
+def card_keyboard(view: ReportView, lang: Lang, viewer: int | None) -> Packed:
     """A card's buttons for one coordinator (core's `CardKeyboard`)."""
     return packed(
         [
@@ -166,15 +165,14 @@ class ReportsFeature(Feature):
         if view is None:
             return
         await turn.answer()
-        text, rows = self.reports.card(view, turn.lang, turn.me.id)
-        chat = turn.update.effective_chat
-        if chat is not None:
-            await chat.send_message(text, reply_markup=keyboard(rows))
+        await turn.show(*self.reports.card(view, turn.lang, turn.me.id))
 
-    async def _act(self, turn: Turn, report_id: int, action: object) -> ReportView | None:
+    async def _act(
+        self, turn: Turn, report_id: int, action: Awaitable[ReportView]
+    ) -> ReportView | None:
         """Run a report action; on success, every coordinator's card of it is edited."""
         try:
-            view: ReportView = await action  # type: ignore[misc]
+            view = await action
         except ReportError as exc:
             await turn.answer(exc.say(turn._))
             await self.refresh(turn, report_id)
@@ -203,9 +201,7 @@ class ReportsFeature(Feature):
             if viewer is None:
                 continue
             lang = (
-                turn.lang
-                if viewer == turn.me.id
-                else self.content.lang(self.content.supported(languages.get(viewer)))
+                turn.lang if viewer == turn.me.id else self.content.speaking(languages.get(viewer))
             )
             text, rows = self.reports.card(view, lang, viewer)
             try:

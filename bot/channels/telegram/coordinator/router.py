@@ -59,7 +59,7 @@ class Console:
         return Turn(update, context, me, self.lang_of(me, user.language_code), self.flows)
 
     def lang_of(self, me: Coordinator, client_language: str | None) -> Lang:
-        return self.content.lang(self.content.supported(me.language or client_language))
+        return self.content.speaking(me.language or client_language)
 
     # --- entry points --------------------------------------------------------------------
 
@@ -142,11 +142,16 @@ class Console:
         if active is None or active.token != button.flow:
             await turn.stale()
             return
-        await turn.answer()
         if isinstance(button, KeepFlow):
+            await turn.answer()
             await turn.close_keyboard(turn._("Kept."))
             await self._flows[active.kind].resume(turn, active)
             return
+        starting = self._flows.get(button.kind)
+        if starting is None:  # a kind this bot does not run (no workshops, say)
+            await turn.stale()
+            return
+        await turn.answer()
         await self.flows.end(turn.me.id, active.token)
         await turn.close_keyboard(turn._("Dropped."))
-        await self._flows[button.kind].begin(turn)
+        await starting.begin(turn)

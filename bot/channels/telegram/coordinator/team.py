@@ -78,7 +78,7 @@ class TeamFeature(Feature):
         user, chat = update.effective_user, update.effective_chat
         if user is None or chat is None:
             return
-        lang = self.content.lang(self.content.supported(user.language_code))
+        lang = self.content.speaking(user.language_code)
         _ = lang.gettext
         try:
             joined = await self.coordinators.redeem(code, user.id, label=_("coordinator"))

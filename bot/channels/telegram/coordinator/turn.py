@@ -32,32 +32,21 @@ FLOW_NAMES = {
 }
 Rows = Sequence[Sequence[tuple[str, CoordinatorButton]]]
 """Rows of (label, button)."""
+Packed = tuple[tuple[tuple[str, str], ...], ...]
+"""Rows of (label, callback data), as a notice through the outbox keeps them."""
 
 
-def markup(rows: Rows) -> InlineKeyboardMarkup | None:
-    if not rows:
-        return None
-    return InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton(label, callback_data=button.pack()) for label, button in row]
-            for row in rows
-            if row
-        ]
-    )
+def packed(rows: Rows) -> Packed:
+    return tuple(tuple((label, button.pack()) for label, button in row) for row in rows if row)
 
 
 def keyboard(rows: Sequence[Sequence[tuple[str, str]]]) -> InlineKeyboardMarkup | None:
-    """Rows of (label, callback data) already packed (a card core rendered) as a keyboard."""
+    """Packed rows (a card core rendered, or `packed(rows)`) as Telegram's keyboard."""
     if not rows:
         return None
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
     )
-
-
-def packed(rows: Rows) -> tuple[tuple[tuple[str, str], ...], ...]:
-    """Rows of (label, callback data), as a notice through the outbox keeps them."""
-    return tuple(tuple((label, button.pack()) for label, button in row) for row in rows if row)
 
 
 @dataclass
@@ -77,10 +66,14 @@ class Turn:
         return self.lang.ngettext(singular, plural, n)
 
     async def say(self, text: str, rows: Rows = ()) -> Message | None:
+        return await self.show(text, packed(rows))
+
+    async def show(self, text: str, rows: Sequence[Sequence[tuple[str, str]]]) -> Message | None:
+        """`say`, with buttons already packed (a report's card)."""
         chat = self.update.effective_chat
         if chat is None:
             return None
-        return await chat.send_message(text, reply_markup=markup(rows))
+        return await chat.send_message(text, reply_markup=keyboard(rows))
 
     async def answer(self, text: str | None = None) -> None:
         """Answer the pressed button (Telegram stops its spinner); `text` shows briefly."""
@@ -112,16 +105,7 @@ class Turn:
     async def stale(self) -> None:
         """A button of a finished, replaced or foreign flow: a short answer, nothing else."""
         await self.answer(self._("That button is from an earlier step; it no longer applies."))
-        query = self.update.callback_query
-        message = query.message if query is not None else None
-        keyboard = message.reply_markup if isinstance(message, Message) else None
-        shown = (
-            {b.callback_data for row in keyboard.inline_keyboard for b in row}
-            if keyboard
-            else set()
-        )
-        if query is not None and query.data in shown:  # a real keyboard gone stale: remove it
-            await self.close_keyboard()
+        await self.close_keyboard()  # a real keyboard gone stale goes; forged data changes none
 
     async def may_start(self, kind: FlowKind) -> bool:
         """Whether a `kind` flow may start now; with another one active, asks to drop it."""
