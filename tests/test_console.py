@@ -278,3 +278,37 @@ async def test_a_spanish_coordinator_gets_every_screen_in_spanish(
         shown = message.text.split("\n\n[", 1)[0] + " ".join(buttons(message))
         english = [f for f in fragments if f in shown]
         assert not english, (message.text[:80], english)
+
+
+async def test_a_double_tap_on_a_step_schedule_or_send_acts_once(bot: Bot, worker: Worker) -> None:
+    bot.telegram.add_user(ROSA)
+    await bot.services.coordinators.add(ROSA, Role.ADMIN, "Rosa", Actor.operator())
+    [kind] = await say(bot, ROSA, "/alert")
+    had = len(bot.telegram.messages_to(ROSA))
+    alert = buttons(kind)["Alert"]
+    await asyncio.gather(*(bot.telegram.press(ROSA, kind.message_id, alert) for _ in "12"))
+    await bot.telegram.wait_for(ROSA, had + 1)
+    await asyncio.sleep(0.3)
+    assert [m.text for m in bot.telegram.messages_to(ROSA)].count(
+        "Which zones? Send ZIP codes separated by commas (60629, 60632), or all."
+    ) == 1
+    await say(bot, ROSA, "/cancel")
+    await say(bot, ROSA, "/workshop")
+    for answer in ("Know your rights", "/skip", "2031-11-07 10:00", "Library", "all"):
+        await say(bot, ROSA, answer)
+    [summary] = await say(bot, ROSA, "/skip")
+    schedule = buttons(summary)["Schedule"]
+    had = len(bot.telegram.messages_to(ROSA))
+    await asyncio.gather(*(bot.telegram.press(ROSA, summary.message_id, schedule) for _ in "12"))
+    await bot.telegram.wait_for(ROSA, had + 1)  # "Workshop #1 is scheduled."
+    await asyncio.sleep(0.3)  # a second one, if the second tap made one, is in by now
+    preview = await to_preview(bot, ROSA)
+    send = buttons(preview)["Send now"]
+    had = len(bot.telegram.messages_to(ROSA))
+    await asyncio.gather(*(bot.telegram.press(ROSA, preview.message_id, send) for _ in "12"))
+    await bot.telegram.wait_for(ROSA, had + 1)
+    await asyncio.sleep(0.3)
+    assert len(await bot.services.workshops.upcoming()) == 1
+    shown = [m.text for m in bot.telegram.messages_to(ROSA)]
+    assert sum("is scheduled" in t for t in shown) == 1
+    assert sum(t.startswith(("Sending #", "Not sent")) for t in shown) == 1

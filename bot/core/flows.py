@@ -35,10 +35,12 @@ class Flow:
     step: str
     data: dict[str, Any] = field(default_factory=dict)
     expires_at: datetime | None = None
+    # The step this one was read at, before `at` moved it: `save` stores it only from there.
+    was: str | None = None
 
     def at(self, step: str, **data: Any) -> Flow:
         """This flow moved to `step`, with `data` added to what it gathered."""
-        return replace(self, step=step, data={**self.data, **data})
+        return replace(self, step=step, data={**self.data, **data}, was=self.was or self.step)
 
 
 class Flows:
@@ -81,13 +83,15 @@ class Flows:
 
     async def save(self, flow: Flow) -> Flow | None:
         """Store the flow's new step and data (and its expiry starts again), unless it was
-        ended or replaced meanwhile: then None, and nothing is stored."""
+        ended, replaced or moved on meanwhile (a double tap): then None, nothing stored."""
         async with self.db.transaction() as session:
             rows = FlowRows(session, self.vault)
             row = await rows.get(flow.coordinator_id)
             if row is None or row.token != flow.token or row.expires_at <= self.clock():
                 return None
-            return await self._put(rows, flow)
+            if flow.was is not None and row.step != flow.was:
+                return None
+            return await self._put(rows, replace(flow, was=None))
 
     async def end(self, coordinator_id: int, token: int | None = None) -> Flow | None:
         """End the coordinator's flow (only the one with `token`, if given); what it was."""

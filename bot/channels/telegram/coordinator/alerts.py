@@ -164,7 +164,6 @@ class AlertsFeature(Feature):
                 await turn.close_keyboard(turn._("{hours} hours").format(hours=hours))
                 await self._draft(turn, flow.at(Step.PREVIEW, hours=hours))
             case Preview(choice=choice) if step is Step.PREVIEW:
-                await turn.answer()
                 await self._from_preview(turn, flow, choice)
             case PickText(code=code) if step is Step.PREVIEW and code in self.content.languages:
                 await turn.answer()
@@ -175,27 +174,29 @@ class AlertsFeature(Feature):
 
     async def _from_preview(self, turn: Turn, flow: Flow, choice: PreviewChoice) -> None:
         _ = turn._
+        if choice is PreviewChoice.ZONES and flow.data.get("kind") != AlertKind.ALERT:
+            await turn.stale()  # follow-ups go to the people the alert reached: no zones
+            return
+        if choice in (PreviewChoice.CANCEL, PreviewChoice.SEND) and not await turn.finish(flow):
+            return
+        await turn.answer()
         if choice is PreviewChoice.CANCEL:
-            await turn.flows.end(turn.me.id, flow.token)
             await turn.close_keyboard(_("Cancelled: nothing was sent."))
         elif choice is PreviewChoice.SEND:
-            await turn.flows.end(turn.me.id, flow.token)
             await self._send(turn, int(flow.data["alert_id"]))
-        elif choice is PreviewChoice.ZONES and flow.data.get("kind") == AlertKind.ALERT:
+        elif choice is PreviewChoice.ZONES:
             await turn.close_keyboard(_("Change the zones"))
             await self._save(turn, flow.at(Step.CHANGE_ZONES))
         elif choice is PreviewChoice.EXPIRY:
             await turn.close_keyboard(_("Change the expiry"))
             await self._save(turn, flow.at(Step.EXPIRY))
-        elif choice is PreviewChoice.TEXT:
+        else:
             await turn.close_keyboard(_("Change a text"))
             rows = [
                 [(self.content.language_name(code), PickText(flow.token, code))]
                 for code in self._languages()
             ]
             await turn.say(_("Which language's text?"), rows)
-        else:
-            await turn.stale()
 
     # --- typed steps ---------------------------------------------------------------------
 
@@ -259,7 +260,9 @@ class AlertsFeature(Feature):
     async def _save(self, turn: Turn, flow: Flow) -> None:
         saved = await turn.flows.save(flow)
         if saved is None:
-            await turn.say(turn._("That alert was ended meanwhile. /alert to start again."))
+            # Moved on by a double tap (that tap answers), or ended meanwhile.
+            if await turn.flow(FlowKind.ALERT, flow.token) is None:
+                await turn.say(turn._("That alert was ended meanwhile. /alert to start again."))
             return
         await self.resume(turn, saved)
 

@@ -107,6 +107,14 @@ class Turn:
         await self.answer(self._("That button is from an earlier step; it no longer applies."))
         await self.close_keyboard()  # a real keyboard gone stale goes; forged data changes none
 
+    async def finish(self, flow: Flow) -> bool:
+        """End `flow` to act on its outcome. False (and a short answer) if it had already
+        ended: a double tap acts once, since only one of two concurrent ends finds the row."""
+        if await self.flows.end(self.me.id, flow.token) is None:
+            await self.stale()
+            return False
+        return True
+
     async def may_start(self, kind: FlowKind) -> bool:
         """Whether a `kind` flow may start now; with another one active, asks to drop it."""
         active = await self.flows.active(self.me.id)

@@ -165,9 +165,9 @@ class WorkshopsFeature(Feature):
         if flow is None or flow.step != Step.CONFIRM:
             await turn.stale()
             return
-        await turn.answer()
-        await turn.flows.end(turn.me.id, flow.token)
-        await self._save(turn, flow, button.choice)
+        if await turn.finish(flow):
+            await turn.answer()
+            await self._save(turn, flow, button.choice)
 
     async def _save(self, turn: Turn, flow: Flow, choice: WorkshopChoice) -> None:
         _ = turn._
