@@ -148,15 +148,15 @@ class Alerts:
         """The body without a heading the coordinator typed ("UPDATE: ...") that the bot adds
         itself, and the heading removed (None if there was none)."""
         stripped = body.strip()
-        for heading in sorted(
-            {h for k in AlertKind for h in (*self.headings(k), k.value.replace("_", " "))},
-            key=len,
-            reverse=True,
-        ):
-            if stripped.upper().startswith(heading.upper()):
+        known = {
+            h.upper() for k in AlertKind for h in (*self.headings(k), k.value.replace("_", " "))
+        }
+        for heading in sorted(known, key=len, reverse=True):  # "VERIFIED ALERT" before "ALERT"
+            if stripped.upper().startswith(heading):
                 rest = stripped[len(heading) :].lstrip()
                 if rest[:1] in (":", "-", "—") or not rest:
-                    return rest.lstrip(":-— ").strip(), heading
+                    # As they typed it ("Update:"), whichever spelling matched.
+                    return rest.lstrip(":-— ").strip(), stripped[: len(heading)]
         return body, None
 
     def _checked(self, draft: AlertDraft) -> dict[str, str]:
