@@ -312,3 +312,19 @@ async def test_a_double_tap_on_a_step_schedule_or_send_acts_once(bot: Bot, worke
     shown = [m.text for m in bot.telegram.messages_to(ROSA)]
     assert sum("is scheduled" in t for t in shown) == 1
     assert sum(t.startswith(("Sending #", "Not sent")) for t in shown) == 1
+
+
+async def test_a_text_too_long_for_sms_or_empty_is_asked_again_and_the_draft_stays(
+    bot: Bot,
+) -> None:
+    await team(bot)
+    [kind] = await say(bot, ROSA, "/alert")
+    await press(bot, ROSA, kind, "Alert")
+    await say(bot, ROSA, "60629")
+    too_long, again = await say(bot, ROSA, "Agents at 55th and Kedzie. " * 70, expect=2)
+    assert "characters too many for one SMS" in too_long.text
+    assert again.text.startswith("Send the text in English")
+    heading, again = await say(bot, ROSA, "UPDATE:", expect=2)
+    assert 'left out "UPDATE"' in heading.text and again.text.startswith("Send the text in")
+    [spanish] = await say(bot, ROSA, "Agents at 55th and Kedzie.")
+    assert "Español" in spanish.text  # the draft went on from where it was

@@ -170,9 +170,14 @@ class Alerts:
             raise AlertError("the expiry must be between 5 minutes and 24 hours")
         return body
 
+    def over_length(self, kind: AlertKind, language: str, body: str) -> int:
+        """How many characters `body` is over what one SMS may carry once the heading and
+        the hotline are added (0: it fits)."""
+        return max(0, len(self.render(kind, language, body)) - MAX_SMS_CHARACTERS)
+
     def _texts(self, draft: AlertDraft, body: dict[str, str]) -> dict[str, str]:
         texts = {lang: self.render(draft.kind, lang, text) for lang, text in body.items()}
-        too_long = [lang for lang, text in texts.items() if len(text) > MAX_SMS_CHARACTERS]
+        too_long = [lang for lang, text in body.items() if self.over_length(draft.kind, lang, text)]
         if too_long:
             raise AlertError(f"too long for SMS (1600 characters): {', '.join(too_long)}")
         return texts

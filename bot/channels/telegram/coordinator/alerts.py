@@ -233,13 +233,28 @@ class AlertsFeature(Feature):
         if text is None:
             texts.pop(code, None)
         else:
-            body, heading = self.alerts.without_heading(AlertKind(flow.data["kind"]), text)
+            kind = AlertKind(flow.data["kind"])
+            body, heading = self.alerts.without_heading(kind, text)
             if heading is not None:
                 await turn.say(
                     _('I left out "{heading}": the bot puts its own heading first.').format(
                         heading=heading
                     )
                 )
+            over = self.alerts.over_length(kind, code, body)
+            if over:
+                await turn.say(
+                    turn.n_(
+                        "That is {n} character too many for one SMS (1,600 with the heading and "
+                        "the hotline). Send a shorter text.",
+                        "That is {n} characters too many for one SMS (1,600 with the heading and "
+                        "the hotline). Send a shorter text.",
+                        over,
+                    ).format(n=over)
+                )
+            if over or not body:
+                await self.resume(turn, flow)  # the same question again; nothing is lost
+                return
             texts[code] = body
         if changing:
             await self._draft(turn, flow.at(Step.PREVIEW, texts=texts))
@@ -343,10 +358,15 @@ class AlertsFeature(Feature):
             else:
                 alert = await self.alerts.draft(draft, turn.me.actor())
         except AlertError as exc:
-            await turn.flows.end(turn.me.id, flow.token)
+            # The flow stays at the step it was at: change what is wrong, or /cancel.
             await turn.say(
-                turn._("Not drafted: {reason}. /alert to start again.").format(reason=exc)
+                turn._("Not drafted: {reason}. Change it, or /cancel to drop it.").format(
+                    reason=exc
+                )
             )
+            stored = await turn.flow(FlowKind.ALERT, flow.token)
+            if stored is not None:
+                await self.resume(turn, stored)
             return
         await self._save(turn, flow.at(Step.PREVIEW, alert_id=alert.id, zones=list(alert.zones)))
 
