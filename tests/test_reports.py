@@ -15,7 +15,7 @@ from bot.delivery.worker import Worker
 from bot.sim.fake_telegram import SentMessage
 from bot.storage.models import AlertRow, DeliveryRow, ReportRow
 from tests.conftest import Bot
-from tests.support import buttons, edited, press, say
+from tests.support import buttons, edited, latest, press, say
 from tests.test_alerts import finished
 
 ROSA, LUIS = 9001, 9002
@@ -182,6 +182,14 @@ async def test_a_coordinators_question_is_relayed_both_ways_without_names(
     [answer] = (await bot.telegram.wait_for(ROSA, rosa_had + 1, timeout=10))[rosa_had:]
     assert "Answer on report #1: North on Kedzie" in answer.text
     assert not reveals(answer.text, str(MARIA))
+    # The cards are edited as the report moves; the reporter's own messages never are
+    # (cards once shared the notices' ref, so the question became the coordinator's card).
+    assert not any(chat == MARIA for chat, _ in await bot.services.reports.cards(1))
+    await bot.telegram.press(ROSA, rosa_card.message_id, buttons(rosa_card)["I'm verifying"])
+    await edited(bot, ROSA, rosa_card, "being verified by Rosa")
+    await asyncio.sleep(0.2)  # any edit of Maria's messages would be in by now
+    shown = latest(bot, MARIA, question).text
+    assert "Which direction" in shown and "REPORT #1" not in shown and "Rosa" not in shown
 
 
 async def test_a_photo_is_kept_as_its_file_id_and_shown_on_request(
