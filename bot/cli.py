@@ -6,7 +6,6 @@ import asyncio
 import csv
 import io
 import json
-import re
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta, tzinfo
@@ -21,6 +20,7 @@ from rich.table import Table
 from bot.core.alerts import AlertDraft, AlertError, Preview
 from bot.core.audit import Actor
 from bot.core.coordinators import Coordinator, CoordinatorError
+from bot.core.parse import ParseError, duration, local_time
 from bot.core.vocabulary import AlertKind, Role
 from bot.core.workshops import DEFAULT_MINUTES, WorkshopError, WorkshopPlan, series
 from bot.settings import Settings, SettingsError, load_settings
@@ -222,11 +222,11 @@ def coordinators_remove(
 
 
 def parse_duration(text: str) -> timedelta:
-    """'4h', '90m', '1h30m', '7d' -> a timedelta."""
-    match = re.fullmatch(r"\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*", text.lower())
-    if not match or not any(match.groups()):
-        raise typer.BadParameter(f"{text!r}: use days, hours or minutes, like 7d, 4h or 90m")
-    return timedelta(days=int(match[1] or 0), hours=int(match[2] or 0), minutes=int(match[3] or 0))
+    """'4h', '90m', '1h30m', '7d' -> a timedelta of more than zero (bot.core.parse)."""
+    try:
+        return duration(text)
+    except ParseError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 @alerts_app.command("send")
@@ -409,21 +409,13 @@ def stats_export(
     typer.echo(buffer.getvalue(), nl=False)
 
 
-def parse_age(value: str) -> timedelta:
-    """'7d', '36h', '90m' (or '1d12h') -> a timedelta of more than zero."""
-    age = parse_duration(value)
-    if age <= timedelta(0):
-        raise typer.BadParameter(f"{value!r}: must be more than zero")
-    return age
-
-
 @app.command()
 def purge(
     reports_older_than: Annotated[
         timedelta,
         typer.Option(
             "--reports-older-than",
-            parser=parse_age,
+            parser=parse_duration,
             metavar="AGE",
             help="Purge reports created longer ago than this, like 7d, 36h or 90m",
         ),
@@ -445,12 +437,11 @@ def main() -> None:
 
 
 def parse_local(value: str, zone: tzinfo) -> datetime:
-    """'2026-12-12 10:00' in the network's time zone -> an aware datetime."""
+    """'2026-12-12 10:00' in the network's time zone -> an aware datetime (bot.core.parse)."""
     try:
-        naive = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise typer.BadParameter(f"{value!r}: use YYYY-MM-DD HH:MM (network time)") from None
-    return naive.replace(tzinfo=zone) if naive.tzinfo is None else naive
+        return local_time(value, zone)
+    except ParseError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def _codes(value: str) -> tuple[str, ...]:

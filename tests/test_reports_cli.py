@@ -210,6 +210,8 @@ async def test_purge_removes_what_identifies_old_reports_and_keeps_them_counted(
 
     bad = await rrbot(database_url, tmp_path, "purge", "--reports-older-than", "7 days")
     assert bad.exit_code == 2 and "--reports-older-than" in bad.output
+    none = await rrbot(database_url, tmp_path, "purge", "--reports-older-than", "0d")
+    assert none.exit_code == 2 and "must be more than zero" in none.output
     assert await unpurged(services) == {*old_ids, day_old, two_hours_old}  # nothing purged
 
     purged = await rrbot(database_url, tmp_path, "purge", "--reports-older-than", "7d")

@@ -13,7 +13,6 @@ from bot.core.i18n import N_
 
 ALL_ZONES = "all"
 ALL_WORDS = frozenset({"all", "todas", "todos", "todo"})  # "all" in English and Spanish
-TIME_FORMAT = "%Y-%m-%d %H:%M"
 _DURATION = re.compile(r"\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*")
 
 
@@ -37,15 +36,16 @@ def zone_list(text: str, known: Callable[[str], bool]) -> tuple[str, ...]:
 
 
 def local_time(text: str, zone: tzinfo) -> datetime:
-    """'2027-01-09 10:00' in the network's time zone -> an aware datetime."""
+    """'2027-01-09 10:00' (any ISO 8601 form) in the network's time zone -> an aware
+    datetime; one that names its own offset keeps it."""
     try:
-        naive = datetime.strptime(text.strip(), TIME_FORMAT)  # noqa: DTZ007 (zone below)
+        moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise ParseError(
-            N_("Send the time as YYYY-MM-DD HH:MM, for example {example}."),
+            N_("Give the time as YYYY-MM-DD HH:MM (network time), for example {example}."),
             example="2027-01-09 10:00",
         ) from None
-    return naive.replace(tzinfo=zone)
+    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
 
 
 def duration(text: str) -> timedelta:
