@@ -142,6 +142,27 @@ async def fakes() -> AsyncIterator[Fakes]:
     await twilio_server.stop()
 
 
+def process_env(fakes: Fakes, database_url: str, tmp_path: Path, port: int) -> dict[str, str]:
+    """The environment of a bot process (`python -m bot run`) on `port`, against the fakes;
+    the fakes' Twilio posts to it."""
+    url = f"http://127.0.0.1:{port}"
+    fakes.twilio.webhook_url = f"{url}/twilio/sms"
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "TWILIO_"))},
+        "DATABASE_URL": database_url,
+        "DATA_KEY": DATA_KEY,
+        "PORT": str(port),
+        "PUBLIC_URL": url,
+        "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+        "TELEGRAM_API_URL": fakes.telegram_server.url,
+        "TWILIO_ACCOUNT_SID": TWILIO_SID,
+        "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+        "TWILIO_FROM_NUMBER": BOT_NUMBER,
+        "TWILIO_API_URL": fakes.twilio_server.url,
+        "VAR_DIR": str(tmp_path / "var"),
+    }
+
+
 @dataclass
 class Bot:
     """The whole bot, served on loopback against the fakes, as `rrbot run` would run it."""

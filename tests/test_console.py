@@ -4,7 +4,6 @@ that cannot be forged or replayed, one flow at a time, and every screen in their
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import secrets
 import signal
@@ -20,16 +19,7 @@ from bot.core.reports import CardAction
 from bot.core.vocabulary import AlertKind, AlertStatus, Role
 from bot.delivery.worker import Worker
 from bot.sim.fake_telegram import FakeTelegram, SentMessage
-from tests.conftest import (
-    BOT_NUMBER,
-    DATA_KEY,
-    TELEGRAM_TOKEN,
-    TWILIO_SID,
-    TWILIO_TOKEN,
-    Bot,
-    Fakes,
-    make_settings,
-)
+from tests.conftest import Bot, Fakes, make_settings, process_env
 from tests.processes import Processes, free_port, wait_healthy
 from tests.support import buttons, edited, latest, press, say
 
@@ -64,21 +54,7 @@ async def test_sigkill_halfway_through_an_alert_then_a_restart_finishes_it_once(
 ) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "TWILIO_"))},
-        "DATABASE_URL": database_url,
-        "DATA_KEY": DATA_KEY,
-        "PORT": str(port),
-        "PUBLIC_URL": url,
-        "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
-        "TELEGRAM_API_URL": fakes.telegram_server.url,
-        "TWILIO_ACCOUNT_SID": TWILIO_SID,
-        "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
-        "TWILIO_FROM_NUMBER": BOT_NUMBER,
-        "TWILIO_API_URL": fakes.twilio_server.url,
-        "VAR_DIR": str(tmp_path / "var"),
-        "LOG_LEVEL": "WARNING",
-    }
+    env = {**process_env(fakes, database_url, tmp_path, port), "LOG_LEVEL": "WARNING"}
     services = build_services(make_settings(database_url, tmp_path))
     await services.coordinators.add(ROSA, Role.ADMIN, "Rosa", Actor.operator())
     await services.db.close()

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from bot.app import GC_THRESHOLDS, settle_heap
-from tests.conftest import BOT_NUMBER, DATA_KEY, TELEGRAM_TOKEN, TWILIO_SID, TWILIO_TOKEN, Fakes
+from tests.conftest import DATA_KEY, Fakes, process_env
 from tests.processes import Processes, free_port, wait_healthy
 
 PHONE = "+13125550166"
@@ -40,21 +40,7 @@ async def test_sigterm_stops_cleanly_and_a_restart_keeps_every_choice(
 ) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "TWILIO_"))},
-        "DATABASE_URL": database_url,
-        "DATA_KEY": DATA_KEY,
-        "PORT": str(port),
-        "PUBLIC_URL": url,
-        "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
-        "TELEGRAM_API_URL": fakes.telegram_server.url,
-        "TWILIO_ACCOUNT_SID": TWILIO_SID,
-        "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
-        "TWILIO_FROM_NUMBER": BOT_NUMBER,
-        "TWILIO_API_URL": fakes.twilio_server.url,
-        "VAR_DIR": str(tmp_path / "var"),
-    }
-    fakes.twilio.webhook_url = f"{url}/twilio/sms"
+    env = process_env(fakes, database_url, tmp_path, port)
     fakes.telegram.add_user(USER)
 
     process = await start(processes, env, url)
