@@ -304,3 +304,18 @@ async def test_a_text_too_long_for_sms_or_empty_is_asked_again_and_the_draft_sta
     assert 'left out "UPDATE"' in heading.text and again.text.startswith("Send the text in")
     [spanish] = await say(bot, ROSA, "Agents at 55th and Kedzie.")
     assert "Español" in spanish.text  # the draft went on from where it was
+
+
+async def test_a_coordinator_whose_app_is_in_spanish_gets_spanish_cards_too(
+    bot: Bot, worker: Worker
+) -> None:
+    bot.telegram.add_user(LUIS, language_code="es")
+    await bot.services.coordinators.add(LUIS, Role.COORDINATOR, "Luis", Actor.operator())
+    [status] = await say(bot, LUIS, "/status")  # never chose a /language
+    assert status.text.startswith("Todavía no hay alertas")
+    bot.telegram.add_user(PEOPLE[0])
+    await say(bot, PEOPLE[0], "/report", expect=2)
+    await say(bot, PEOPLE[0], "Two ICE vans at 26th and Pulaski 60623")
+    await say(bot, PEOPLE[0], "/report", expect=2)  # the first is sent as it is
+    [card] = (await bot.telegram.wait_for(LUIS, 2, timeout=10))[1:]
+    assert card.text.startswith("REPORTE #1") and "Yo lo verifico" in buttons(card)

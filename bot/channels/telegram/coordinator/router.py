@@ -8,6 +8,7 @@ ordinary menu, and nothing about coordinators lands in the audit log.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 
 from telegram import Update
 from telegram.ext import ContextTypes
@@ -15,9 +16,8 @@ from telegram.ext import ContextTypes
 from bot.channels.telegram.buttons import CoordinatorButton, KeepFlow, SwitchFlow
 from bot.channels.telegram.coordinator.turn import Feature, Turn
 from bot.core.content import Content
-from bot.core.coordinators import Coordinator, Coordinators
+from bot.core.coordinators import Coordinators
 from bot.core.flows import Flows
-from bot.core.i18n import Lang
 
 Context = ContextTypes.DEFAULT_TYPE
 Fallback = Callable[[Update, Context], Awaitable[None]]
@@ -56,10 +56,13 @@ class Console:
         me = await self.coordinators.by_telegram(user.id)
         if me is None:
             return None
-        return Turn(update, context, me, self.lang_of(me, user.language_code), self.flows)
-
-    def lang_of(self, me: Coordinator, client_language: str | None) -> Lang:
-        return self.content.speaking(me.language or client_language)
+        if me.language is None and user.language_code:
+            # Until they choose with /language, their app's language, kept so that what
+            # reaches them through the outbox (cards, approvals) reads like their screens.
+            code = self.content.supported(user.language_code)
+            await self.coordinators.set_language(me.id, code)
+            me = replace(me, language=code)
+        return Turn(update, context, me, self.content.speaking(me.language), self.flows)
 
     # --- entry points --------------------------------------------------------------------
 
