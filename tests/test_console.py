@@ -13,7 +13,14 @@ import pytest
 from babel.messages.pofile import read_po
 
 from bot.app import build_services
-from bot.channels.telegram.buttons import Approve, Card, PickKind, Preview, PreviewChoice
+from bot.channels.telegram.buttons import (
+    Approve,
+    CallbackData,
+    Card,
+    PickKind,
+    Preview,
+    PreviewChoice,
+)
 from bot.core.audit import Actor, entries
 from bot.core.reports import CardAction
 from bot.core.vocabulary import AlertKind, AlertStatus, Role
@@ -103,6 +110,13 @@ async def team(bot: Bot) -> None:
         await bot.services.coordinators.add(uid, Role.COORDINATOR, label, Actor.operator())
 
 
+def token(message: SentMessage, label: str) -> int:
+    """The flow token a button of `message` carries."""
+    button = CallbackData.parse(buttons(message)[label])
+    assert button is not None
+    return int(button.flow)  # type: ignore[attr-defined]
+
+
 async def to_preview(bot: Bot, user: int) -> SentMessage:
     [kind] = await say(bot, user, "/alert")
     await press(bot, user, kind, "Alert")
@@ -118,14 +132,14 @@ async def test_forged_and_stale_buttons_get_a_short_answer_and_change_nothing(
 ) -> None:
     await team(bot)
     rosas = await to_preview(bot, ROSA)
-    rosa_flow = int(buttons(rosas)["Cancel"].split(":")[1])
+    rosa_flow = token(rosas, "Cancel")
     # Luis cancels a draft: its buttons, a week on or a minute on, are of an ended flow.
     old = await to_preview(bot, LUIS)
-    old_flow = int(buttons(old)["Cancel"].split(":")[1])
+    old_flow = token(old, "Cancel")
     await press(bot, LUIS, old, "Cancel", expect=0)
     await edited(bot, LUIS, old, "nothing was sent")
     [luis_kind] = await say(bot, LUIS, "/alert")
-    luis_flow = int(buttons(luis_kind)["Alert"].split(":")[1])
+    luis_flow = token(luis_kind, "Alert")
     before = [(e.actor, e.action) for e in await entries(bot.services.db)]
     alerts_before = [(a.id, a.status) for a in await bot.services.alerts.recent()]
     forged = [
