@@ -28,6 +28,10 @@ Unlisten = Callable[[], Awaitable[None]]
 Conflict = IntegrityError
 """A concurrent transaction wrote the same unique row first: retry the whole transaction."""
 
+Session = AsyncSession
+"""One transaction, as core passes it between the storage queries it calls (core never
+imports SQLAlchemy itself: every query it needs lives in a storage module)."""
+
 
 def make_engine(async_url: str, *, echo: bool = False) -> AsyncEngine:
     """An async engine; on SQLite with WAL, a busy timeout and write-ready (IMMEDIATE) transactions."""
