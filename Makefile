@@ -40,8 +40,11 @@ types: install
 
 pytest: pytest-sqlite pytest-postgres
 
+# The first pass also prints a coverage line per module of the coordinator console and core.
+COVERAGE := --cov=bot.channels.telegram.coordinator --cov=bot.core --cov-report=term
+
 pytest-sqlite: install
-	$(PYTEST)
+	$(PYTEST) $(COVERAGE)
 
 # The same suite again on the real PostgreSQL server; it fails (never skips) if unreachable.
 # The browser tests drive the demo, which is SQLite by design: they run in the first pass.
