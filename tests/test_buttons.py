@@ -7,8 +7,8 @@ import pytest
 
 from bot.channels.telegram import buttons as b
 from bot.channels.telegram.buttons import CallbackData
+from bot.core.cards import CardAction
 from bot.core.intents import Intent, Request
-from bot.core.reports import CardAction
 from bot.core.vocabulary import AlertKind, FlowKind, Role
 
 BIG = 2**31 - 1  # the largest flow token

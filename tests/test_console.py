@@ -22,7 +22,7 @@ from bot.channels.telegram.buttons import (
     PreviewChoice,
 )
 from bot.core.audit import Actor, entries
-from bot.core.reports import CardAction
+from bot.core.cards import CardAction
 from bot.core.vocabulary import AlertKind, AlertStatus, Role
 from bot.delivery.worker import Worker
 from bot.sim.fake_telegram import FakeTelegram, SentMessage

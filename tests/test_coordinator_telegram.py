@@ -21,7 +21,7 @@ from bot.channels.telegram.buttons import (
     WorkshopChoice,
 )
 from bot.core.audit import Actor, entries
-from bot.core.reports import CardAction
+from bot.core.cards import CardAction
 from bot.core.vocabulary import AlertKind, Role
 from bot.delivery.worker import Worker
 from bot.sim.fake_telegram import SentMessage

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot.core.audit import Actor, entries
 from bot.core.reports import Reports
-from bot.core.vocabulary import ReportStatus, Role
+from bot.core.vocabulary import ReportRefusal, ReportStatus, Role
 from bot.delivery.worker import Worker
 from bot.sim.fake_telegram import SentMessage
 from bot.storage.models import AlertRow, DeliveryRow, ReportRow
@@ -241,7 +241,7 @@ async def test_reports_are_rate_limited_and_a_blocked_sender_is_refused(
     async with bot.services.db.transaction() as session:
         refusal = await later.refused(session, "sms", REPORTER_PHONE)
         other = await later.refused(session, "sms", "+13125550199")
-    assert refusal is not None and refusal.reason == "blocked"
+    assert refusal is not None and refusal.reason is ReportRefusal.BLOCKED
     assert other is None
 
 

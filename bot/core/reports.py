@@ -17,22 +17,20 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from enum import StrEnum
 from typing import Any
-
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.alerts import AlertDraft
 from bot.core.audit import Actor, record
+from bot.core.cards import CardKeyboard, card_ref, render_card
 from bot.core.content import Content
 from bot.core.errors import Explained
 from bot.core.i18n import N_, Lang
-from bot.core.vocabulary import AlertKind, Channel, ReportStatus
+from bot.core.vocabulary import AlertKind, Channel, ReplyTaken, ReportRefusal, ReportStatus
 from bot.storage.crypto import Vault
-from bot.storage.db import Database
-from bot.storage.models import AlertRow, CoordinatorRow, DeliveryRow, ReportBlockRow, ReportRow
+from bot.storage.db import Database, Session
+from bot.storage.models import CoordinatorRow, ReportRow
 from bot.storage.outbox import ButtonRows, Notice, Outbox, seal_notice
+from bot.storage.reports import ReportRows
 from bot.storage.subscribers import Subscribers
 
 STEPS = ("activity", "location", "time", "size", "uniform", "equipment", "photo")
@@ -48,15 +46,6 @@ PROMPTS = {
     "uniform": N_("Uniforms or markings? For example: ICE, police, plain clothes."),
     "equipment": N_("Any equipment? For example: weapons, cameras, unmarked cars."),
     "photo": N_("A photo, if you took one safely: send it now, or tap Send now."),
-}
-LABELS = {
-    "activity": N_("What"),
-    "location": N_("Where"),
-    "time": N_("When"),
-    "size": N_("How many"),
-    "uniform": N_("Uniforms"),
-    "equipment": N_("Equipment"),
-    "text": N_("Message"),
 }
 OUTCOMES = {
     # Confirmed is not yet an alert: a coordinator may still change or reject the draft.
@@ -89,6 +78,7 @@ DECIDED = (
     ReportStatus.FALSE_ALARM,
     ReportStatus.DUPLICATE,
 )
+YES_WORDS = frozenset({"yes", "y", "si", "sí", "ok"})
 
 _PLACE = re.compile(
     r"\b(st|street|ave|avenue|blvd|boulevard|rd|road|dr|drive|pl|place|pkwy|hwy|highway|"
@@ -96,25 +86,6 @@ _PLACE = re.compile(
     r"|&|/|@|\b\d{5}\b",
     re.IGNORECASE,
 )
-
-
-class CardAction(StrEnum):
-    """What a coordinator can do from a report's card (the channel adds labels)."""
-
-    OPEN = "open"  # show the card (from /reports); opening is not claiming
-    CLAIM = "claim"  # "I'm verifying": the others see who took it
-    CONFIRM = "ok"
-    NOT_CONFIRMED = "no"
-    FALSE_ALARM = "false"
-    DUPLICATE = "dup"  # then: of which report
-    ASK = "ask"  # one question relayed to the reporter
-    BLOCK = "block"  # no more reports from this sender
-    PHOTO = "photo"
-
-
-CardKeyboard = Callable[["ReportView", Lang, "int | None"], ButtonRows]
-"""The buttons of a card as one coordinator (by id) sees it, in their language: given by the
-channel that shows cards (Telegram), so core never builds a channel's button data."""
 
 
 class ReportError(Explained):
@@ -158,22 +129,22 @@ class ReportView:
     def open(self) -> bool:
         return self.status.value in OPEN
 
+    @property
+    def awaits_place(self) -> bool:
+        """Whether the reporter was asked for the place (an SMS report without one)."""
+        return self.awaiting == AWAIT_LOCATION
+
 
 @dataclass(frozen=True)
 class Refusal:
     """Why a report was not taken: too many from this sender, or the sender is blocked."""
 
-    reason: str  # "limit" or "blocked"
+    reason: ReportRefusal
 
 
 def mentions_place(text: str) -> bool:
     """Whether free text seems to say where (cross streets, a landmark word, a ZIP code)."""
     return bool(_PLACE.search(text))
-
-
-def card_ref(report_id: int) -> str:
-    """The outbox ref of a report's cards (the ones edited as the report changes)."""
-    return f"card:{report_id}"
 
 
 def reporter_key(channel: str, address: str) -> str:
@@ -208,44 +179,22 @@ class Reports:
 
     # --- the reporter's side, in the conversation's transaction ------------------------
 
-    async def awaiting(self, session: AsyncSession, channel: str, address: str) -> ReportRow | None:
+    async def awaiting(self, session: Session, channel: str, address: str) -> ReportRow | None:
         """The sender's report that expects their next message: a draft, or a reply."""
-        index = self.vault.index(reporter_key(channel, address))
-        now = self.clock()
-        return await session.scalar(
-            select(ReportRow)
-            .where(
-                ReportRow.reporter_index == index,
-                ReportRow.step.is_not(None),
-                or_(
-                    ReportRow.status == ReportStatus.DRAFT,
-                    ReportRow.awaiting_until > now,
-                ),
-            )
-            .order_by(ReportRow.id.desc())
-            .limit(1)
-        )
+        return await ReportRows(session).expecting(self._index(channel, address), self.clock())
 
-    async def refused(self, session: AsyncSession, channel: str, address: str) -> Refusal | None:
-        index = self.vault.index(reporter_key(channel, address))
-        if await session.scalar(
-            select(ReportBlockRow.id).where(ReportBlockRow.reporter_index == index)
-        ):
-            return Refusal("blocked")
-        since = self.clock() - timedelta(hours=1)
-        recent = await session.scalar(
-            select(func.count())
-            .select_from(ReportRow)
-            .where(
-                ReportRow.reporter_index == index,
-                ReportRow.created_at >= since,
-                ReportRow.status != ReportStatus.DRAFT,
-            )
-        )
-        return Refusal("limit") if int(recent or 0) >= self.per_hour else None
+    async def refused(self, session: Session, channel: str, address: str) -> Refusal | None:
+        """Why this sender's report is not taken now (blocked, or `per_hour` in the last
+        hour), or None."""
+        rows = ReportRows(session)
+        index = self._index(channel, address)
+        if await rows.is_blocked(index):
+            return Refusal(ReportRefusal.BLOCKED)
+        recent = await rows.made_since(index, self.clock() - timedelta(hours=1))
+        return Refusal(ReportRefusal.LIMIT) if recent >= self.per_hour else None
 
     async def start(
-        self, session: AsyncSession, channel: str, address: str, language: str, zone: str | None
+        self, session: Session, channel: str, address: str, language: str, zone: str | None
     ) -> ReportRow:
         """A guided report (Telegram): a draft at its first question. An older draft of the
         same sender is sent as it is rather than lost."""
@@ -254,13 +203,12 @@ class Reports:
             await self._submit_or_drop(session, previous)
         row = self._new(channel, address, language, zone, ReportStatus.DRAFT)
         row.step = STEPS[0]
-        session.add(row)
-        await session.flush()
+        await ReportRows(session).add(row)
         return row
 
     async def take_text(
         self,
-        session: AsyncSession,
+        session: Session,
         channel: str,
         address: str,
         language: str,
@@ -272,8 +220,7 @@ class Reports:
         row = self._new(channel, address, language, self._zone_in(text) or zone, ReportStatus.NEW)
         details: dict[str, Any] = {"text": text}
         row.details_cipher = self._seal(details)
-        session.add(row)
-        await session.flush()
+        await ReportRows(session).add(row)
         if not mentions_place(text):
             self._await(row, AWAIT_LOCATION)
         else:
@@ -304,16 +251,16 @@ class Reports:
         row.step = STEPS[following] if following < len(STEPS) else None
         return row.step
 
-    async def submit(self, session: AsyncSession, row: ReportRow) -> None:
+    async def submit(self, session: Session, row: ReportRow) -> None:
         """A draft goes to the coordinators (Send now, or its last question answered)."""
         row.status = ReportStatus.NEW
         row.step = None
         row.awaiting_until = None
         await self._submitted(session, row)
 
-    async def take_reply(self, session: AsyncSession, row: ReportRow, text: str) -> str:
-        """A reply to what the report awaited: its place, an answer, or YES to the outcome.
-        What it was ("location", "answer", "outcome", "other")."""
+    async def take_reply(self, session: Session, row: ReportRow, text: str) -> ReplyTaken:
+        """A reply to what the report awaited: its place, an answer, or YES to the outcome;
+        what it was taken as."""
         awaited = row.step
         now = self.clock()
         if awaited == AWAIT_OUTCOME or (
@@ -323,9 +270,9 @@ class Reports:
                 row.wants_outcome = True
                 if awaited == AWAIT_OUTCOME:
                     row.step, row.awaiting_until = None, None
-                return "outcome"
+                return ReplyTaken.OUTCOME
             row.step, row.awaiting_until = None, None
-            return "other"
+            return ReplyTaken.OTHER
         details = self.details(row)
         if awaited == AWAIT_LOCATION:
             details["location"] = text
@@ -344,14 +291,14 @@ class Reports:
                 ),
             )
             record(session, Actor(None, "reporter"), "report.place", f"report:{row.id}", now)
-            return "location"
+            return ReplyTaken.LOCATION
         if awaited == AWAIT_ANSWER:
             details.setdefault("answers", []).append(text)
             row.details_cipher = self._seal(details)
             asked_by = row.asked_by
             row.step, row.awaiting_until, row.asked_by = None, None, None
             if asked_by is not None:
-                coordinator = await session.get(CoordinatorRow, asked_by)
+                coordinator = await ReportRows(session).coordinator(asked_by)
                 if coordinator is not None and coordinator.active:
                     language = self.content.supported(coordinator.language)
                     await self._notice(
@@ -365,16 +312,15 @@ class Reports:
                         ref=f"report:{row.id}",
                     )
             record(session, Actor(None, "reporter"), "report.answer", f"report:{row.id}", now)
-            return "answer"
-        return "other"
+            return ReplyTaken.ANSWER
+        return ReplyTaken.OTHER
 
     async def want_outcome(
-        self, session: AsyncSession, channel: str, address: str, report_id: int
+        self, session: Session, channel: str, address: str, report_id: int
     ) -> bool:
         """The reporter tapped "Tell me the outcome" (only their own report counts)."""
-        row = await session.get(ReportRow, report_id)
-        index = self.vault.index(reporter_key(channel, address))
-        if row is None or row.reporter_index != index:
+        row = await ReportRows(session).get(report_id)
+        if row is None or row.reporter_index != self._index(channel, address):
             return False
         row.wants_outcome = True
         return True
@@ -394,14 +340,7 @@ class Reports:
     async def open_reports(self) -> list[ReportView]:
         """Reports waiting for a verdict, newest first."""
         async with self.db.transaction() as session:
-            rows = (
-                await session.scalars(
-                    select(ReportRow)
-                    .where(ReportRow.status.in_(OPEN))
-                    .order_by(ReportRow.id.desc())
-                    .limit(50)
-                )
-            ).all()
+            rows = await ReportRows(session).with_status(OPEN, limit=50)
             return [await self._view(session, row) for row in rows]
 
     async def claim(self, report_id: int, by: Actor) -> ReportView:
@@ -470,16 +409,7 @@ class Reports:
         repeated it), and who verified it."""
         async with self.db.transaction() as session:
             row = await self._row(session, report_id)
-            await session.execute(
-                update(ReportRow)
-                .where(or_(ReportRow.id == row.id, ReportRow.duplicate_of == row.id))
-                .values(alert_id=alert_id)
-            )
-            await session.execute(
-                update(AlertRow)
-                .where(AlertRow.id == alert_id)
-                .values(verified_by=by.coordinator_id)
-            )
+            await ReportRows(session).link_alert(row.id, alert_id, by.coordinator_id)
             record(session, by, "report.alert", f"report:{row.id}", self.clock(), alert=alert_id)
 
     async def ask(self, report_id: int, question: str, by: Actor) -> None:
@@ -505,17 +435,9 @@ class Reports:
             row = await self._row(session, report_id)
             if row.reporter_index is None:
                 raise ReportError(N_("#{id} no longer knows its sender"), id=row.id)
-            exists = await session.scalar(
-                select(ReportBlockRow.id).where(ReportBlockRow.reporter_index == row.reporter_index)
-            )
-            if exists is None:
-                session.add(
-                    ReportBlockRow(
-                        reporter_index=row.reporter_index,
-                        blocked_by=by.coordinator_id,
-                        created_at=self.clock(),
-                    )
-                )
+            rows = ReportRows(session)
+            if not await rows.is_blocked(row.reporter_index):
+                rows.block(row.reporter_index, by.coordinator_id, self.clock())
             record(session, by, "report.block_sender", f"report:{row.id}", self.clock())
 
     async def photo(self, report_id: int) -> str | None:
@@ -526,19 +448,12 @@ class Reports:
     async def cards(self, report_id: int) -> list[tuple[int, int]]:
         """(chat id, message id) of every card of this report that reached a coordinator."""
         async with self.db.transaction() as session:
-            rows = await session.execute(
-                select(DeliveryRow.address_cipher, DeliveryRow.provider_id).where(
-                    DeliveryRow.ref == card_ref(report_id),
-                    DeliveryRow.channel == Channel.TELEGRAM,
-                    DeliveryRow.provider_id.is_not(None),
-                    DeliveryRow.body_cipher.is_not(None),
-                )
-            )
-            found = []
-            for cipher, provider_id in rows:
-                if cipher is not None and provider_id and provider_id.isdigit():
-                    found.append((int(self.vault.decrypt(cipher)), int(provider_id)))
-            return found
+            sent = await ReportRows(session).sent_cards(card_ref(report_id))
+            return [
+                (int(self.vault.decrypt(card.address_cipher)), int(card.provider_id))
+                for card in sent
+                if card.provider_id.isdigit()
+            ]
 
     # --- upkeep (a periodic tick: several processes may run it at once) ----------------
 
@@ -547,26 +462,11 @@ class Reports:
         now = self.clock()
         done = {"drafts": 0, "expired": 0, "purged": 0}
         async with self.db.transaction() as session:
-            drafts = (
-                await session.scalars(
-                    select(ReportRow).where(
-                        ReportRow.status == ReportStatus.DRAFT,
-                        ReportRow.created_at < now - DRAFT_TIMEOUT,
-                    )
-                )
-            ).all()
-            for row in drafts:
+            rows = ReportRows(session)
+            for row in await rows.drafts_before(now - DRAFT_TIMEOUT):
                 await self._submit_or_drop(session, row)
                 done["drafts"] += 1
-            expired = await session.execute(
-                update(ReportRow)
-                .where(
-                    ReportRow.status == ReportStatus.NEW,
-                    ReportRow.submitted_at < now - self.expiry,
-                )
-                .values(status=ReportStatus.EXPIRED, step=None, awaiting_until=None)
-            )
-            done["expired"] = int(getattr(expired, "rowcount", 0) or 0)
+            done["expired"] = await rows.expire_new(now - self.expiry)
         done["purged"] = await self.purge(self.retention)
         return done
 
@@ -574,41 +474,13 @@ class Reports:
         """Delete the text, photo and reporter link of reports older than `older_than` (and
         the bodies and addresses of the notices about them); status, zone and times stay."""
         now = self.clock()
-        cutoff = now - older_than
         async with self.db.transaction() as session:
-            ids = list(
-                (
-                    await session.scalars(
-                        select(ReportRow.id).where(
-                            ReportRow.created_at < cutoff, ReportRow.purged_at.is_(None)
-                        )
-                    )
-                ).all()
-            )
+            rows = ReportRows(session)
+            ids = await rows.unpurged_before(now - older_than)
             if not ids:
                 return 0
-            await session.execute(
-                update(ReportRow)
-                .where(ReportRow.id.in_(ids))
-                .values(
-                    details_cipher=None,
-                    photo_cipher=None,
-                    reporter_cipher=None,
-                    reporter_index=None,
-                    step=None,
-                    awaiting_until=None,
-                    status=func.coalesce(
-                        func.nullif(ReportRow.status, ReportStatus.DRAFT.value),
-                        ReportStatus.EXPIRED.value,
-                    ),
-                    purged_at=now,
-                )
-            )
-            await session.execute(
-                update(DeliveryRow)
-                .where(DeliveryRow.ref.in_([r for i in ids for r in (f"report:{i}", card_ref(i))]))
-                .values(body_cipher=None, address_cipher=None)
-            )
+            await rows.purge(ids, now)
+            await rows.forget_notices([r for i in ids for r in (f"report:{i}", card_ref(i))])
             record(
                 session,
                 Actor.system(),
@@ -626,17 +498,20 @@ class Reports:
         self, channel: str, address: str, language: str, zone: str | None, status: ReportStatus
     ) -> ReportRow:
         now = self.clock()
-        key = reporter_key(channel, address)
         return ReportRow(
             status=status,
             channel=channel,
             language=language,
             zone=zone,
-            reporter_index=self.vault.index(key),
+            reporter_index=self._index(channel, address),
             reporter_cipher=self.vault.encrypt(address),
             wants_outcome=False,
             created_at=now,
         )
+
+    def _index(self, channel: str, address: str) -> str:
+        """The sender's blind index: what limits and blocks are counted by."""
+        return self.vault.index(reporter_key(channel, address))
 
     def _zone_in(self, text: str) -> str | None:
         for found in re.findall(r"\b(\d{5})\b", text):
@@ -651,13 +526,13 @@ class Reports:
     def _seal(self, details: dict[str, Any]) -> bytes:
         return self.vault.encrypt(json.dumps(details, ensure_ascii=False))
 
-    async def _submit_or_drop(self, session: AsyncSession, row: ReportRow) -> None:
+    async def _submit_or_drop(self, session: Session, row: ReportRow) -> None:
         if self.details(row) or row.photo_cipher is not None:
             await self.submit(session, row)
         else:
-            await session.delete(row)  # nothing was said: nothing to verify
+            await ReportRows(session).remove(row)  # nothing was said: nothing to verify
 
-    async def _submitted(self, session: AsyncSession, row: ReportRow) -> None:
+    async def _submitted(self, session: Session, row: ReportRow) -> None:
         row.submitted_at = self.clock()
         record(
             session,
@@ -670,7 +545,7 @@ class Reports:
         )
         await self._cards(session, row)
 
-    async def _cards(self, session: AsyncSession, row: ReportRow) -> None:
+    async def _cards(self, session: Session, row: ReportRow) -> None:
         """The card, with its buttons, to the coordinators on duty for the report's zone."""
         view = await self._view(session, row)
         await self._to_coordinators(
@@ -684,7 +559,7 @@ class Reports:
 
     async def _to_coordinators(
         self,
-        session: AsyncSession,
+        session: Session,
         row: ReportRow,
         render: Callable[[Lang, int], tuple[str, ButtonRows]],
         ref: str | None = None,
@@ -704,24 +579,24 @@ class Reports:
                 priority=1,
             )
 
-    async def _on_duty(self, session: AsyncSession, zone: str | None) -> list[CoordinatorRow]:
-        everyone = (
-            await session.scalars(select(CoordinatorRow).where(CoordinatorRow.active))
-        ).all()
+    async def _on_duty(self, session: Session, zone: str | None) -> list[CoordinatorRow]:
+        """Who is told of a report in `zone`: the coordinators on duty there (or everywhere),
+        or every active coordinator when none is, so no report goes unseen."""
+        everyone = await ReportRows(session).active_coordinators()
         covering = [
             c
             for c in everyone
             if c.on_duty and (not c.duty_zones or (zone is not None and zone in c.duty_zones))
         ]
-        return list(covering or everyone)
+        return covering or everyone
 
-    async def _tell_reporter(self, session: AsyncSession, row: ReportRow, message: str) -> None:
+    async def _tell_reporter(self, session: Session, row: ReportRow, message: str) -> None:
         if not row.wants_outcome:
             return
         lang = self.content.lang(row.language)
         await self._to_reporter(session, row, lang.gettext(message).format(id=row.id))
 
-    async def _to_reporter(self, session: AsyncSession, row: ReportRow, text: str) -> None:
+    async def _to_reporter(self, session: Session, row: ReportRow, text: str) -> None:
         if row.reporter_cipher is None:
             return
         # A reporter who is also a subscriber goes through their subscription, so an SMS
@@ -741,7 +616,7 @@ class Reports:
 
     async def _notice(
         self,
-        session: AsyncSession,
+        session: Session,
         channel: str,
         language: str,
         text: str,
@@ -767,13 +642,13 @@ class Reports:
             now,
         )
 
-    async def _row(self, session: AsyncSession, report_id: int) -> ReportRow:
-        row = await session.get(ReportRow, report_id)
+    async def _row(self, session: Session, report_id: int) -> ReportRow:
+        row = await ReportRows(session).get(report_id)
         if row is None or row.status == ReportStatus.DRAFT:
             raise ReportError(N_("no report #{id}"), id=report_id)
         return row
 
-    async def _expect_open(self, session: AsyncSession, row: ReportRow) -> None:
+    async def _expect_open(self, session: Session, row: ReportRow) -> None:
         if row.status in OPEN:
             return
         status = STATUS_WORDS[ReportStatus(row.status)]
@@ -787,34 +662,18 @@ class Reports:
         raise ReportError(N_("#{id} is already {status_said}"), id=row.id, status_said=status)
 
     @staticmethod
-    async def _label(session: AsyncSession, coordinator_id: int) -> str:
-        holder = await session.get(CoordinatorRow, coordinator_id)
+    async def _label(session: Session, coordinator_id: int) -> str:
+        holder = await ReportRows(session).coordinator(coordinator_id)
         return holder.label if holder is not None else "?"
 
-    async def _view(self, session: AsyncSession, row: ReportRow) -> ReportView:
-        labels: dict[int, str] = {}
+    async def _view(self, session: Session, row: ReportRow) -> ReportView:
+        rows = ReportRows(session)
         wanted = {i for i in (row.claimed_by, row.decided_by) if i is not None}
-        if wanted:
-            found = await session.execute(
-                select(CoordinatorRow.id, CoordinatorRow.label).where(CoordinatorRow.id.in_(wanted))
-            )
-            labels = {cid: label for cid, label in found.all()}
+        labels = await rows.labels(wanted) if wanted else {}
         nearby: list[int] = []
         if row.zone is not None and row.submitted_at is not None:
-            nearby = list(
-                (
-                    await session.scalars(
-                        select(ReportRow.id)
-                        .where(
-                            ReportRow.zone == row.zone,
-                            ReportRow.id != row.id,
-                            ReportRow.status != ReportStatus.DRAFT,
-                            ReportRow.submitted_at >= row.submitted_at - GROUP_WINDOW,
-                            ReportRow.submitted_at <= row.submitted_at + GROUP_WINDOW,
-                        )
-                        .order_by(ReportRow.id)
-                    )
-                ).all()
+            nearby = await rows.nearby(
+                row.zone, row.id, row.submitted_at - GROUP_WINDOW, row.submitted_at + GROUP_WINDOW
             )
         return ReportView(
             id=row.id,
@@ -847,92 +706,18 @@ class Reports:
         after = end + timedelta(days=1)
         until = datetime(after.year, after.month, after.day, tzinfo=tz)
         async with self.db.transaction() as session:
-            found = (
-                await session.execute(
-                    select(ReportRow.submitted_at, ReportRow.zone, ReportRow.status).where(
-                        ReportRow.status != ReportStatus.DRAFT,
-                        ReportRow.submitted_at.is_not(None),
-                        ReportRow.submitted_at >= since,
-                        ReportRow.submitted_at < until,
-                    )
-                )
-            ).all()
+            found = await ReportRows(session).submitted_between(since, until)
         counts: dict[tuple[date, str, str], int] = {}
-        for submitted_at, zone, status in found:
-            if submitted_at is None:
+        for report in found:
+            if report.submitted_at is None:
                 continue
-            day = submitted_at.astimezone(tz).date()
+            day = report.submitted_at.astimezone(tz).date()
             if not start <= day <= end:
                 continue
-            key = (day - timedelta(days=day.weekday()), zone or "unknown", str(status))
+            key = (
+                day - timedelta(days=day.weekday()),
+                report.zone or "unknown",
+                str(report.status),
+            )
             counts[key] = counts.get(key, 0) + 1
         return [(*key, n) for key, n in sorted(counts.items())]
-
-
-YES_WORDS = frozenset({"yes", "y", "si", "sí", "ok"})
-
-
-def render_card(view: ReportView, content: Content, _: Callable[[str], str]) -> str:
-    """The coordinator's card: the report number and what was seen; never who saw it."""
-    zone = (
-        f"{view.zone} {content.zones.name_of(view.zone) or ''}".strip()
-        if view.zone
-        else _("zone unknown")
-    )
-    status = {
-        ReportStatus.NEW: _("new"),
-        ReportStatus.VERIFYING: _("being verified by {name}").format(name=view.claimed_by or "?"),
-        ReportStatus.CONFIRMED: _("confirmed by {name}").format(name=view.decided_by or "?"),
-        ReportStatus.NOT_CONFIRMED: _("not confirmed ({name})").format(name=view.decided_by or "?"),
-        ReportStatus.FALSE_ALARM: _("false alarm ({name})").format(name=view.decided_by or "?"),
-        ReportStatus.DUPLICATE: _("duplicate of #{other}").format(other=view.duplicate_of),
-        ReportStatus.EXPIRED: _("expired"),
-        ReportStatus.DRAFT: _("draft"),
-    }[view.status]
-    lines = [
-        _("REPORT #{id} · {zone} · {status}").format(id=view.id, zone=zone, status=status),
-        _("via {channel}, in {language}").format(
-            channel=view.channel, language=content.language_name(view.language)
-        ),
-    ]
-    for key in ("text", *STEPS[:-1]):
-        value = view.details.get(key)
-        if value:
-            lines.append(f"{_(LABELS[key])}: {value}")
-    for answer in view.details.get("answers", []):
-        lines.append(_("Answer: {answer}").format(answer=answer))
-    if view.has_photo:
-        lines.append(_("Photo: yes"))
-    if view.awaiting == AWAIT_LOCATION:
-        lines.append(_("(asked the reporter for the place)"))
-    if view.nearby:
-        lines.append(
-            _("Same zone within 3 hours: {reports}").format(
-                reports=", ".join(f"#{i}" for i in view.nearby)
-            )
-        )
-    if view.alert_id:
-        lines.append(_("Alert #{id} drafted from it").format(id=view.alert_id))
-    return "\n".join(lines)
-
-
-def card_actions(view: ReportView, viewer: int | None) -> list[list[CardAction]]:
-    """The card's buttons for one coordinator: every verdict while nobody verifies it or they
-    do; only the photo while someone else does; none once it is decided."""
-    if not view.open:
-        return []
-    photo = [CardAction.PHOTO] if view.has_photo else []
-    if view.claimer is not None and view.claimer != viewer:
-        return [photo] if photo else []
-    verdicts = [
-        CardAction.CONFIRM,
-        CardAction.NOT_CONFIRMED,
-        CardAction.FALSE_ALARM,
-        CardAction.DUPLICATE,
-        CardAction.ASK,
-    ]
-    if view.claimer is None:
-        verdicts.insert(0, CardAction.CLAIM)
-    rows = [verdicts[i : i + 2] for i in range(0, len(verdicts), 2)]
-    rows.append([*photo, CardAction.BLOCK])
-    return rows

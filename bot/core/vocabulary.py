@@ -104,3 +104,19 @@ class FlowKind(StrEnum):
     ALERT = "alert"  # composing an alert, up to its preview and send
     WORKSHOP = "workshop"  # setting up a workshop, up to scheduling it
     RELAY = "relay"  # typing the one question relayed to a report's sender
+
+
+class ReportRefusal(StrEnum):
+    """Why a report was not taken from its sender."""
+
+    LIMIT = "limit"  # too many reports from this sender in the last hour
+    BLOCKED = "blocked"  # a coordinator blocked the sender
+
+
+class ReplyTaken(StrEnum):
+    """What a reporter's message was taken as, by the report that awaited it."""
+
+    LOCATION = "location"  # the place an SMS report lacked
+    ANSWER = "answer"  # the answer to a coordinator's relayed question
+    OUTCOME = "outcome"  # YES: they want to hear the outcome
+    OTHER = "other"  # none of these: the menu answers it

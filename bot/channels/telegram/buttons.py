@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from bot.core.cards import CardAction
 from bot.core.intents import Intent, Request
-from bot.core.reports import CardAction
 from bot.core.vocabulary import AlertKind, FlowKind, Role
 
 MAX_BYTES = 64  # Telegram's limit on callback_data

@@ -1,0 +1,239 @@
+"""Report queries: a sender's open report and counts, coordinators to tell, verdicts' links,
+cards sent, expiry and purge, weekly counts. Never commits."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.vocabulary import Channel, ReportStatus
+from bot.storage.models import AlertRow, CoordinatorRow, DeliveryRow, ReportBlockRow, ReportRow
+
+
+@dataclass(frozen=True)
+class SentCard:
+    """A card the outbox sent: the coordinator's chat, encrypted, and the provider's message id."""
+
+    address_cipher: bytes
+    provider_id: str
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """What the weekly counts read of one submitted report: no text, no reporter."""
+
+    submitted_at: datetime | None
+    zone: str | None
+    status: str
+
+
+class ReportRows:
+    """Queries on reports (and what they touch) within the caller's transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, report_id: int) -> ReportRow | None:
+        """The report of this number, drafts included."""
+        return await self.session.get(ReportRow, report_id)
+
+    async def add(self, row: ReportRow) -> None:
+        """A new report, flushed so it has its number."""
+        self.session.add(row)
+        await self.session.flush()
+
+    async def remove(self, row: ReportRow) -> None:
+        """A report deleted outright (a draft nothing was said in)."""
+        await self.session.delete(row)
+
+    async def expecting(self, reporter_index: str, now: datetime) -> ReportRow | None:
+        """The sender's newest report with a step: a draft, or one awaiting a reply past `now`."""
+        return await self.session.scalar(
+            select(ReportRow)
+            .where(
+                ReportRow.reporter_index == reporter_index,
+                ReportRow.step.is_not(None),
+                or_(
+                    ReportRow.status == ReportStatus.DRAFT,
+                    ReportRow.awaiting_until > now,
+                ),
+            )
+            .order_by(ReportRow.id.desc())
+            .limit(1)
+        )
+
+    async def is_blocked(self, reporter_index: str) -> bool:
+        """Whether a coordinator blocked this sender."""
+        found = await self.session.scalar(
+            select(ReportBlockRow.id).where(ReportBlockRow.reporter_index == reporter_index)
+        )
+        return found is not None
+
+    def block(self, reporter_index: str, by: int | None, now: datetime) -> None:
+        """This sender blocked, by a coordinator (or by nobody in particular)."""
+        self.session.add(
+            ReportBlockRow(reporter_index=reporter_index, blocked_by=by, created_at=now)
+        )
+
+    async def made_since(self, reporter_index: str, since: datetime) -> int:
+        """How many reports (drafts aside) this sender made since `since`."""
+        found = await self.session.scalar(
+            select(func.count())
+            .select_from(ReportRow)
+            .where(
+                ReportRow.reporter_index == reporter_index,
+                ReportRow.created_at >= since,
+                ReportRow.status != ReportStatus.DRAFT,
+            )
+        )
+        return int(found or 0)
+
+    async def with_status(self, statuses: Collection[str], limit: int) -> list[ReportRow]:
+        """Reports in one of `statuses`, newest first, at most `limit`."""
+        found = await self.session.scalars(
+            select(ReportRow)
+            .where(ReportRow.status.in_(statuses))
+            .order_by(ReportRow.id.desc())
+            .limit(limit)
+        )
+        return list(found.all())
+
+    async def nearby(
+        self, zone: str, report_id: int, since: datetime, until: datetime
+    ) -> list[int]:
+        """Other submitted reports of the zone between `since` and `until`, in order."""
+        found = await self.session.scalars(
+            select(ReportRow.id)
+            .where(
+                ReportRow.zone == zone,
+                ReportRow.id != report_id,
+                ReportRow.status != ReportStatus.DRAFT,
+                ReportRow.submitted_at >= since,
+                ReportRow.submitted_at <= until,
+            )
+            .order_by(ReportRow.id)
+        )
+        return list(found.all())
+
+    async def coordinator(self, coordinator_id: int) -> CoordinatorRow | None:
+        """A coordinator by id (the one who asked, claimed or decided), active or not."""
+        return await self.session.get(CoordinatorRow, coordinator_id)
+
+    async def active_coordinators(self) -> list[CoordinatorRow]:
+        """Every active coordinator, on duty or not."""
+        found = await self.session.scalars(select(CoordinatorRow).where(CoordinatorRow.active))
+        return list(found.all())
+
+    async def labels(self, coordinator_ids: Collection[int]) -> dict[int, str]:
+        """The labels of these coordinators, by id (an unknown id is left out)."""
+        found = await self.session.execute(
+            select(CoordinatorRow.id, CoordinatorRow.label).where(
+                CoordinatorRow.id.in_(coordinator_ids)
+            )
+        )
+        return {cid: label for cid, label in found.all()}
+
+    async def link_alert(self, report_id: int, alert_id: int, verified_by: int | None) -> None:
+        """The report and those marked duplicates of it point to the alert; the alert
+        records who verified it."""
+        await self.session.execute(
+            update(ReportRow)
+            .where(or_(ReportRow.id == report_id, ReportRow.duplicate_of == report_id))
+            .values(alert_id=alert_id)
+        )
+        await self.session.execute(
+            update(AlertRow).where(AlertRow.id == alert_id).values(verified_by=verified_by)
+        )
+
+    async def sent_cards(self, ref: str) -> list[SentCard]:
+        """The Telegram notices of this ref the provider accepted and a purge has not emptied."""
+        found = await self.session.execute(
+            select(DeliveryRow.address_cipher, DeliveryRow.provider_id).where(
+                DeliveryRow.ref == ref,
+                DeliveryRow.channel == Channel.TELEGRAM,
+                DeliveryRow.provider_id.is_not(None),
+                DeliveryRow.body_cipher.is_not(None),
+            )
+        )
+        return [
+            SentCard(cipher, provider_id)
+            for cipher, provider_id in found.all()
+            if cipher is not None and provider_id is not None
+        ]
+
+    async def drafts_before(self, created_before: datetime) -> list[ReportRow]:
+        """Drafts begun before `created_before`."""
+        found = await self.session.scalars(
+            select(ReportRow).where(
+                ReportRow.status == ReportStatus.DRAFT,
+                ReportRow.created_at < created_before,
+            )
+        )
+        return list(found.all())
+
+    async def expire_new(self, submitted_before: datetime) -> int:
+        """New reports submitted before `submitted_before` expire, awaiting nothing more; how
+        many did."""
+        expired = await self.session.execute(
+            update(ReportRow)
+            .where(
+                ReportRow.status == ReportStatus.NEW,
+                ReportRow.submitted_at < submitted_before,
+            )
+            .values(status=ReportStatus.EXPIRED, step=None, awaiting_until=None)
+        )
+        return int(getattr(expired, "rowcount", 0) or 0)
+
+    async def unpurged_before(self, created_before: datetime) -> list[int]:
+        """The numbers of reports made before `created_before` that still hold their text."""
+        found = await self.session.scalars(
+            select(ReportRow.id).where(
+                ReportRow.created_at < created_before, ReportRow.purged_at.is_(None)
+            )
+        )
+        return list(found.all())
+
+    async def purge(self, report_ids: Collection[int], now: datetime) -> None:
+        """These reports lose their text, photo, reporter and step; a draft among them is
+        marked expired; status, zone and times stay."""
+        await self.session.execute(
+            update(ReportRow)
+            .where(ReportRow.id.in_(report_ids))
+            .values(
+                details_cipher=None,
+                photo_cipher=None,
+                reporter_cipher=None,
+                reporter_index=None,
+                step=None,
+                awaiting_until=None,
+                status=func.coalesce(
+                    func.nullif(ReportRow.status, ReportStatus.DRAFT.value),
+                    ReportStatus.EXPIRED.value,
+                ),
+                purged_at=now,
+            )
+        )
+
+    async def forget_notices(self, refs: Collection[str]) -> None:
+        """The deliveries of these refs lose their body and address (the rows stay)."""
+        await self.session.execute(
+            update(DeliveryRow)
+            .where(DeliveryRow.ref.in_(refs))
+            .values(body_cipher=None, address_cipher=None)
+        )
+
+    async def submitted_between(self, since: datetime, until: datetime) -> list[Submitted]:
+        """Reports submitted from `since` up to (not including) `until`."""
+        found = await self.session.execute(
+            select(ReportRow.submitted_at, ReportRow.zone, ReportRow.status).where(
+                ReportRow.status != ReportStatus.DRAFT,
+                ReportRow.submitted_at.is_not(None),
+                ReportRow.submitted_at >= since,
+                ReportRow.submitted_at < until,
+            )
+        )
+        return [Submitted(*row) for row in found.all()]
