@@ -250,7 +250,9 @@ def serve(settings: Settings, *, with_worker: bool = True) -> None:
     logs.configure(settings.log_level)
     services = build_services(settings)
     on_top: list[Component] = (
-        [build_worker(services), Upkeep(services.reports, services.flows)] if with_worker else []
+        [build_worker(services), Upkeep(services.reports, services.flows, services.alerts)]
+        if with_worker
+        else []
     )
     server = uvicorn.Server(uvicorn_config(build_web(services, on_top=on_top), settings))
     settle_heap()
@@ -297,7 +299,7 @@ async def work(settings: Settings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     await check_current(services.db)
-    upkeep = Upkeep(services.reports, services.flows)
+    upkeep = Upkeep(services.reports, services.flows, services.alerts)
     await worker.start()
     await upkeep.start()
     settle_heap()

@@ -229,7 +229,7 @@ async def run_demo(data_dir: Path, port: int, console: Console) -> None:
         underneath=[providers],
         on_top=[
             build_worker(services),
-            Upkeep(services.reports, services.flows),
+            Upkeep(services.reports, services.flows, services.alerts),
             Greeter(simulator, services.coordinators, public, console, services.workshops),
         ],
     )

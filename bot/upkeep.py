@@ -1,9 +1,10 @@
 """Background work: APScheduler ticks, the database holds the truth.
 
 `Upkeep` sends guided reports left unfinished, expires reports no coordinator acted on, purges
-report text past its retention and drops coordinators' flows past their expiry. Each step is
-an idempotent UPDATE, so several worker processes may tick at once; a tick missed while the
-process was down simply runs at the next. `Summaries` tells each composer how their alert went.
+report text past its retention, drops coordinators' flows past their expiry and alert drafts
+a day old that can no longer be sent. Each step is an idempotent UPDATE or DELETE, so several
+worker processes may tick at once; a tick missed while the process was down simply runs at
+the next. `Summaries` tells each composer how their alert went.
 """
 
 from __future__ import annotations
@@ -26,11 +27,19 @@ log = logging.getLogger(__name__)
 
 
 class Upkeep:
-    """A component (started and stopped with the worker) running `Reports.upkeep` on a timer."""
+    """A component (started and stopped with the worker) running `Reports.upkeep` on a timer,
+    with `Flows.expire` and `Alerts.drop_stale_drafts` when given them."""
 
-    def __init__(self, reports: Reports, flows: Flows | None = None, every: float = 60.0) -> None:
+    def __init__(
+        self,
+        reports: Reports,
+        flows: Flows | None = None,
+        alerts: Alerts | None = None,
+        every: float = 60.0,
+    ) -> None:
         self.reports = reports
         self.flows = flows
+        self.alerts = alerts
         self.every = every
         self._scheduler: AsyncIOScheduler | None = None
 
@@ -58,6 +67,8 @@ class Upkeep:
             done = await self.reports.upkeep()
             if self.flows is not None:
                 done["flows"] = await self.flows.expire()
+            if self.alerts is not None:
+                done["alert_drafts"] = await self.alerts.drop_stale_drafts()
         except Exception:
             log.exception("report upkeep failed")
             return {}

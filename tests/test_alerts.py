@@ -12,6 +12,7 @@ from bot.core.alerts import AlertDraft, AlertError, Progress
 from bot.core.audit import Actor, entries
 from bot.core.vocabulary import AlertKind, AlertStatus, Role
 from bot.delivery.worker import Worker
+from bot.upkeep import Upkeep
 from tests.conftest import Bot
 
 OPERATOR = Actor.operator()
@@ -259,6 +260,47 @@ async def test_bad_drafts_are_refused_with_a_reason(
 ) -> None:
     with pytest.raises(AlertError, match=message):
         await bot.services.alerts.draft(draft, OPERATOR)
+
+
+async def test_a_refusal_reads_in_the_coordinators_language_and_in_english_for_logs(
+    bot: Bot,
+) -> None:
+    update = AlertDraft(AlertKind.UPDATE, (), {"en": EN})
+    with pytest.raises(AlertError) as refused:
+        await bot.services.alerts.draft(update, OPERATOR)
+    assert str(refused.value) == "an update must refer to the alert it follows"
+    spanish = refused.value.say(bot.services.content.speaking("es").gettext)
+    assert spanish.startswith("una actualización") and "update" not in spanish
+    draft = await bot.services.alerts.draft(alert(), OPERATOR)
+    with pytest.raises(AlertError) as refused:
+        await bot.services.alerts.approve(draft.id, OPERATOR)
+    assert "draft" in str(refused.value) and "AlertStatus" not in str(refused.value)
+    assert "borrador" in refused.value.say(bot.services.content.speaking("es").gettext)
+
+
+async def test_upkeep_drops_drafts_nobody_sent_within_a_day_and_keeps_the_rest(bot: Bot) -> None:
+    alerts = bot.services.alerts
+    await bot.twilio.text("+13125550163", "REPORT agents at 26th and Pulaski 60623")
+    orphan = await alerts.draft(alert(), OPERATOR)
+    from_report = await alerts.draft(alert(), OPERATOR)
+    await bot.services.reports.link_alert(1, from_report.id, OPERATOR)
+    kept = await alerts.draft(alert(), OPERATOR)
+    sent = await alerts.send_now(alert(), OPERATOR)
+    upkeep = Upkeep(bot.services.reports, bot.services.flows, alerts)
+    start = alerts.clock()
+    alerts.clock = lambda: start + timedelta(hours=23)
+    assert (await upkeep.tick())["alert_drafts"] == 0  # expired, but not a day old yet
+    await alerts.revise(kept.id, alert(), OPERATOR)  # changed just now: sendable for 4 hours
+    alerts.clock = lambda: start + timedelta(hours=25)
+    assert (await upkeep.tick())["alert_drafts"] == 2
+    for gone in (orphan, from_report):
+        with pytest.raises(AlertError, match="no alert"):
+            await alerts.get(gone.id)
+    assert (await alerts.get(kept.id)).status is AlertStatus.DRAFT
+    assert (await alerts.get(sent.id)).status is AlertStatus.DONE  # nobody to send to
+    assert (await bot.services.reports.view(1)).alert_id is None
+    dropped = [e.subject for e in await entries(bot.services.db) if e.action == "alert.drop"]
+    assert dropped == [f"alert:{orphan.id}", f"alert:{from_report.id}"]
 
 
 async def test_timeouts_are_retried_and_only_those_can_repeat(bot: Bot, worker: Worker) -> None:

@@ -11,20 +11,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot.core.audit import Actor, record
 from bot.core.content import DEFAULT_LANGUAGE, Content
+from bot.core.errors import Explained
+from bot.core.i18n import N_
 from bot.core.segments import SegmentCount, count_segments
-from bot.core.vocabulary import AlertKind, AlertStatus, ApprovalMode, SubscriberStatus
-from bot.storage.db import Database
-from bot.storage.models import AlertRow, CoordinatorRow, DeliveryRow, SubscriberRow
-from bot.storage.outbox import ALL_ZONES, REACHED, Outbox
+from bot.core.vocabulary import AlertKind, AlertStatus, ApprovalMode
+from bot.storage.alerts import AlertRows
+from bot.storage.db import Database, Session
+from bot.storage.models import AlertRow
+from bot.storage.outbox import ALL_ZONES, Outbox
 
 DEFAULT_EXPIRY = timedelta(hours=4)
 MAX_EXPIRY = timedelta(hours=24)
 MAX_SMS_CHARACTERS = 1600  # Twilio's ceiling for one message
+DRAFT_LIFETIME = timedelta(days=1)  # then a draft past its expiry (unsendable) is dropped
 
 # Lower goes first: a correction overtakes what is still queued.
 PRIORITY = {
@@ -35,8 +36,32 @@ PRIORITY = {
 }
 
 
-class AlertError(ValueError):
+class AlertError(Explained):
     """An alert that cannot be drafted, approved or sent; the message is safe to show."""
+
+
+KIND_WORDS = {
+    AlertKind.ALERT: N_("an alert"),
+    AlertKind.UPDATE: N_("an update"),
+    AlertKind.CORRECTION: N_("a correction"),
+    AlertKind.ALL_CLEAR: N_("an all-clear"),
+}
+"""An alert's kind as a refusal names it."""
+
+STATUS_WORDS = {
+    AlertStatus.DRAFT: N_("draft"),
+    AlertStatus.PENDING: N_("waiting for approval"),
+    AlertStatus.REJECTED: N_("rejected"),
+    AlertStatus.QUEUED: N_("sending"),
+    AlertStatus.DONE: N_("done"),
+}
+"""An alert's status as a refusal names it (the words of the coordinators' /status)."""
+
+NOT_IN = {
+    AlertStatus.DRAFT: N_("alert #{id} is no longer a draft ({status_said})"),
+    AlertStatus.PENDING: N_("alert #{id} is not waiting for approval ({status_said})"),
+}
+"""Why an alert cannot take a step that needs it in one status: it is in another."""
 
 
 @dataclass(frozen=True)
@@ -162,12 +187,14 @@ class Alerts:
     def _checked(self, draft: AlertDraft) -> dict[str, str]:
         body = {lang: text.strip() for lang, text in draft.texts.items() if text and text.strip()}
         if DEFAULT_LANGUAGE not in body:
-            raise AlertError("an English text is required (other languages fall back to it)")
+            raise AlertError(N_("an English text is required (other languages fall back to it)"))
         unknown = [lang for lang in body if lang not in self.content.rights]
         if unknown:
-            raise AlertError(f"no such language here: {', '.join(sorted(unknown))}")
+            raise AlertError(
+                N_("no such language here: {languages}"), languages=", ".join(sorted(unknown))
+            )
         if not timedelta(minutes=5) <= draft.expires_in <= MAX_EXPIRY:
-            raise AlertError("the expiry must be between 5 minutes and 24 hours")
+            raise AlertError(N_("the expiry must be between 5 minutes and 24 hours"))
         return body
 
     def over_length(self, kind: AlertKind, language: str, body: str) -> int:
@@ -179,7 +206,11 @@ class Alerts:
         texts = {lang: self.render(draft.kind, lang, text) for lang, text in body.items()}
         too_long = [lang for lang, text in body.items() if self.over_length(draft.kind, lang, text)]
         if too_long:
-            raise AlertError(f"too long for SMS (1600 characters): {', '.join(too_long)}")
+            raise AlertError(
+                N_("too long for SMS ({limit} characters): {languages}"),
+                limit=MAX_SMS_CHARACTERS,
+                languages=", ".join(too_long),
+            )
         return texts
 
     async def draft(self, draft: AlertDraft, by: Actor) -> Alert:
@@ -187,18 +218,15 @@ class Alerts:
         now = self.clock()
         async with self.db.transaction() as session:
             zones = await self._zones(session, draft)
-            row = AlertRow(
+            row = await AlertRows(session).add_draft(
                 kind=draft.kind,
                 refers_to=draft.refers_to,
-                zones=list(zones),
+                zones=zones,
                 texts=self._texts(draft, body),
-                status=AlertStatus.DRAFT,
                 expires_at=now + draft.expires_in,
                 created_by=by.coordinator_id,
-                created_at=now,
+                now=now,
             )
-            session.add(row)
-            await session.flush()
             record(session, by, "alert.draft", f"alert:{row.id}", now, kind=str(draft.kind))
             return _of(row)
 
@@ -220,65 +248,54 @@ class Alerts:
     @staticmethod
     def _expect_composer(row: AlertRow, by: Actor) -> None:
         if by.coordinator_id is not None and row.created_by != by.coordinator_id:
-            raise AlertError(f"alert #{row.id} is another coordinator's draft")
+            raise AlertError(N_("alert #{id} is another coordinator's draft"), id=row.id)
 
-    async def _zones(self, session: AsyncSession, draft: AlertDraft) -> tuple[str, ...]:
+    async def _zones(self, session: Session, draft: AlertDraft) -> tuple[str, ...]:
         if draft.kind is AlertKind.ALERT:
             if draft.refers_to is not None:
                 raise AlertError(
-                    "a new alert refers to nothing; use update, correction or all-clear"
+                    N_("a new alert refers to nothing; use update, correction or all-clear")
                 )
             zones = tuple(dict.fromkeys(z.strip() for z in draft.zones if z.strip()))
             if not zones:
-                raise AlertError("choose the zones: ZIP codes, or all")
+                raise AlertError(N_("choose the zones: ZIP codes, or all"))
             if ALL_ZONES in zones:
                 return (ALL_ZONES,)
             unknown = [z for z in zones if self.content.zones.name_of(z) is None]
             if unknown:
-                raise AlertError(f"not zones of this network: {', '.join(unknown)}")
+                raise AlertError(N_("not zones of this network: {zones}"), zones=", ".join(unknown))
             return zones
         if draft.refers_to is None:
-            raise AlertError(f"an {draft.kind} must refer to the alert it follows")
-        original = await session.get(AlertRow, draft.refers_to)
+            raise AlertError(
+                N_("{kind_said} must refer to the alert it follows"),
+                kind_said=KIND_WORDS[draft.kind],
+            )
+        original = await AlertRows(session).get(draft.refers_to)
         if original is None or original.kind != AlertKind.ALERT:
-            raise AlertError(f"no alert #{draft.refers_to} to follow up")
+            raise AlertError(N_("no alert #{id} to follow up"), id=draft.refers_to)
         if original.status not in (AlertStatus.QUEUED, AlertStatus.DONE):
-            raise AlertError(f"alert #{original.id} was never sent")
+            raise AlertError(N_("alert #{id} was never sent"), id=original.id)
         return tuple(original.zones)
 
     async def get(self, alert_id: int) -> Alert:
         async with self.db.transaction() as session:
             return _of(await self._row(session, alert_id))
 
-    async def _row(self, session: AsyncSession, alert_id: int) -> AlertRow:
-        row = await session.get(AlertRow, alert_id)
+    async def _row(self, session: Session, alert_id: int) -> AlertRow:
+        row = await AlertRows(session).get(alert_id)
         if row is None:
-            raise AlertError(f"no alert #{alert_id}")
+            raise AlertError(N_("no alert #{id}"), id=alert_id)
         return row
 
     async def preview(self, alert_id: int) -> Preview:
         async with self.db.transaction() as session:
             row = await self._row(session, alert_id)
+            rows = AlertRows(session)
             if row.kind == AlertKind.ALERT:
-                query = (
-                    select(SubscriberRow.channel, SubscriberRow.language, func.count())
-                    .where(SubscriberRow.status == SubscriberStatus.ACTIVE)
-                    .group_by(SubscriberRow.channel, SubscriberRow.language)
-                )
-                if ALL_ZONES not in row.zones:
-                    query = query.where(SubscriberRow.zone.in_(row.zones))
+                recipients = await rows.reach_zones(row.zones)
             else:
-                query = (
-                    select(SubscriberRow.channel, SubscriberRow.language, func.count())
-                    .join(DeliveryRow, DeliveryRow.subscriber_id == SubscriberRow.id)
-                    .where(
-                        DeliveryRow.alert_id == row.refers_to,
-                        DeliveryRow.status.in_([s.value for s in REACHED]),
-                        SubscriberRow.status == SubscriberStatus.ACTIVE,
-                    )
-                    .group_by(SubscriberRow.channel, SubscriberRow.language)
-                )
-            recipients = {(ch, lang): n for ch, lang, n in (await session.execute(query)).all()}
+                assert row.refers_to is not None  # noqa: S101 (checked when drafted)
+                recipients = await rows.reach_followers(row.refers_to)
         texts = dict(row.texts)
         languages = sorted({lang for _, lang in recipients} | set(texts))
         segments = {
@@ -309,10 +326,8 @@ class Alerts:
         if self.approval is ApprovalMode.OFF:
             return False
         async with self.db.transaction() as session:
-            active = await session.scalar(
-                select(func.count()).select_from(CoordinatorRow).where(CoordinatorRow.active)
-            )
-        return (active or 0) >= 2
+            active = await AlertRows(session).active_coordinators()
+        return active >= 2
 
     async def submit(self, alert_id: int, by: Actor) -> Alert:
         """The composer's "send": straight out, or to a second coordinator for approval."""
@@ -347,12 +362,12 @@ class Alerts:
             if second:
                 self._expect(row, AlertStatus.PENDING)
                 if row.created_by is not None and row.created_by == by.coordinator_id:
-                    raise AlertError("a second coordinator must approve this alert")
+                    raise AlertError(N_("a second coordinator must approve this alert"))
             else:
                 self._expect(row, AlertStatus.DRAFT)
                 self._expect_composer(row, by)
             if row.expires_at <= now:
-                raise AlertError(f"alert #{row.id} has expired")
+                raise AlertError(N_("alert #{id} has expired"), id=row.id)
             outbox = Outbox(session)
             kind = AlertKind(row.kind)
             priority = PRIORITY[kind]
@@ -377,7 +392,9 @@ class Alerts:
     @staticmethod
     def _expect(row: AlertRow, status: AlertStatus) -> None:
         if row.status != status:
-            raise AlertError(f"alert #{row.id} is {row.status}, not {status}")
+            raise AlertError(
+                NOT_IN[status], id=row.id, status_said=STATUS_WORDS[AlertStatus(row.status)]
+            )
 
     async def send_now(self, draft: AlertDraft, by: Actor) -> Alert:
         """Draft and send in one step (the operator's CLI; coordinators go through submit)."""
@@ -397,24 +414,24 @@ class Alerts:
         """
         now = self.clock()
         async with self.db.transaction() as session:
-            rows = (
-                await session.scalars(
-                    select(AlertRow)
-                    .where(
-                        AlertRow.status == AlertStatus.DONE,
-                        AlertRow.summarized_at.is_(None),
-                        AlertRow.created_by.is_not(None),
-                    )
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
             finished = []
-            for row in rows:
+            for row in await AlertRows(session).finished_untold():
                 row.summarized_at = now
                 finished.append(Progress(_of(row), await Outbox(session).counts(row.id)))
             return finished
 
     async def recent(self, limit: int = 10) -> list[Alert]:
         async with self.db.transaction() as session:
-            rows = await session.scalars(select(AlertRow).order_by(AlertRow.id.desc()).limit(limit))
-            return [_of(row) for row in rows]
+            return [_of(row) for row in await AlertRows(session).recent(limit)]
+
+    async def drop_stale_drafts(self) -> int:
+        """Delete drafts older than DRAFT_LIFETIME that can no longer be sent (upkeep): one
+        composed and never sent or cancelled would otherwise stay forever. How many."""
+        now = self.clock()
+        async with self.db.transaction() as session:
+            dropped = await AlertRows(session).remove_stale_drafts(
+                created_before=now - DRAFT_LIFETIME, now=now
+            )
+            for alert_id in dropped:
+                record(session, Actor.system(), "alert.drop", f"alert:{alert_id}", now)
+            return len(dropped)

@@ -6,11 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from bot.storage.db import Database
-from bot.storage.models import AuditRow
+from bot.storage.audit import AuditRows
+from bot.storage.db import Database, Session
 
 
 @dataclass(frozen=True)
@@ -42,7 +39,7 @@ class AuditEntry:
 
 
 def record(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     action: str,
     subject: str,
@@ -50,21 +47,17 @@ def record(
     **detail: Any,
 ) -> None:
     """Add an entry in the caller's transaction, so the action and its record land together."""
-    session.add(
-        AuditRow(
-            at=now,
-            actor_id=actor.coordinator_id,
-            actor=actor.label,
-            action=action,
-            subject=subject,
-            detail=detail,
-        )
+    AuditRows(session).add(
+        at=now,
+        actor_id=actor.coordinator_id,
+        actor=actor.label,
+        action=action,
+        subject=subject,
+        detail=detail,
     )
 
 
 async def entries(db: Database, limit: int = 100) -> list[AuditEntry]:
     async with db.transaction() as session:
-        rows = (
-            await session.scalars(select(AuditRow).order_by(AuditRow.id.desc()).limit(limit))
-        ).all()
-    return [AuditEntry(r.at, r.actor, r.action, r.subject, r.detail) for r in reversed(rows)]
+        rows = await AuditRows(session).latest(limit)
+    return [AuditEntry(r.at, r.actor, r.action, r.subject, r.detail) for r in rows]

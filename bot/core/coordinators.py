@@ -7,22 +7,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot.core.audit import Actor, record
 from bot.core.content import DEFAULT_LANGUAGE
+from bot.core.errors import Explained
+from bot.core.i18n import N_
 from bot.core.vocabulary import Channel, Role
+from bot.storage.coordinators import CoordinatorRows
 from bot.storage.crypto import Vault
 from bot.storage.db import Database
-from bot.storage.models import CoordinatorRow, InviteRow
+from bot.storage.models import CoordinatorRow
 from bot.storage.outbox import ButtonRows, Notice, Outbox, seal_notice
 
 INVITE_LIFETIME = timedelta(hours=24)
 NOTICE_LIFETIME = timedelta(hours=24)  # a notice to coordinators undelivered by then is stale
 
 
-class CoordinatorError(ValueError):
+class CoordinatorError(Explained):
     """A coordinator operation that cannot be done; the message is safe to show."""
 
 
@@ -71,32 +71,23 @@ class Coordinators:
     async def add(self, telegram_id: int, role: Role, label: str, by: Actor) -> Coordinator:
         now = self.clock()
         async with self.db.transaction() as session:
-            row = await self._find(session, telegram_id)
+            rows = CoordinatorRows(session, self.vault)
+            row = await rows.find(telegram_id)
             if row is not None and row.active:
-                raise CoordinatorError(f"already a coordinator (#{row.id})")
+                raise CoordinatorError(N_("already a coordinator (#{id})"), id=row.id)
             if row is None:
-                row = CoordinatorRow(
-                    telegram_index=self.vault.index(str(telegram_id)),
-                    telegram_cipher=self.vault.encrypt(str(telegram_id)),
-                    label=label,
-                    role=role,
-                    active=True,
-                    on_duty=True,
-                    added_at=now,
-                )
-                session.add(row)
+                row = await rows.add(telegram_id, role=role, label=label, now=now)
             else:
                 row.active, row.role, row.label, row.removed_at = True, role, label, None
-            await session.flush()
             record(session, by, "coordinator.add", f"coordinator:{row.id}", now, role=str(role))
             return _of(row)
 
     async def remove(self, coordinator_id: int, by: Actor) -> None:
         now = self.clock()
         async with self.db.transaction() as session:
-            row = await session.get(CoordinatorRow, coordinator_id)
+            row = await CoordinatorRows(session, self.vault).get(coordinator_id)
             if row is None or not row.active:
-                raise CoordinatorError(f"no active coordinator #{coordinator_id}")
+                raise CoordinatorError(N_("no active coordinator #{id}"), id=coordinator_id)
             row.active, row.removed_at = False, now
             record(session, by, "coordinator.remove", f"coordinator:{row.id}", now)
 
@@ -106,9 +97,9 @@ class Coordinators:
         """On duty (for `zones`, or every zone when empty) or off: who gets new reports."""
         now = self.clock()
         async with self.db.transaction() as session:
-            row = await session.get(CoordinatorRow, coordinator_id)
+            row = await CoordinatorRows(session, self.vault).get(coordinator_id)
             if row is None or not row.active:
-                raise CoordinatorError(f"no active coordinator #{coordinator_id}")
+                raise CoordinatorError(N_("no active coordinator #{id}"), id=coordinator_id)
             row.on_duty, row.duty_zones = on, list(zones) if on else []
             record(
                 session,
@@ -134,10 +125,8 @@ class Coordinators:
         outbox, so a crash cannot lose it. How many were queued."""
         now = self.clock()
         async with self.db.transaction() as session:
-            query = select(CoordinatorRow).where(CoordinatorRow.active)
-            if to is not None:
-                query = query.where(CoordinatorRow.id.in_(list(to)))
-            rows = [r for r in (await session.scalars(query)).all() if r.id != exclude]
+            active = await CoordinatorRows(session, self.vault).active(ids=to)
+            rows = [r for r in active if r.id != exclude]
             outbox = Outbox(session)
             for row in rows:
                 text, rows_of_buttons = (
@@ -160,53 +149,43 @@ class Coordinators:
     async def set_language(self, coordinator_id: int, language: str) -> None:
         """The language of the coordinator's screens and notices from now on."""
         async with self.db.transaction() as session:
-            row = await session.get(CoordinatorRow, coordinator_id)
+            row = await CoordinatorRows(session, self.vault).get(coordinator_id)
             if row is not None:
                 row.language = language
 
     async def by_telegram(self, telegram_id: int) -> Coordinator | None:
         async with self.db.transaction() as session:
-            row = await self._find(session, telegram_id)
+            row = await CoordinatorRows(session, self.vault).find(telegram_id)
             return _of(row) if row is not None and row.active else None
 
     async def all(self) -> list[Coordinator]:
         async with self.db.transaction() as session:
-            rows = await session.scalars(
-                select(CoordinatorRow).where(CoordinatorRow.active).order_by(CoordinatorRow.id)
-            )
-            return [_of(row) for row in rows]
+            return [_of(row) for row in await CoordinatorRows(session, self.vault).active()]
 
     async def telegram_ids(self, *, on_duty_only: bool = False) -> dict[int, int]:
         """coordinator id -> Telegram chat id, for notifying them (decrypted here only)."""
         async with self.db.transaction() as session:
-            query = select(CoordinatorRow).where(CoordinatorRow.active)
-            if on_duty_only:
-                query = query.where(CoordinatorRow.on_duty)
-            rows = (await session.scalars(query)).all()
-        return {row.id: int(self.vault.decrypt(row.telegram_cipher)) for row in rows}
+            rows = CoordinatorRows(session, self.vault)
+            return {
+                row.id: rows.telegram_id_of(row)
+                for row in await rows.active(on_duty_only=on_duty_only)
+            }
 
     async def count(self) -> int:
         async with self.db.transaction() as session:
-            return int(
-                await session.scalar(
-                    select(func.count()).select_from(CoordinatorRow).where(CoordinatorRow.active)
-                )
-                or 0
-            )
+            return await CoordinatorRows(session, self.vault).count_active()
 
     async def invite(self, role: Role, by: Actor) -> str:
         """A one-time code (valid 24 hours) a new coordinator sends to the bot."""
         code = secrets.token_urlsafe(9)
         now = self.clock()
         async with self.db.transaction() as session:
-            session.add(
-                InviteRow(
-                    code_index=self.vault.index(f"invite:{code}"),
-                    role=role,
-                    created_by=by.coordinator_id,
-                    created_at=now,
-                    expires_at=now + INVITE_LIFETIME,
-                )
+            CoordinatorRows(session, self.vault).add_invite(
+                code,
+                role=role,
+                created_by=by.coordinator_id,
+                now=now,
+                expires_at=now + INVITE_LIFETIME,
             )
             record(session, by, "coordinator.invite", f"role:{role}", now)
         return code
@@ -214,38 +193,22 @@ class Coordinators:
     async def redeem(self, code: str, telegram_id: int, label: str) -> Coordinator:
         now = self.clock()
         async with self.db.transaction() as session:
-            invite = await session.scalar(
-                select(InviteRow).where(InviteRow.code_index == self.vault.index(f"invite:{code}"))
-            )
+            rows = CoordinatorRows(session, self.vault)
+            invite = await rows.find_invite(code)
             if invite is None or invite.used_at is not None or invite.expires_at <= now:
-                raise CoordinatorError("that invite code is not valid (used, expired or mistyped)")
-            row = await self._find(session, telegram_id)
-            if row is not None and row.active:
-                raise CoordinatorError("you are already a coordinator")
-            if row is None:
-                row = CoordinatorRow(
-                    telegram_index=self.vault.index(str(telegram_id)),
-                    telegram_cipher=self.vault.encrypt(str(telegram_id)),
-                    label=label,
-                    role=invite.role,
-                    active=True,
-                    on_duty=True,
-                    added_at=now,
+                raise CoordinatorError(
+                    N_("that invite code is not valid (used, expired or mistyped)")
                 )
-                session.add(row)
+            row = await rows.find(telegram_id)
+            if row is not None and row.active:
+                raise CoordinatorError(N_("you are already a coordinator"))
+            if row is None:
+                row = await rows.add(telegram_id, role=Role(invite.role), label=label, now=now)
             else:
                 row.active, row.role, row.label, row.removed_at = True, invite.role, label, None
-            await session.flush()
             invite.used_at, invite.used_by = now, row.id
             record(
                 session, Actor(row.id, label), "coordinator.join", f"coordinator:{row.id}", now,
                 invite=invite.id,
             )  # fmt: skip
             return _of(row)
-
-    async def _find(self, session: AsyncSession, telegram_id: int) -> CoordinatorRow | None:
-        return await session.scalar(
-            select(CoordinatorRow).where(
-                CoordinatorRow.telegram_index.in_(self.vault.indexes(str(telegram_id)))
-            )
-        )

@@ -17,25 +17,25 @@ from enum import StrEnum
 from babel.dates import format_datetime
 from dateutil.rrule import MONTHLY, rrule, weekday
 from icalendar import Calendar, Event
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.audit import Actor, record
 from bot.core.content import DEFAULT_LANGUAGE, Content
-from bot.core.i18n import Lang
-from bot.core.vocabulary import DeliveryStatus, SubscriberStatus, WorkshopState
+from bot.core.errors import Explained
+from bot.core.i18n import N_, Lang
+from bot.core.vocabulary import WorkshopState
 from bot.storage.crypto import Vault
-from bot.storage.db import Database
-from bot.storage.models import DeliveryRow, RsvpRow, SubscriberRow, WorkshopRow
+from bot.storage.db import Database, Session
+from bot.storage.models import SubscriberRow, WorkshopRow
 from bot.storage.outbox import ALL_ZONES, Notice, Outbox, seal_notice
+from bot.storage.workshops import HAPPENING as HAPPENING  # kept importable from here
+from bot.storage.workshops import WorkshopRows
 
 REMINDERS = (timedelta(hours=24), timedelta(hours=2))
 DEFAULT_MINUTES = 90  # how long a workshop lasts when nobody says
 LISTED = 3  # workshops shown at a time
-HAPPENING = (WorkshopState.SCHEDULED.value, WorkshopState.MOVED.value)
 
 
-class WorkshopError(ValueError):
+class WorkshopError(Explained):
     """A workshop operation that cannot be done; the message is safe to show."""
 
 
@@ -112,34 +112,33 @@ class Workshops:
 
     async def add(self, plan: WorkshopPlan, by: Actor) -> Workshop:
         if DEFAULT_LANGUAGE not in plan.titles:
-            raise WorkshopError("an English title is required (other languages fall back to it)")
+            raise WorkshopError(
+                N_("an English title is required (other languages fall back to it)")
+            )
         if plan.starts_at.tzinfo is None:
-            raise WorkshopError("the start time needs a time zone")
+            raise WorkshopError(N_("the start time needs a time zone"))
         if plan.starts_at <= self.clock():
-            raise WorkshopError("the start time is in the past")
+            raise WorkshopError(N_("the start time is in the past"))
         unknown = [
             z for z in plan.zones if z != ALL_ZONES and self.content.zones.name_of(z) is None
         ]
         if unknown:
-            raise WorkshopError(f"not zones of this network: {', '.join(unknown)}")
+            raise WorkshopError(N_("not zones of this network: {zones}"), zones=", ".join(unknown))
         now = self.clock()
         async with self.db.transaction() as session:
-            row = WorkshopRow(
+            row = await WorkshopRows(session).add(
                 titles=dict(plan.titles),
                 descriptions=dict(plan.descriptions),
                 starts_at=plan.starts_at.astimezone(UTC),
                 minutes=plan.minutes,
                 place=plan.place,
-                languages=list(plan.languages),
-                zones=list(plan.zones) or [ALL_ZONES],
+                languages=plan.languages,
+                zones=plan.zones or (ALL_ZONES,),
                 capacity=plan.capacity,
-                state=WorkshopState.SCHEDULED,
                 series=plan.series,
                 created_by=by.coordinator_id,
-                created_at=now,
+                now=now,
             )
-            session.add(row)
-            await session.flush()
             record(session, by, "workshop.add", f"workshop:{row.id}", now)
             return await self._of(session, row)
 
@@ -151,11 +150,8 @@ class Workshops:
         due = self.after_quiet(now) if quiet_hours else now
         async with self.db.transaction() as session:
             row = await self._row(session, workshop_id)
-            query = select(SubscriberRow).where(SubscriberRow.status == SubscriberStatus.ACTIVE)
-            if ALL_ZONES not in row.zones:
-                query = query.where(SubscriberRow.zone.in_(row.zones))
             count = 0
-            for subscriber in (await session.scalars(query)).all():
+            for subscriber in await WorkshopRows(session).active_subscribers(row.zones):
                 if "workshops" not in (subscriber.topics or []):
                     continue
                 if (
@@ -223,7 +219,7 @@ class Workshops:
         """A new time (and place): reminders follow it, and everyone coming is told."""
         now = self.clock()
         if starts_at <= now:
-            raise WorkshopError("the new start time is in the past")
+            raise WorkshopError(N_("the new start time is in the past"))
         async with self.db.transaction() as session:
             row = await self._row(session, workshop_id)
             row.starts_at = starts_at.astimezone(UTC)
@@ -244,16 +240,14 @@ class Workshops:
 
     # --- subscribers, inside the conversation's transaction -----------------------------
 
-    async def listed(
-        self, session: AsyncSession, subscriber: SubscriberRow | None
-    ) -> list[Workshop]:
+    async def listed(self, session: Session, subscriber: SubscriberRow | None) -> list[Workshop]:
         """The next few workshops for this person's zone (every zone if they have none)."""
         zone = subscriber.zone if subscriber is not None else None
         rows = await self._next(session, zone, LISTED)
         return [await self._of(session, row) for row in rows]
 
     async def rsvp(
-        self, session: AsyncSession, subscriber: SubscriberRow, number: int, going: bool
+        self, session: Session, subscriber: SubscriberRow, number: int, going: bool
     ) -> tuple[Rsvp, Workshop | None]:
         """RSVP to the `number`th workshop of their list; FULL offers the next one there is."""
         listed = await self.listed(session, subscriber)
@@ -261,11 +255,8 @@ class Workshops:
             return Rsvp.UNKNOWN, None
         chosen = listed[number - 1]
         row = await self._row(session, chosen.id)
-        existing = await session.scalar(
-            select(RsvpRow).where(
-                RsvpRow.workshop_id == row.id, RsvpRow.subscriber_id == subscriber.id
-            )
-        )
+        rsvps = WorkshopRows(session)
+        existing = await rsvps.rsvp(row.id, subscriber.id)
         now = self.clock()
         if not going:
             if existing is not None and existing.going:
@@ -278,12 +269,9 @@ class Workshops:
             later = next((w for w in listed[number:] if not w.full), None)
             return Rsvp.FULL, later
         if existing is None:
-            session.add(
-                RsvpRow(workshop_id=row.id, subscriber_id=subscriber.id, going=True, updated_at=now)
-            )
+            await rsvps.add_rsvp(row.id, subscriber.id, now)
         else:
             existing.going, existing.updated_at = True, now
-        await session.flush()
         await self._remind(session, row, subscriber)
         return Rsvp.GOING, await self._of(session, row)
 
@@ -293,9 +281,7 @@ class Workshops:
 
     # --- internals -----------------------------------------------------------------------
 
-    async def _remind(
-        self, session: AsyncSession, row: WorkshopRow, subscriber: SubscriberRow
-    ) -> None:
+    async def _remind(self, session: Session, row: WorkshopRow, subscriber: SubscriberRow) -> None:
         """One outbox notice per reminder still ahead: due then, void once it starts."""
         now = self.clock()
         lang = self._lang(subscriber)
@@ -322,7 +308,7 @@ class Workshops:
 
     async def _notice(
         self,
-        session: AsyncSession,
+        session: Session,
         row: WorkshopRow,
         subscriber: SubscriberRow,
         text: str,
@@ -336,7 +322,7 @@ class Workshops:
                 language=subscriber.language,
                 body_cipher=seal_notice(self.vault, text),
                 expires_at=expires,
-                ref=f"workshop:{row.id}",
+                ref=_ref(row.id),
                 subscriber_id=subscriber.id,
                 due_at=due,
             ),
@@ -344,57 +330,29 @@ class Workshops:
         )
 
     async def _drop_reminders(
-        self, session: AsyncSession, workshop_id: int, subscriber_id: int | None, reason: str
+        self, session: Session, workshop_id: int, subscriber_id: int | None, reason: str
     ) -> None:
-        query = update(DeliveryRow).where(
-            DeliveryRow.ref == f"workshop:{workshop_id}",
-            DeliveryRow.status == DeliveryStatus.QUEUED,
-        )
-        if subscriber_id is not None:
-            query = query.where(DeliveryRow.subscriber_id == subscriber_id)
-        await session.execute(
-            query.values(status=DeliveryStatus.SKIPPED, error=reason, updated_at=self.clock())
+        await WorkshopRows(session).drop_reminders(
+            _ref(workshop_id), subscriber_id, reason=reason, now=self.clock()
         )
 
-    async def _coming(self, session: AsyncSession, workshop_id: int) -> list[SubscriberRow]:
-        return list(
-            (
-                await session.scalars(
-                    select(SubscriberRow)
-                    .join(RsvpRow, RsvpRow.subscriber_id == SubscriberRow.id)
-                    .where(
-                        RsvpRow.workshop_id == workshop_id,
-                        RsvpRow.going,
-                        SubscriberRow.status == SubscriberStatus.ACTIVE,
-                    )
-                )
-            ).all()
-        )
+    async def _coming(self, session: Session, workshop_id: int) -> list[SubscriberRow]:
+        return await WorkshopRows(session).coming(workshop_id)
 
-    async def _next(self, session: AsyncSession, zone: str | None, limit: int) -> list[WorkshopRow]:
-        rows = (
-            await session.scalars(
-                select(WorkshopRow)
-                .where(WorkshopRow.state.in_(HAPPENING), WorkshopRow.starts_at > self.clock())
-                .order_by(WorkshopRow.starts_at, WorkshopRow.id)
-            )
-        ).all()
+    async def _next(self, session: Session, zone: str | None, limit: int) -> list[WorkshopRow]:
+        rows = await WorkshopRows(session).upcoming(self.clock())
         # JSON lists differ by backend: the zone filter is done here (a season is small).
         serves = [r for r in rows if zone is None or ALL_ZONES in r.zones or zone in r.zones]
         return serves[:limit]
 
-    async def _row(self, session: AsyncSession, workshop_id: int) -> WorkshopRow:
-        row = await session.get(WorkshopRow, workshop_id)
+    async def _row(self, session: Session, workshop_id: int) -> WorkshopRow:
+        row = await WorkshopRows(session).get(workshop_id)
         if row is None or row.state not in HAPPENING:
-            raise WorkshopError(f"no scheduled workshop #{workshop_id}")
+            raise WorkshopError(N_("no scheduled workshop #{id}"), id=workshop_id)
         return row
 
-    async def _of(self, session: AsyncSession, row: WorkshopRow) -> Workshop:
-        going = await session.scalar(
-            select(func.count())
-            .select_from(RsvpRow)
-            .where(RsvpRow.workshop_id == row.id, or_(RsvpRow.going.is_(True)))
-        )
+    async def _of(self, session: Session, row: WorkshopRow) -> Workshop:
+        going = await WorkshopRows(session).going(row.id)
         return Workshop(
             id=row.id,
             titles=dict(row.titles),
@@ -405,7 +363,7 @@ class Workshops:
             zones=tuple(row.zones),
             capacity=row.capacity,
             state=WorkshopState(row.state),
-            going=int(going or 0),
+            going=going,
             descriptions=dict(row.descriptions or {}),
         )
 
@@ -421,9 +379,11 @@ def monthly(first: datetime, rule: str, count: int) -> list[datetime]:
     in the network's time zone) on: the same wall-clock time each month, whatever the DST."""
     words = rule.lower().split()
     if len(words) != 2 or words[0] not in ORDINALS or words[1] not in WEEKDAYS:
-        raise WorkshopError(f"{rule!r}: say which weekday of the month, like 'second saturday'")
+        raise WorkshopError(
+            N_("{rule}: say which weekday of the month, like 'second saturday'"), rule=repr(rule)
+        )
     if not 1 <= count <= 24:
-        raise WorkshopError("a series has 1 to 24 workshops")
+        raise WorkshopError(N_("a series has 1 to 24 workshops"))
     zone = first.tzinfo
     day = weekday(WEEKDAYS[words[1]])(ORDINALS[words[0]])
     naive = rrule(MONTHLY, dtstart=first.replace(tzinfo=None), byweekday=day, count=count)
@@ -456,6 +416,11 @@ def calendar_file(workshop: Workshop, language: str) -> bytes:
     event.add("location", workshop.place)
     calendar.add_component(event)
     return bytes(calendar.to_ical())
+
+
+def _ref(workshop_id: int) -> str:
+    """What the notices about a workshop are about: reminders are found, and dropped, by it."""
+    return f"workshop:{workshop_id}"
 
 
 def _title(row: WorkshopRow, language: str) -> str:

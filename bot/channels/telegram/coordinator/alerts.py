@@ -23,7 +23,7 @@ from bot.channels.telegram.buttons import (
     Reject,
 )
 from bot.channels.telegram.coordinator.turn import Feature, Packed, Rows, Turn, packed
-from bot.core.alerts import Alert, AlertDraft, AlertError, Alerts, Progress
+from bot.core.alerts import STATUS_WORDS, Alert, AlertDraft, AlertError, Alerts, Progress
 from bot.core.alerts import Preview as Cost
 from bot.core.content import DEFAULT_LANGUAGE, Content
 from bot.core.coordinators import Coordinators
@@ -38,13 +38,6 @@ KIND_NAMES = {
     AlertKind.UPDATE: N_("Update"),
     AlertKind.CORRECTION: N_("Correction"),
     AlertKind.ALL_CLEAR: N_("All clear"),
-}
-STATUS_NAMES = {
-    AlertStatus.DRAFT: N_("draft"),
-    AlertStatus.PENDING: N_("waiting for approval"),
-    AlertStatus.REJECTED: N_("rejected"),
-    AlertStatus.QUEUED: N_("sending"),
-    AlertStatus.DONE: N_("done"),
 }
 DELIVERY_NAMES = {
     "queued": N_("waiting"),
@@ -361,7 +354,7 @@ class AlertsFeature(Feature):
             # The flow stays at the step it was at: change what is wrong, or /cancel.
             await turn.say(
                 turn._("Not drafted: {reason}. Change it, or /cancel to drop it.").format(
-                    reason=exc
+                    reason=exc.say(turn._)
                 )
             )
             stored = await turn.flow(FlowKind.ALERT, flow.token)
@@ -485,7 +478,7 @@ class AlertsFeature(Feature):
             alert = await self.alerts.submit(alert_id, turn.me.actor())
         except AlertError as exc:
             await turn.close_keyboard()
-            await turn.say(_("Not sent: {reason}").format(reason=exc))
+            await turn.say(_("Not sent: {reason}").format(reason=exc.say(_)))
             return
         if alert.status is AlertStatus.PENDING:
             await turn.close_keyboard(_("Sent for approval"))
@@ -533,10 +526,10 @@ class AlertsFeature(Feature):
             else:
                 alert = await self.alerts.reject(button.alert, turn.me.actor())
         except AlertError as exc:
-            await turn.answer(str(exc))
+            await turn.answer(exc.say(_))
             await turn.close_keyboard(
                 (_("Not approved: {reason}") if approve else _("Not rejected: {reason}")).format(
-                    reason=exc
+                    reason=exc.say(_)
                 )
             )
             return
@@ -593,7 +586,7 @@ class AlertsFeature(Feature):
                 else ", ".join(alert.zones) or "-"
             )
             lines.append(
-                f"#{alert.id} {_(KIND_NAMES[alert.kind])} · {_(STATUS_NAMES[alert.status])} · {where}"
+                f"#{alert.id} {_(KIND_NAMES[alert.kind])} · {_(STATUS_WORDS[alert.status])} · {where}"
             )
             for channel, counts in sorted(by_channel.items()):
                 parts = ", ".join(

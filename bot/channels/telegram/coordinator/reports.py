@@ -16,17 +16,12 @@ from bot.channels.telegram.buttons import Card, CoordinatorButton, DuplicateOf
 from bot.channels.telegram.coordinator.alerts import AlertsFeature
 from bot.channels.telegram.coordinator.turn import Feature, Packed, Turn, keyboard, packed
 from bot.core.alerts import AlertError, Alerts
+from bot.core.cards import CardAction, card_actions
 from bot.core.content import Content
 from bot.core.coordinators import Coordinators
 from bot.core.flows import Flow
 from bot.core.i18n import N_, Lang
-from bot.core.reports import (
-    CardAction,
-    ReportError,
-    Reports,
-    ReportView,
-    card_actions,
-)
+from bot.core.reports import ReportError, Reports, ReportView
 from bot.core.vocabulary import FlowKind, ReportStatus
 
 log = logging.getLogger(__name__)
@@ -236,7 +231,7 @@ class ReportsFeature(Feature):
             await turn.say(
                 _(
                     "#{id} is confirmed, but no draft could be made: {reason}. /alert to write one."
-                ).format(id=view.id, reason=exc)
+                ).format(id=view.id, reason=exc.say(_))
             )
             return
         await self.reports.link_alert(view.id, alert.id, turn.me.actor())

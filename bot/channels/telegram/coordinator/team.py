@@ -66,7 +66,7 @@ class TeamFeature(Feature):
             try:
                 await self.coordinators.remove(button.coordinator, turn.me.actor())
             except CoordinatorError as exc:
-                await turn.answer(str(exc))
+                await turn.answer(exc.say(_))
                 return
             await turn.answer()
             await turn.close_keyboard(_("Removed #{id}.").format(id=button.coordinator))
@@ -83,7 +83,7 @@ class TeamFeature(Feature):
         try:
             joined = await self.coordinators.redeem(code, user.id, label=_("coordinator"))
         except CoordinatorError as exc:
-            await chat.send_message(str(exc))
+            await chat.send_message(exc.say(_))
             return
         await chat.send_message(
             _(

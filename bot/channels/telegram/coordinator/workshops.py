@@ -194,7 +194,7 @@ class WorkshopsFeature(Feature):
             )
         except WorkshopError as exc:
             await turn.close_keyboard()
-            await turn.say(_("Not scheduled: {reason}").format(reason=exc))
+            await turn.say(_("Not scheduled: {reason}").format(reason=exc.say(_)))
             return
         text = _("Workshop #{id} is scheduled.").format(id=added.id)
         if choice is WorkshopChoice.SCHEDULE:
@@ -251,7 +251,7 @@ class WorkshopsFeature(Feature):
         try:
             told = await self.workshops.move(workshop_id, start, turn.me.actor(), place)
         except WorkshopError as exc:
-            await turn.say(str(exc))
+            await turn.say(exc.say(_))
             return
         await turn.say(
             turn.n_(
@@ -266,7 +266,7 @@ class WorkshopsFeature(Feature):
         try:
             told = await self.workshops.cancel(workshop_id, turn.me.actor())
         except WorkshopError as exc:
-            await turn.answer(str(exc))
+            await turn.answer(exc.say(_))
             await turn.close_keyboard()
             return
         await turn.answer()

@@ -1,0 +1,142 @@
+"""Alert queries: drafts, who an alert would reach, alerts finished or stale. Never commits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from bot.core.vocabulary import AlertKind, AlertStatus, SubscriberStatus
+from bot.storage.models import AlertRow, CoordinatorRow, DeliveryRow, ReportRow, SubscriberRow
+from bot.storage.outbox import ALL_ZONES, REACHED
+
+Reach = dict[tuple[str, str], int]
+"""(channel, language) -> how many people."""
+
+
+class AlertRows:
+    """Queries on alerts within the caller's transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add_draft(
+        self,
+        *,
+        kind: AlertKind,
+        refers_to: int | None,
+        zones: Sequence[str],
+        texts: dict[str, str],
+        expires_at: datetime,
+        created_by: int | None,
+        now: datetime,
+    ) -> AlertRow:
+        """A new alert in DRAFT, flushed so it has its id."""
+        row = AlertRow(
+            kind=kind,
+            refers_to=refers_to,
+            zones=list(zones),
+            texts=texts,
+            status=AlertStatus.DRAFT,
+            expires_at=expires_at,
+            created_by=created_by,
+            created_at=now,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return row
+
+    async def get(self, alert_id: int) -> AlertRow | None:
+        return await self.session.get(AlertRow, alert_id)
+
+    async def reach_zones(self, zones: Sequence[str]) -> Reach:
+        """The active subscribers of `zones` (or of every zone), by channel and language."""
+        query = _by_channel_and_language().where(SubscriberRow.status == SubscriberStatus.ACTIVE)
+        if ALL_ZONES not in zones:
+            query = query.where(SubscriberRow.zone.in_(list(zones)))
+        return await self._reach(query)
+
+    async def reach_followers(self, original_id: int) -> Reach:
+        """The people the original alert reached (or is reaching), still active, by channel
+        and language."""
+        query = (
+            _by_channel_and_language()
+            .join(DeliveryRow, DeliveryRow.subscriber_id == SubscriberRow.id)
+            .where(
+                DeliveryRow.alert_id == original_id,
+                DeliveryRow.status.in_([s.value for s in REACHED]),
+                SubscriberRow.status == SubscriberStatus.ACTIVE,
+            )
+        )
+        return await self._reach(query)
+
+    async def _reach(self, query: Select[str, str, int]) -> Reach:
+        result = await self.session.execute(query)
+        return {(channel, language): n for channel, language, n in result.all()}
+
+    async def active_coordinators(self) -> int:
+        """How many coordinators could approve (the two-person rule applies from two)."""
+        count = await self.session.scalar(
+            select(func.count()).select_from(CoordinatorRow).where(CoordinatorRow.active)
+        )
+        return int(count or 0)
+
+    async def finished_untold(self) -> list[AlertRow]:
+        """Alerts DONE whose composer has not been told yet, locked; those another process
+        holds are skipped (it is telling them)."""
+        rows = await self.session.scalars(
+            select(AlertRow)
+            .where(
+                AlertRow.status == AlertStatus.DONE,
+                AlertRow.summarized_at.is_(None),
+                AlertRow.created_by.is_not(None),
+            )
+            .with_for_update(skip_locked=True)
+        )
+        return list(rows.all())
+
+    async def recent(self, limit: int) -> list[AlertRow]:
+        """The last `limit` alerts, newest first."""
+        rows = await self.session.scalars(
+            select(AlertRow).order_by(AlertRow.id.desc()).limit(limit)
+        )
+        return list(rows.all())
+
+    async def remove_stale_drafts(self, *, created_before: datetime, now: datetime) -> list[int]:
+        """Delete the drafts made before `created_before` that can no longer be sent (past
+        their expiry at `now`); their ids. The reports they were drafted from forget them."""
+        follow_up = aliased(AlertRow)
+        ids = list(
+            (
+                await self.session.scalars(
+                    select(AlertRow.id)
+                    .where(
+                        AlertRow.status == AlertStatus.DRAFT,
+                        AlertRow.created_at < created_before,
+                        AlertRow.expires_at <= now,
+                        # Only a sent alert can be followed up, so none should refer to a
+                        # draft; if one ever did, deleting would fail the whole upkeep tick.
+                        ~select(follow_up.id).where(follow_up.refers_to == AlertRow.id).exists(),
+                    )
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+        )
+        if not ids:
+            return []
+        # reports.alert_id has no ON DELETE: a confirmed report's draft nobody sent is
+        # unlinked, or the delete would break the foreign key.
+        await self.session.execute(
+            update(ReportRow).where(ReportRow.alert_id.in_(ids)).values(alert_id=None)
+        )
+        await self.session.execute(delete(AlertRow).where(AlertRow.id.in_(ids)))
+        return ids
+
+
+def _by_channel_and_language() -> Select[str, str, int]:
+    return select(SubscriberRow.channel, SubscriberRow.language, func.count()).group_by(
+        SubscriberRow.channel, SubscriberRow.language
+    )

@@ -1,0 +1,92 @@
+"""Coordinator queries: find by Telegram id through the blind index, list, count, invites.
+Never commits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.vocabulary import Role
+from bot.storage.crypto import Vault
+from bot.storage.models import CoordinatorRow, InviteRow
+
+
+class CoordinatorRows:
+    """Queries on coordinators and their invites within the caller's transaction."""
+
+    def __init__(self, session: AsyncSession, vault: Vault) -> None:
+        self.session = session
+        self.vault = vault
+
+    async def find(self, telegram_id: int) -> CoordinatorRow | None:
+        """The coordinator (active or removed) with this Telegram id, under any DATA_KEY."""
+        return await self.session.scalar(
+            select(CoordinatorRow).where(
+                CoordinatorRow.telegram_index.in_(self.vault.indexes(str(telegram_id)))
+            )
+        )
+
+    async def get(self, coordinator_id: int) -> CoordinatorRow | None:
+        return await self.session.get(CoordinatorRow, coordinator_id)
+
+    async def add(
+        self, telegram_id: int, *, role: Role, label: str, now: datetime
+    ) -> CoordinatorRow:
+        """A new active coordinator, on duty, flushed so it has its id."""
+        row = CoordinatorRow(
+            telegram_index=self.vault.index(str(telegram_id)),
+            telegram_cipher=self.vault.encrypt(str(telegram_id)),
+            label=label,
+            role=role,
+            active=True,
+            on_duty=True,
+            added_at=now,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return row
+
+    async def active(
+        self, *, ids: Sequence[int] | None = None, on_duty_only: bool = False
+    ) -> list[CoordinatorRow]:
+        """The active coordinators (only those of `ids`, or on duty, if asked), by id."""
+        query = select(CoordinatorRow).where(CoordinatorRow.active)
+        if ids is not None:
+            query = query.where(CoordinatorRow.id.in_(list(ids)))
+        if on_duty_only:
+            query = query.where(CoordinatorRow.on_duty)
+        return list((await self.session.scalars(query.order_by(CoordinatorRow.id))).all())
+
+    async def count_active(self) -> int:
+        count = await self.session.scalar(
+            select(func.count()).select_from(CoordinatorRow).where(CoordinatorRow.active)
+        )
+        return int(count or 0)
+
+    def telegram_id_of(self, row: CoordinatorRow) -> int:
+        return int(self.vault.decrypt(row.telegram_cipher))
+
+    def add_invite(
+        self, code: str, *, role: Role, created_by: int | None, now: datetime, expires_at: datetime
+    ) -> None:
+        """An invite; only its code's HMAC is kept."""
+        self.session.add(
+            InviteRow(
+                code_index=self._invite_index(code),
+                role=role,
+                created_by=created_by,
+                created_at=now,
+                expires_at=expires_at,
+            )
+        )
+
+    async def find_invite(self, code: str) -> InviteRow | None:
+        return await self.session.scalar(
+            select(InviteRow).where(InviteRow.code_index == self._invite_index(code))
+        )
+
+    def _invite_index(self, code: str) -> str:
+        return self.vault.index(f"invite:{code}")
