@@ -1,4 +1,9 @@
-"""The `rrbot` command: run the bot, migrate the database, and look after subscribers."""
+"""The `rrbot` command: run the bot, migrate the database, and look after subscribers.
+
+Why one module over 500 lines: Typer's command tree is read top to bottom as the `--help`
+a network's operator sees; each command is a thin function over a core service, and the
+shared parsing (zones, durations, local times) comes from bot.core.parse.
+"""
 
 from __future__ import annotations
 
@@ -19,8 +24,9 @@ from rich.table import Table
 
 from bot.core.alerts import AlertDraft, AlertError, Preview
 from bot.core.audit import Actor
+from bot.core.content import load_content
 from bot.core.coordinators import Coordinator, CoordinatorError
-from bot.core.parse import ParseError, duration, local_time
+from bot.core.parse import ParseError, duration, local_time, zone_list
 from bot.core.vocabulary import AlertKind, Role
 from bot.core.workshops import DEFAULT_MINUTES, WorkshopError, WorkshopPlan, series
 from bot.settings import Settings, SettingsError, load_settings
@@ -247,7 +253,7 @@ def alerts_send(
     texts = {"en": text} | ({"es": text_es} if text_es else {})
     draft = AlertDraft(
         kind=kind,
-        zones=tuple(z.strip() for z in zones.split(",")),
+        zones=parse_zones(zones, settings_or_exit()),
         texts=texts,
         expires_in=parse_duration(expires),
         refers_to=refers,
@@ -448,6 +454,15 @@ def _codes(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
+def parse_zones(value: str, settings: Settings) -> tuple[str, ...]:
+    """'60629,60632' or 'all' -> the zones, read as Telegram reads them (bot.core.parse)."""
+    zones = load_content(settings.config_dir).zones
+    try:
+        return zone_list(value, lambda code: zones.name_of(code) is not None)
+    except ParseError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
 @workshops_app.command("add")
 def workshops_add(
     title: Annotated[str, typer.Option(help="The English title")],
@@ -483,7 +498,7 @@ def workshops_add(
         minutes=minutes,
         place=place,
         languages=_codes(languages),
-        zones=_codes(zones),
+        zones=parse_zones(zones, settings),
         capacity=capacity,
     )
     try:
@@ -524,7 +539,7 @@ def workshops_import(
             minutes=int(entry.get("minutes", DEFAULT_MINUTES)),
             place=str(entry["place"]),
             languages=tuple(entry.get("languages", ["en"])),
-            zones=tuple(str(z) for z in entry.get("zones", ["all"])),
+            zones=parse_zones(",".join(str(z) for z in entry.get("zones", ["all"])), settings),
             capacity=entry.get("capacity"),
         )
         repeat = entry.get("repeat")  # a monthly series: "second saturday", with `count`

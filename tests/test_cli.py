@@ -88,7 +88,8 @@ async def test_a_bad_alert_is_refused_with_the_reason(
     result = await rrbot(
         database_url, tmp_path, "alerts", "send", "--zones", "90210", "--text", "x", "--yes"
     )
-    assert result.exit_code == 1 and "not zones" in result.output
+    # Read as Telegram reads zone lists (bot.core.parse): a usage error, naming the code.
+    assert result.exit_code == 2 and "Not zones of this network: 90210" in result.output
     bad_expiry = await rrbot(
         database_url,
         tmp_path,

@@ -17,6 +17,8 @@ FORBIDDEN = [
         ("bot.settings", "bot.channels", "bot.delivery", "bot.web", "bot.app", "bot.upkeep"),
     ),
     ("core", ("telegram", "twilio", "starlette", "apscheduler", "httpx", "aiohttp")),
+    # Core reads as the domain's rules: every query it needs lives in a storage module.
+    ("core", ("sqlalchemy",)),
     ("channels", ("bot.storage",)),
     ("storage", ("bot.core", "bot.channels", "bot.delivery", "bot.settings")),
     ("delivery", ("bot.channels", "bot.core")),

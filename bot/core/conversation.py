@@ -11,17 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot.core.content import DEFAULT_LANGUAGE, TOPIC_KEYS, Content, is_real_zip
 from bot.core.intents import Intent, Request
 from bot.core.reports import AWAIT_LOCATION, PROMPTS, Refusal, Reports
 from bot.core.segments import count_segments
 from bot.core.subscribers import DEFAULT_TOPICS
-from bot.core.vocabulary import Channel, ReportStatus, SubscriberStatus
+from bot.core.vocabulary import Channel, ReplyTaken, ReportRefusal, ReportStatus, SubscriberStatus
 from bot.core.workshops import Rsvp, Workshops, calendar_file
 from bot.storage.crypto import Vault
-from bot.storage.db import Conflict, Database
+from bot.storage.db import Conflict, Database, Session
 from bot.storage.models import ReportRow, SubscriberRow
 from bot.storage.subscribers import Subscribers
 
@@ -144,7 +142,7 @@ class _Turn:
         inbound: Inbound,
         subscribers: Subscribers,
         row: SubscriberRow | None,
-        session: AsyncSession,
+        session: Session,
     ) -> None:
         self.c = conversation
         self.session = session
@@ -597,7 +595,7 @@ class _Turn:
 
     def _refusal(self, refusal: Refusal) -> str:
         _ = self._
-        if refusal.reason == "limit":
+        if refusal.reason is ReportRefusal.LIMIT:
             return _(
                 "You have sent several reports in the last hour. For anything urgent, call "
                 "the hotline {hotline}."
@@ -632,11 +630,11 @@ class _Turn:
         if self.request.intent is Intent.REPORT_ACTION or not text.strip():
             return await self.menu()
         taken = await reports.take_reply(self.session, row, text)
-        if taken == "location":
+        if taken is ReplyTaken.LOCATION:
             return [Reply(_("Thank you, added to report #{id}.").format(id=row.id))]
-        if taken == "answer":
+        if taken is ReplyTaken.ANSWER:
             return [Reply(_("Thank you, your answer was passed on."))]
-        if taken == "outcome":
+        if taken is ReplyTaken.OUTCOME:
             return [Reply(_("We will tell you the outcome of report #{id}.").format(id=row.id))]
         return await self.menu()
 

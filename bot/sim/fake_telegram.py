@@ -19,6 +19,10 @@ Wire details it keeps from the real API, because the bot must cope with them:
 * A second ``getUpdates`` while one is waiting ends the first with 409, as two pollers do.
 * Webhook delivery retries a failed update a few times with a short backoff and then drops it
   (Telegram keeps retrying for longer); updates of one chat go out one at a time, in order.
+
+Why one long module: it is one server faking one public API, and its parts (the method
+table, the wire parsing, the update queue, the webhook sender) share the state of every chat;
+read it by method, the way the Bot API documentation is read.
 """
 
 from __future__ import annotations

@@ -22,6 +22,9 @@ Choices where Twilio's documentation leaves room:
   because Twilio blocks it too.
 * Error bodies use Twilio's legacy shape ``{code, message, more_info, status}``, which the
   client raises as ``TwilioRestException``; injected failures use code 20000 + status.
+
+Why one module over 500 lines: one fake account (its numbers, opt-outs, messages and status
+callbacks) behind one set of routes; the phones are the account's other side and share it.
 """
 
 from __future__ import annotations

@@ -12,6 +12,9 @@ Mount the routes under ``/sim``; the page and its API use URLs relative to that 
 Live updates are server-sent events. uvicorn waits for open responses before it runs the
 lifespan shutdown, so call ``aclose()`` when shutdown begins (it ends every stream), not only
 from the lifespan.
+
+Why one module over 500 lines: the `Simulator` is one set of routes over one state (the
+phones, their conversations, the open streams); the page itself lives in `static/`.
 """
 
 from __future__ import annotations
