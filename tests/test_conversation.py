@@ -203,7 +203,8 @@ class Person:
                 CHAT,
                 self.request(message),
                 client_language=self.client_language,
-                text=message,
+                # A tapped button carries no text; a typed message does.
+                text=None if message.startswith("press:") else message,
             )
         self.last = await self.services.conversation.handle(inbound)
         return self.last
