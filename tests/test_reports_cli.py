@@ -17,7 +17,7 @@ from typer.testing import CliRunner, Result
 from bot.app import Services, build_services
 from bot.cli import app as cli
 from bot.core.audit import Actor
-from bot.core.reports import reporter_key
+from bot.core.reporting import reporter_key
 from bot.core.vocabulary import Channel, ReportStatus, Role
 from bot.storage.models import ReportRow
 from tests.conftest import DATA_KEY, make_settings

@@ -12,7 +12,13 @@ from sqlalchemy import Select, and_, bindparam, exists, func, literal, or_, sele
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.vocabulary import AlertStatus, ConsentAction, DeliveryStatus, SubscriberStatus
+from bot.core.vocabulary import (
+    AlertStatus,
+    Channel,
+    ConsentAction,
+    DeliveryStatus,
+    SubscriberStatus,
+)
 from bot.storage.crypto import Vault
 from bot.storage.models import AlertRow, ConsentRow, DeliveryRow, SubscriberRow
 
@@ -96,6 +102,16 @@ class Notice:
     address_cipher: bytes | None = None  # anyone else: their encrypted address
     priority: int = 5  # ahead of bulk alerts
     due_at: datetime | None = None  # later than now: a scheduled notice
+
+
+@dataclass(frozen=True)
+class SentNotice:
+    """A Telegram notice the provider accepted: where it went (encrypted), its message id,
+    and its body (encrypted), so the message can be edited later."""
+
+    address_cipher: bytes
+    provider_id: str
+    body_cipher: bytes
 
 
 @dataclass(frozen=True)
@@ -254,6 +270,24 @@ class Outbox:
                 )
             )
         return jobs
+
+    async def sent_notices(self, ref: str) -> list[SentNotice]:
+        """The Telegram notices of this ref the provider accepted and a purge has not emptied."""
+        found = await self.session.execute(
+            select(DeliveryRow.address_cipher, DeliveryRow.provider_id, DeliveryRow.body_cipher)
+            .where(
+                DeliveryRow.ref == ref,
+                DeliveryRow.channel == Channel.TELEGRAM,
+                DeliveryRow.provider_id.is_not(None),
+                DeliveryRow.body_cipher.is_not(None),
+            )
+            .order_by(DeliveryRow.id)
+        )
+        return [
+            SentNotice(address, provider_id, body)
+            for address, provider_id, body in found.all()
+            if address is not None and provider_id is not None and body is not None
+        ]
 
     async def enqueue_notice(self, notice: Notice, now: datetime) -> int:
         """One notice in the outbox, in the caller's transaction (it goes if that commits)."""

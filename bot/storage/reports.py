@@ -1,5 +1,5 @@
 """Report queries: a sender's open report and counts, coordinators to tell, verdicts' links,
-cards sent, expiry and purge, weekly counts. Never commits."""
+expiry and purge, weekly counts. Never commits."""
 
 from __future__ import annotations
 
@@ -10,16 +10,8 @@ from datetime import datetime
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.vocabulary import Channel, ReportStatus
+from bot.core.vocabulary import ReportStatus
 from bot.storage.models import AlertRow, CoordinatorRow, DeliveryRow, ReportBlockRow, ReportRow
-
-
-@dataclass(frozen=True)
-class SentCard:
-    """A card the outbox sent: the coordinator's chat, encrypted, and the provider's message id."""
-
-    address_cipher: bytes
-    provider_id: str
 
 
 @dataclass(frozen=True)
@@ -148,22 +140,6 @@ class ReportRows:
         await self.session.execute(
             update(AlertRow).where(AlertRow.id == alert_id).values(verified_by=verified_by)
         )
-
-    async def sent_cards(self, ref: str) -> list[SentCard]:
-        """The Telegram notices of this ref the provider accepted and a purge has not emptied."""
-        found = await self.session.execute(
-            select(DeliveryRow.address_cipher, DeliveryRow.provider_id).where(
-                DeliveryRow.ref == ref,
-                DeliveryRow.channel == Channel.TELEGRAM,
-                DeliveryRow.provider_id.is_not(None),
-                DeliveryRow.body_cipher.is_not(None),
-            )
-        )
-        return [
-            SentCard(cipher, provider_id)
-            for cipher, provider_id in found.all()
-            if cipher is not None and provider_id is not None
-        ]
 
     async def drafts_before(self, created_before: datetime) -> list[ReportRow]:
         """Drafts begun before `created_before`."""

@@ -1,0 +1,48 @@
+"""Know your rights: the summary and its topics, each with the hotline."""
+
+from __future__ import annotations
+
+from bot.core.content import TOPIC_KEYS
+from bot.core.conversation.messages import Choice, Reply
+from bot.core.conversation.turn import BaseTurn
+from bot.core.intents import Intent, Request
+
+
+class RightsAnswers(BaseTurn):
+    """Answers to RIGHTS and to a topic (its number on SMS, its button on Telegram)."""
+
+    async def rights(self) -> list[Reply]:
+        _ = self._
+        rights = self.content.rights_in(self.lang.code)
+        if self.sms:
+            menu = ", ".join(
+                f"{number} {self.content.topic(self.lang.code, key).title}"
+                for number, key in enumerate(TOPIC_KEYS, start=1)
+            )
+            text = _("{summary} Reply {menu}.").format(summary=rights.summary_sms, menu=menu)
+            return [Reply(self._with_hotline(text))]
+        choices = tuple(
+            Choice(self.content.topic(self.lang.code, key).title, Request(Intent.RIGHTS_TOPIC, key))
+            for key in TOPIC_KEYS
+        )
+        return [Reply(self._with_hotline(rights.summary_telegram), choices)]
+
+    async def rights_topic(self) -> list[Reply]:
+        arg = self.request.arg or ""
+        key = TOPIC_KEYS[int(arg) - 1] if arg.isdigit() and 0 < int(arg) <= len(TOPIC_KEYS) else arg
+        if key not in TOPIC_KEYS:
+            return await self.rights()
+        topic = self.content.topic(self.lang.code, key)
+        if self.sms:
+            return [Reply(self._with_hotline(topic.sms))]
+        back = (Choice(self._("All topics"), Request(Intent.RIGHTS)),)
+        return [Reply(self._with_hotline(f"{topic.title}\n\n{topic.telegram}"), back)]
+
+    def _with_hotline(self, text: str) -> str:
+        network = self.content.network
+        line = self._("Hotline {hotline}").format(hotline=network.hotline)
+        return (
+            f"{text} {line}"
+            if self.sms
+            else f"{text}\n\n{network.in_language(network.hotline_name, self.lang.code)}: {network.hotline}"
+        )
