@@ -20,7 +20,7 @@ from bot.channels.sms.webhook import PATH as SMS_PATH
 from bot.channels.sms.webhook import STATUS_PATH, SmsWebhook
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.coordinator import card_keyboard
-from bot.channels.telegram.coordinator.alerts import summary
+from bot.channels.telegram.coordinator.following import summary
 from bot.channels.telegram.handlers import TelegramHandlers
 from bot.channels.telegram.sender import TelegramSender
 from bot.core.alerts import Alerts

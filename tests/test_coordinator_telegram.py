@@ -27,7 +27,7 @@ from bot.delivery.worker import Worker
 from bot.sim.fake_telegram import SentMessage
 from bot.storage.models import DeliveryRow
 from tests.conftest import Bot
-from tests.support import buttons, latest, press, say
+from tests.support import buttons, edited, latest, press, say
 from tests.test_alerts import finished
 
 ROSA, LUIS, ANA = 9001, 9002, 9003
@@ -107,6 +107,33 @@ async def test_with_two_coordinators_a_second_one_approves(bot: Bot, worker: Wor
     assert "Kedzie" in bot.telegram.messages_to(people[0])[-1].text
     actions = [(e.actor, e.action) for e in await entries(bot.services.db)]
     assert ("Rosa", "alert.submit") in actions and ("Luis", "alert.approve") in actions
+
+
+async def test_once_one_coordinator_decides_every_other_request_says_who_and_loses_its_buttons(
+    bot: Bot, worker: Worker
+) -> None:
+    await subscribers(bot)
+    for uid, label in ((ROSA, "Rosa"), (LUIS, "Luis"), (ANA, "Ana")):
+        bot.telegram.add_user(uid)
+        await bot.services.coordinators.add(uid, Role.COORDINATOR, label, Actor.operator())
+    ana = await bot.services.coordinators.by_telegram(ANA)
+    assert ana is not None
+    await bot.services.coordinators.set_language(ana.id, "es")
+    preview = await compose(bot, ROSA)
+    await press(bot, ROSA, preview, "Send for approval")
+    [luis_request] = await bot.telegram.wait_for(LUIS, 1)
+    [ana_request] = await bot.telegram.wait_for(ANA, 1)
+    assert set(buttons(ana_request)) == {"Aprobar", "Rechazar"}
+    await press(bot, LUIS, luis_request, "Approve")
+    settled = await edited(bot, ANA, ana_request, "Aprobada por Luis")
+    assert settled.reply_markup is None and "Rosa" in settled.text  # the request, then who
+    assert latest(bot, LUIS, luis_request).reply_markup is None
+    # Her stale press is refused in words and sends nothing twice.
+    before = len(bot.telegram.messages_to(ANA))
+    await bot.telegram.press(ANA, ana_request.message_id, buttons(ana_request)["Aprobar"])
+    await finished(bot, 1)
+    assert [a.recipients for a in await bot.services.alerts.recent(5)] == [2]
+    assert len(bot.telegram.messages_to(ANA)) == before
 
 
 async def test_an_admin_invites_a_coordinator_with_a_one_time_link(bot: Bot) -> None:

@@ -16,10 +16,19 @@ from bot.storage.coordinators import CoordinatorRows
 from bot.storage.crypto import Vault
 from bot.storage.db import Database
 from bot.storage.models import CoordinatorRow
-from bot.storage.outbox import ButtonRows, Notice, Outbox, seal_notice
+from bot.storage.outbox import ButtonRows, Notice, Outbox, open_notice, seal_notice
 
 INVITE_LIFETIME = timedelta(hours=24)
 NOTICE_LIFETIME = timedelta(hours=24)  # a notice to coordinators undelivered by then is stale
+
+
+@dataclass(frozen=True)
+class SentNotice:
+    """A notice as it sits in a coordinator's chat: where, which message, what it says."""
+
+    chat_id: int
+    message_id: int
+    text: str
 
 
 class CoordinatorError(Explained):
@@ -170,6 +179,21 @@ class Coordinators:
                 row.id: rows.telegram_id_of(row)
                 for row in await rows.active(on_duty_only=on_duty_only)
             }
+
+    async def notices(self, ref: str) -> list[SentNotice]:
+        """Each notice of `ref` that reached a coordinator's chat, to edit it when what it
+        asked is settled (an approval request another coordinator answered)."""
+        async with self.db.transaction() as session:
+            sent = await Outbox(session).sent_notices(ref)
+        return [
+            SentNotice(
+                chat_id=int(self.vault.decrypt(notice.address_cipher)),
+                message_id=int(notice.provider_id),
+                text=open_notice(self.vault, notice.body_cipher)[0],
+            )
+            for notice in sent
+            if notice.provider_id.isdigit()
+        ]
 
     async def count(self) -> int:
         async with self.db.transaction() as session:

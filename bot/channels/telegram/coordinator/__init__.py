@@ -3,8 +3,10 @@ core module, behind one router.
 
 - `router.py`: checks the coordinator once, dispatches commands, buttons and flow steps.
 - `turn.py`: what every feature works with (the coordinator, their language, their flow).
-- `alerts.py` (core/alerts.py), `reports.py` (core/reports.py), `workshops.py`
-  (core/workshops.py), `team.py` (core/coordinators.py: the team, invites and duty).
+- `alerts.py` (core/alerts.py: the composer), `approvals.py` (the two-person rule),
+  `following.py` (/status and the summary once an alert is done), `reports.py`
+  (core/reports.py), `workshops.py` (core/workshops.py), `team.py` (core/coordinators.py:
+  the team, invites and duty).
 
 Button data is typed in bot/channels/telegram/buttons.py; flows live in bot/core/flows.py.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 from datetime import tzinfo
 
 from bot.channels.telegram.coordinator.alerts import AlertsFeature
+from bot.channels.telegram.coordinator.following import StatusFeature
 from bot.channels.telegram.coordinator.reports import ReportsFeature, card_keyboard
 from bot.channels.telegram.coordinator.router import Console, Fallback
 from bot.channels.telegram.coordinator.team import DutyFeature, TeamFeature
@@ -44,7 +47,7 @@ def build_console(
     /help, which lists the features' commands in this order."""
     composer = AlertsFeature(alerts, coordinators, content, timezone)
     team = TeamFeature(coordinators, content)
-    features: list[Feature] = [composer]
+    features: list[Feature] = [composer, composer.approvals, StatusFeature(alerts)]
     if reports is not None:
         features.append(ReportsFeature(reports, alerts, composer, coordinators, content))
     if workshops is not None:

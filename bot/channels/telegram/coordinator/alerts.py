@@ -1,5 +1,5 @@
 """Alerts in Telegram: compose (type, zones, a text per language, expiry), preview and change
-any part, send or ask a second coordinator, approve or reject, and follow them (/status).
+any part, then send, or ask a second coordinator (approvals.py). /status is following.py.
 
 The composer is a flow (bot/core/flows.py) whose steps are `Step`; what it has gathered is
 the flow's data, so a restart in the middle leaves the coordinator where they were.
@@ -12,7 +12,6 @@ from enum import StrEnum
 from typing import Any
 
 from bot.channels.telegram.buttons import (
-    Approve,
     CoordinatorButton,
     PickExpiry,
     PickKind,
@@ -20,10 +19,10 @@ from bot.channels.telegram.buttons import (
     PickText,
     Preview,
     PreviewChoice,
-    Reject,
 )
-from bot.channels.telegram.coordinator.turn import Feature, Packed, Rows, Turn, packed
-from bot.core.alerts import STATUS_WORDS, Alert, AlertDraft, AlertError, Alerts, Progress
+from bot.channels.telegram.coordinator.approvals import ApprovalsFeature
+from bot.channels.telegram.coordinator.turn import Feature, Rows, Turn
+from bot.core.alerts import Alert, AlertDraft, AlertError, Alerts
 from bot.core.alerts import Preview as Cost
 from bot.core.content import DEFAULT_LANGUAGE, Content
 from bot.core.coordinators import Coordinators
@@ -38,14 +37,6 @@ KIND_NAMES = {
     AlertKind.UPDATE: N_("Update"),
     AlertKind.CORRECTION: N_("Correction"),
     AlertKind.ALL_CLEAR: N_("All clear"),
-}
-DELIVERY_NAMES = {
-    "queued": N_("waiting"),
-    "sending": N_("sending"),
-    "sent": N_("sent"),
-    "delivered": N_("delivered"),
-    "failed": N_("failed"),
-    "skipped": N_("skipped"),
 }
 
 
@@ -67,10 +58,11 @@ def kind_name(turn: Turn, kind: AlertKind) -> str:
 
 
 class AlertsFeature(Feature):
-    """/alert, /status, the composer's buttons, and approvals."""
+    """/alert and the composer's buttons; a draft that needs a second coordinator goes to
+    `approvals` (approvals.py), which describes it with this composer's words."""
 
-    commands = ("alert", "status")
-    buttons = (PickKind, PickOriginal, PickExpiry, Preview, PickText, Approve, Reject)
+    commands = ("alert",)
+    buttons = (PickKind, PickOriginal, PickExpiry, Preview, PickText)
     flow = FlowKind.ALERT
 
     def __init__(
@@ -80,20 +72,18 @@ class AlertsFeature(Feature):
         self.coordinators = coordinators
         self.content = content
         self.timezone = timezone
+        self.approvals = ApprovalsFeature(alerts, coordinators, content, self.describe)
 
     def help(self, turn: Turn) -> list[str]:
         return [
             turn._("/alert composes an alert, update, correction or all-clear"),
-            turn._("/status follows the latest alerts"),
         ]
 
     async def command(self, turn: Turn, name: str, args: list[str]) -> None:
-        if name == "status":
-            await self.status(turn)
-        elif await turn.may_start(FlowKind.ALERT):
+        if await turn.may_start(FlowKind.ALERT):
             await self.begin(turn)
 
-    async def begin(self, turn: Turn) -> None:
+    async def begin(self, turn: Turn, subject: int = 0) -> None:
         flow = await turn.flows.start(turn.me.id, FlowKind.ALERT, Step.KIND)
         await self.resume(turn, flow)
 
@@ -131,9 +121,6 @@ class AlertsFeature(Feature):
     # --- buttons -----------------------------------------------------------------------
 
     async def button(self, turn: Turn, button: CoordinatorButton) -> None:
-        if isinstance(button, Approve | Reject):
-            await self._decide(turn, button)
-            return
         token = getattr(button, "flow", None)
         flow = await turn.flow(FlowKind.ALERT, token)
         if flow is None:
@@ -485,7 +472,7 @@ class AlertsFeature(Feature):
             await turn.say(
                 _("Waiting for a second coordinator to approve #{id}.").format(id=alert.id)
             )
-            await self._ask_for_approval(turn, alert)
+            await self.approvals.ask(turn, alert)
             return
         await turn.close_keyboard(_("Sent"))
         await turn.say(
@@ -495,120 +482,3 @@ class AlertsFeature(Feature):
                 alert.recipients,
             ).format(id=alert.id, people=alert.recipients)
         )
-
-    async def _ask_for_approval(self, turn: Turn, alert: Alert) -> None:
-        """The other coordinators get the preview with Approve and Reject, through the
-        outbox, each in their language."""
-        cost = await self.alerts.preview(alert.id)
-        author = turn.me.label
-
-        def rendering(language: str | None) -> tuple[str, Packed]:
-            lang = self.content.speaking(language)
-            head = lang.gettext("{name} asks you to approve #{id} before it goes out.").format(
-                name=author, id=alert.id
-            )
-            rows = [
-                [
-                    (lang.gettext("Approve"), Approve(alert.id)),
-                    (lang.gettext("Reject"), Reject(alert.id)),
-                ]
-            ]
-            return head + "\n\n" + self.describe(lang, alert, cost), packed(rows)
-
-        await self.coordinators.notify(rendering, exclude=turn.me.id, ref=f"alert:{alert.id}")
-
-    async def _decide(self, turn: Turn, button: Approve | Reject) -> None:
-        _ = turn._
-        approve = isinstance(button, Approve)
-        try:
-            if approve:
-                alert = await self.alerts.approve(button.alert, turn.me.actor())
-            else:
-                alert = await self.alerts.reject(button.alert, turn.me.actor())
-        except AlertError as exc:
-            await turn.answer(exc.say(_))
-            await turn.close_keyboard(
-                (_("Not approved: {reason}") if approve else _("Not rejected: {reason}")).format(
-                    reason=exc.say(_)
-                )
-            )
-            return
-        await turn.answer()
-        me = turn.me.label
-        if approve:
-            await turn.close_keyboard(_("Approved"))
-            await turn.say(
-                turn.n_(
-                    "Approved: sending #{id} to {people} person.",
-                    "Approved: sending #{id} to {people} people.",
-                    alert.recipients,
-                ).format(id=alert.id, people=alert.recipients)
-            )
-
-            def told(lang: Lang) -> str:
-                return lang.ngettext(
-                    "#{id} was approved by {name} and is being sent to {people} person.",
-                    "#{id} was approved by {name} and is being sent to {people} people.",
-                    alert.recipients,
-                ).format(id=alert.id, name=me, people=alert.recipients)
-        else:
-            await turn.close_keyboard(_("Rejected"))
-            await turn.say(_("Rejected #{id}: nothing was sent.").format(id=alert.id))
-
-            def told(lang: Lang) -> str:
-                return lang.gettext("#{id} was rejected by {name}: nothing was sent.").format(
-                    id=alert.id, name=me
-                )
-
-        if alert.created_by is not None:
-            await self.coordinators.notify(
-                lambda language: (told(self.content.speaking(language)), ()),
-                to=[alert.created_by],
-            )
-
-    # --- following -----------------------------------------------------------------------
-
-    async def status(self, turn: Turn) -> None:
-        _ = turn._
-        recent = await self.alerts.recent(5)
-        if not recent:
-            await turn.say(_("No alerts yet. /alert to compose one."))
-            return
-        lines = []
-        for alert in recent:
-            progress = await self.alerts.progress(alert.id)
-            by_channel: dict[str, dict[str, int]] = {}
-            for (channel, status), n in progress.counts.items():
-                by_channel.setdefault(channel, {})[status] = n
-            where = (
-                _("as #{id}").format(id=alert.refers_to)
-                if alert.refers_to is not None
-                else ", ".join(alert.zones) or "-"
-            )
-            lines.append(
-                f"#{alert.id} {_(KIND_NAMES[alert.kind])} · {_(STATUS_WORDS[alert.status])} · {where}"
-            )
-            for channel, counts in sorted(by_channel.items()):
-                parts = ", ".join(
-                    f"{_(DELIVERY_NAMES.get(status, status))} {n}"
-                    for status, n in sorted(counts.items())
-                )
-                lines.append(f"   {channel}: {parts}")
-        await turn.say("\n".join(lines))
-
-
-def summary(lang: Lang, progress: Progress) -> str:
-    """What the composer is told once every delivery of their alert has ended."""
-    _ = lang.gettext
-    alert = progress.alert
-    reached = sum(
-        n for (_c, status), n in progress.counts.items() if status in ("sent", "delivered")
-    )
-    lines = [
-        _("#{id} is done: {reached} of {people} reached.").format(
-            id=alert.id, reached=reached, people=alert.recipients
-        )
-    ]
-    for (channel, status), n in sorted(progress.counts.items()):
-        lines.append(f"• {channel} · {_(DELIVERY_NAMES.get(status, status))}: {n}")
-    return "\n".join(lines)

@@ -7,8 +7,9 @@ ordinary menu, and nothing about coordinators lands in the audit log.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
+from typing import TypeVar
 
 from telegram import Update
 from telegram.ext import ContextTypes
@@ -22,6 +23,7 @@ from bot.core.flows import Flows
 Context = ContextTypes.DEFAULT_TYPE
 Fallback = Callable[[Update, Context], Awaitable[None]]
 OWN_COMMANDS = ("cancel", "skip")
+K = TypeVar("K")
 
 
 class Console:
@@ -40,8 +42,8 @@ class Console:
         self.content = content
         self.fallback = fallback
         self.features = list(features)
-        self._commands = {name: f for f in self.features for name in f.commands}
-        self._buttons = {kind: f for f in self.features for kind in f.buttons}
+        self._commands = _one_owner((name, f) for f in self.features for name in f.commands)
+        self._buttons = _one_owner((kind, f) for f in self.features for kind in f.buttons)
         self._flows = {f.flow: f for f in self.features if f.flow is not None}
 
     @property
@@ -157,4 +159,17 @@ class Console:
         await turn.answer()
         await self.flows.end(turn.me.id, active.token)
         await turn.close_keyboard(turn._("Dropped."))
-        await starting.begin(turn)
+        await starting.begin(turn, button.subject)
+
+
+def _one_owner(claims: Iterable[tuple[K, Feature]]) -> dict[K, Feature]:
+    """Each command and button kind belongs to one feature: a second claim is a bug in the
+    list of features, found at start-up rather than by whichever was registered last."""
+    owners: dict[K, Feature] = {}
+    for key, feature in claims:
+        if key in owners:
+            raise ValueError(
+                f"{key!r} is claimed by {type(owners[key]).__name__} and {type(feature).__name__}"
+            )
+        owners[key] = feature
+    return owners
