@@ -21,6 +21,8 @@ from bot.channels.telegram.buttons import (
     Preview,
     PreviewChoice,
 )
+from bot.channels.telegram.coordinator import Console
+from bot.channels.telegram.coordinator.turn import Feature
 from bot.core.audit import Actor, entries
 from bot.core.cards import CardAction
 from bot.core.vocabulary import AlertKind, AlertStatus, Role
@@ -270,6 +272,45 @@ async def test_a_spanish_coordinator_gets_every_screen_in_spanish(
         assert not english, (message.text[:80], english)
 
 
+def no_english(seen: list[SentMessage]) -> None:
+    fragments = english_fragments()
+    for message in seen:
+        shown = message.text + " ".join(buttons(message))
+        english = [f for f in fragments if f in shown]
+        assert not english, (message.text[:80], english)
+
+
+async def test_duty_workshops_and_the_team_read_in_spanish_too(bot: Bot) -> None:
+    bot.telegram.add_user(ROSA, language_code="es")  # her app is Spanish: so is the console
+    await bot.services.coordinators.add(ROSA, Role.ADMIN, "Rosa", Actor.operator())
+    bot.telegram.add_user(LUIS)
+    await bot.services.coordinators.add(LUIS, Role.COORDINATOR, "Luis", Actor.operator())
+    seen = [*(await say(bot, ROSA, "/duty"))]
+    seen += await say(bot, ROSA, "/duty on 60629 60632")
+    assert "60629, 60632" in seen[-1].text
+    seen += await say(bot, ROSA, "/duty on 90210")
+    assert "90210" in seen[-1].text
+    seen += await say(bot, ROSA, "/duty on todas")
+    seen += await say(bot, ROSA, "/duty off")
+    seen += await say(bot, ROSA, "/workshop")
+    for answer in ("Community meeting", "Reunión comunitaria", "mañana", "2027-01-09 10:00"):
+        seen += await say(bot, ROSA, answer)
+    seen += await say(bot, ROSA, "Iglesia San Pío, 1919 S Ashland")
+    seen += await say(bot, ROSA, "60608")
+    seen += await say(bot, ROSA, "/skip")
+    assert "Zonas: 60608" in seen[-1].text
+    seen += await press(bot, ROSA, seen[-1], "Programar")
+    seen += await say(bot, ROSA, "/workshop list")
+    assert "Community meeting" in seen[-1].text or "Reunión comunitaria" in seen[-1].text
+    seen += await say(bot, ROSA, "/coordinators")
+    assert "Invitar" in " ".join(buttons(seen[-1]))
+    seen += await press(bot, ROSA, seen[-1], next(b for b in buttons(seen[-1]) if "Invitar" in b))
+    seen += await say(bot, ROSA, "/cancel")
+    seen += await say(bot, ROSA, "/help", expect=2)
+    assert {m.text for m in seen} and not any("Coordinator commands" in m.text for m in seen)
+    no_english(seen)
+
+
 async def test_a_double_tap_on_a_step_schedule_or_send_acts_once(bot: Bot, worker: Worker) -> None:
     bot.telegram.add_user(ROSA)
     await bot.services.coordinators.add(ROSA, Role.ADMIN, "Rosa", Actor.operator())
@@ -333,3 +374,17 @@ async def test_a_coordinator_whose_app_is_in_spanish_gets_spanish_cards_too(
     await say(bot, PEOPLE[0], "/report", expect=2)  # the first is sent as it is
     [card] = (await bot.telegram.wait_for(LUIS, 2, timeout=10))[1:]
     assert card.text.startswith("REPORTE #1") and "Yo lo verifico" in buttons(card)
+
+
+def test_a_command_or_button_claimed_by_two_features_stops_the_console_being_built() -> None:
+    class Status(Feature):
+        commands = ("status",)
+
+    class Approvals(Feature):
+        buttons = (Approve,)
+
+    async def fallback(update: object, context: object) -> None: ...
+
+    for twice in ([Status(), Status()], [Approvals(), Approvals()]):
+        with pytest.raises(ValueError, match="claimed by"):
+            Console(None, None, None, twice, fallback)  # type: ignore[arg-type]

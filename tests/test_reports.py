@@ -287,3 +287,43 @@ async def test_upkeep_expires_sends_drafts_and_purges_text_but_keeps_counts(
             assert row.reporter_index is None and row.purged_at is not None
     actions = [e.action for e in await entries(bot.services.db)]
     assert "report.purge" in actions
+
+
+async def test_open_in_reports_points_at_the_coordinators_card_instead_of_a_copy(
+    bot: Bot, worker: Worker
+) -> None:
+    await team(bot)
+    await telegram_report(bot)
+    rosa_card = await card(bot, ROSA, 1, already=1)
+    [listing] = await say(bot, ROSA, "/reports")
+    [pointer] = await press(bot, ROSA, listing, "Open #1")
+    assert pointer.reply_to == rosa_card.message_id and "#1" in pointer.text
+    cards = [m for m in bot.telegram.messages_to(ROSA) if m.text.startswith("REPORT #1 ")]
+    assert [m.message_id for m in cards] == [rosa_card.message_id]  # one card, no copy
+    assert latest(bot, ROSA, listing).text == listing.text  # the list stays a list
+    assert (await bot.services.reports.view(1)).claimed_by is None  # opening is not claiming
+    # A coordinator who joined after the card went out has none to point at: a card, then.
+    bot.telegram.add_user(9003)
+    await bot.services.coordinators.add(9003, Role.COORDINATOR, "Ana", Actor.operator())
+    [listing] = await say(bot, 9003, "/reports")
+    [shown] = await press(bot, 9003, listing, "Open #1")
+    assert shown.text.startswith("REPORT #1 ") and "I'm verifying" in buttons(shown)
+
+
+async def test_need_more_info_while_composing_asks_to_drop_and_then_asks_about_that_report(
+    bot: Bot, worker: Worker
+) -> None:
+    await team(bot)
+    [kind] = await say(bot, ROSA, "/alert")
+    await press(bot, ROSA, kind, "Alert")  # halfway through an alert
+    await telegram_report(bot)
+    rosa_card = await card(bot, ROSA, 1, already=3)
+    [ask] = await press(bot, ROSA, rosa_card, "Need more info")
+    assert "composing an alert" in ask.text
+    [prompt] = await press(bot, ROSA, ask, "Drop it and start")
+    assert "question for the reporter of #1" in prompt.text  # not "press it again"
+    had = len(bot.telegram.messages_to(MARIA))
+    [sent] = await say(bot, ROSA, "Which direction were the vans heading?")
+    assert "Sent to the reporter of #1" in sent.text
+    [question] = (await bot.telegram.wait_for(MARIA, had + 1, timeout=10))[had:]
+    assert "Which direction" in question.text

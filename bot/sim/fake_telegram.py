@@ -107,6 +107,7 @@ class SentMessage:
     at: float  # time.monotonic() when recorded
     document: SentDocument | None = None
     deleted: bool = False
+    reply_to: int | None = None  # the message id it replies to (quotes), if any
 
 
 @dataclass(frozen=True)
@@ -1000,6 +1001,7 @@ class FakeTelegram:
             parse_mode=parse_mode,
             at=time.monotonic(),
             document=document,
+            reply_to=(message.get("reply_to_message") or {}).get("message_id"),
         )
         self.sent.append(sent)
         self._by_chat.setdefault(chat_id, []).append(sent)

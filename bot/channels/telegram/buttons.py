@@ -276,10 +276,12 @@ class Remove(CoordinatorButton, prefix="tr"):
 
 @dataclass(frozen=True)
 class SwitchFlow(CoordinatorButton, prefix="fs"):
-    """Drop the active flow (the one with `flow` as token) and start a `kind` one."""
+    """Drop the active flow (the one with `flow` as token) and start a `kind` one, about
+    `subject` (the report a relay question is for; 0 when the new flow starts from nothing)."""
 
     flow: int
     kind: FlowKind
+    subject: int = 0
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable
 
+from telegram import ReplyParameters
 from telegram.error import TelegramError
 
 from bot.channels.telegram.buttons import Card, CoordinatorButton, DuplicateOf
@@ -155,12 +156,27 @@ class ReportsFeature(Feature):
             return None
 
     async def _open(self, turn: Turn, report_id: int) -> None:
-        """Show the card (opening is not claiming)."""
+        """Show the card (opening is not claiming). One card per report per coordinator: if
+        theirs is already in the chat, it is brought up to date and pointed at (a reply to
+        it, which Telegram lets them tap to jump to); only a coordinator without one (who
+        joined later, or whose card was never delivered) gets a new copy."""
         view = await self._view(turn, report_id)
         if view is None:
             return
         await turn.answer()
-        await turn.show(*self.reports.card(view, turn.lang, turn.me.id))
+        chat = turn.update.effective_chat
+        mine = [m for c, m in await self.reports.cards(report_id) if chat and c == chat.id]
+        if chat is None or not mine:
+            await turn.show(*self.reports.card(view, turn.lang, turn.me.id))
+            return
+        await self.refresh(turn, report_id, view, pressed_is_card=False)
+        try:
+            await chat.send_message(
+                turn._("This is your card of #{id}.").format(id=report_id),
+                reply_parameters=ReplyParameters(mine[-1], allow_sending_without_reply=False),
+            )
+        except TelegramError:  # the card was deleted in the chat: a new one, then
+            await turn.show(*self.reports.card(view, turn.lang, turn.me.id))
 
     async def _act(
         self, turn: Turn, report_id: int, action: Awaitable[ReportView]
@@ -176,9 +192,17 @@ class ReportsFeature(Feature):
         await self.refresh(turn, view.id, view)
         return view
 
-    async def refresh(self, turn: Turn, report_id: int, view: ReportView | None = None) -> None:
+    async def refresh(
+        self,
+        turn: Turn,
+        report_id: int,
+        view: ReportView | None = None,
+        *,
+        pressed_is_card: bool = True,
+    ) -> None:
         """Edit every coordinator's card of the report: who took it, the verdict, and the
-        buttons each of them may still use. The pressed message is edited too."""
+        buttons each of them may still use. The pressed message is edited too, when it is a
+        card (not the /reports list an Open button sits on)."""
         if view is None:
             try:
                 view = await self.reports.view(report_id)
@@ -189,7 +213,7 @@ class ReportsFeature(Feature):
         targets = set(await self.reports.cards(report_id))
         query = turn.update.callback_query
         pressed = query.message if query is not None else None
-        if pressed is not None and turn.update.effective_chat is not None:
+        if pressed_is_card and pressed is not None and turn.update.effective_chat is not None:
             targets.add((turn.update.effective_chat.id, pressed.message_id))
         for chat_id, message_id in targets:
             viewer = chats.get(chat_id)
@@ -273,15 +297,16 @@ class ReportsFeature(Feature):
     async def _ask(self, turn: Turn, report_id: int) -> None:
         if await self._view(turn, report_id) is None:
             return
-        if not await turn.may_start(FlowKind.RELAY):
-            await turn.answer()
-            return
         await turn.answer()
-        flow = await turn.flows.start(turn.me.id, FlowKind.RELAY, "question", {"report": report_id})
-        await self.resume(turn, flow)
+        if await turn.may_start(FlowKind.RELAY, report_id):
+            await self.begin(turn, report_id)
 
-    async def begin(self, turn: Turn) -> None:
-        await turn.say(turn._("Press Need more info on the report's card again."))
+    async def begin(self, turn: Turn, subject: int = 0) -> None:
+        if not subject:  # a relay is always about a report: it starts from the card
+            await turn.say(turn._("Press Need more info on the report's card again."))
+            return
+        flow = await turn.flows.start(turn.me.id, FlowKind.RELAY, "question", {"report": subject})
+        await self.resume(turn, flow)
 
     async def resume(self, turn: Turn, flow: Flow) -> None:
         await turn.say(

@@ -10,6 +10,7 @@ from bot.channels.telegram.coordinator.turn import Context, Feature, Turn
 from bot.core.content import Content
 from bot.core.coordinators import CoordinatorError, Coordinators
 from bot.core.i18n import N_
+from bot.core.parse import ALL_ZONES, ParseError, zone_list
 from bot.core.vocabulary import Role
 
 ROLE_NAMES = {Role.ADMIN: N_("admin"), Role.COORDINATOR: N_("coordinator")}
@@ -114,13 +115,17 @@ class DutyFeature(Feature):
             )
             return
         on = args[0].lower() == "on"
-        zones = tuple(
-            dict.fromkeys(z.strip() for arg in args[1:] for z in arg.split(",") if z.strip())
-        )
-        unknown = [z for z in zones if self.content.zones.name_of(z) is None]
-        if unknown:
-            await turn.say(_("Not zones of this network: {zones}").format(zones=", ".join(unknown)))
-            return
+        zones: tuple[str, ...] = ()  # no zones (or all): every zone
+        if on and args[1:]:
+            try:
+                zones = zone_list(
+                    " ".join(args[1:]), lambda z: self.content.zones.name_of(z) is not None
+                )
+            except ParseError as exc:
+                await turn.say(exc.say(_))
+                return
+            if zones == (ALL_ZONES,):
+                zones = ()
         await self.coordinators.set_duty(me.id, on, zones, me.actor())
         if on:
             text = _("On duty: new reports for {zones} come to you.").format(

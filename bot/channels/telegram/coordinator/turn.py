@@ -115,8 +115,9 @@ class Turn:
             return False
         return True
 
-    async def may_start(self, kind: FlowKind) -> bool:
-        """Whether a `kind` flow may start now; with another one active, asks to drop it."""
+    async def may_start(self, kind: FlowKind, subject: int = 0) -> bool:
+        """Whether a `kind` flow may start now; with another one active, asks to drop it
+        (and the button remembers `subject`, so the new flow starts where it was asked)."""
         active = await self.flows.active(self.me.id)
         if active is None:
             return True
@@ -126,7 +127,7 @@ class Turn:
             ),
             [
                 [
-                    (self._("Drop it and start"), SwitchFlow(active.token, kind)),
+                    (self._("Drop it and start"), SwitchFlow(active.token, kind, subject)),
                     (self._("Keep it"), KeepFlow(active.token)),
                 ]
             ],
@@ -154,8 +155,9 @@ class Feature:
     async def button(self, turn: Turn, button: CoordinatorButton) -> None:
         raise NotImplementedError
 
-    async def begin(self, turn: Turn) -> None:
-        """Start this feature's flow (after any earlier one was dropped)."""
+    async def begin(self, turn: Turn, subject: int = 0) -> None:
+        """Start this feature's flow (after any earlier one was dropped), about `subject`
+        where the flow is about something (a report's number)."""
         raise NotImplementedError
 
     async def step(self, turn: Turn, flow: Flow, text: str | None) -> None:

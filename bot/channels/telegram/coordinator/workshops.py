@@ -58,7 +58,7 @@ class WorkshopsFeature(Feature):
         elif await turn.may_start(FlowKind.WORKSHOP):
             await self.begin(turn)
 
-    async def begin(self, turn: Turn) -> None:
+    async def begin(self, turn: Turn, subject: int = 0) -> None:
         flow = await turn.flows.start(turn.me.id, FlowKind.WORKSHOP, Step.TITLE)
         await self.resume(turn, flow)
 
