@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from bot.storage.db import make_engine
 from bot.storage.models import Base
@@ -30,6 +32,17 @@ def _run(connection: Connection) -> None:
 
 async def _online() -> None:
     engine = make_engine(config.attributes["url"])
+    if engine.dialect.name == "sqlite":
+        # Batch mode rebuilds a table by copying it and dropping the original; with foreign
+        # keys on, that drop cascades (rebuilding `alerts` deleted every delivery, rebuilding
+        # `subscribers` every consent). SQLite only changes this outside a transaction, so it
+        # is set as each connection opens, after the app's own settings.
+        @event.listens_for(engine.sync_engine, "connect")
+        def _no_cascades(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=OFF")
+            cursor.close()
+
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)
