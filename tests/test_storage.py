@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from bot.core.intents import Intent, Request
 from bot.core.vocabulary import Channel, SubscriberStatus
 from bot.storage.crypto import KeyError_, Vault, generate_key
 from bot.storage.db import Database
+from bot.storage.migrate import downgrade, upgrade
 from bot.storage.models import Base, ConsentRow
 from bot.storage.subscribers import Subscribers
 from tests.conftest import async_url, make_settings
@@ -161,3 +163,80 @@ async def test_a_listen_connection_the_server_drops_is_made_again(database_url: 
     finally:
         await stop()
         await db.close()
+
+
+async def test_numbers_twilio_blocks_today_are_marked_blocked_by_the_migration(
+    database_url: str,
+) -> None:
+    """Before 0010 a STOP left no trace of Twilio's block: the migration derives it from the
+    consent record (a STOP keyword blocks at Twilio, the bot's own BAJA does not)."""
+    url = async_url(database_url)
+    await asyncio.to_thread(downgrade, url, "0009")
+    db = Database.from_url(url)
+    try:
+        async with db.engine.begin() as connection:
+            for id_, via in ((1, "sms:STOP"), (2, "sms:BAJA"), (3, "sms:QUIT")):
+                await connection.execute(
+                    text(
+                        "INSERT INTO subscribers (id, channel, address_index, address_cipher,"
+                        " language, zone, topics, status, status_changed_at, created_at)"
+                        " VALUES (:id, 'sms', :ix, :c, 'en', NULL, '[]', 'opted_out', :t, :t)"
+                    ),
+                    {
+                        "id": id_,
+                        "ix": f"ix{id_}",
+                        "c": b"x",
+                        "t": datetime(2026, 11, 1, tzinfo=UTC),
+                    },
+                )
+                await connection.execute(
+                    text(
+                        "INSERT INTO consents (subscriber_id, action, via, at)"
+                        " VALUES (:id, 'opt_out', :via, :t)"
+                    ),
+                    {"id": id_, "via": via, "t": datetime(2026, 11, 1, tzinfo=UTC)},
+                )
+    finally:
+        await db.close()
+    await asyncio.to_thread(upgrade, url)
+    db = Database.from_url(url)
+    try:
+        async with db.engine.connect() as connection:
+            rows = await connection.execute(
+                text("SELECT id, provider_blocked FROM subscribers ORDER BY id")
+            )
+            assert [(i, bool(b)) for i, b in rows.all()] == [(1, True), (2, False), (3, True)]
+    finally:
+        await db.close()
+
+
+def test_upgrading_an_sqlite_database_loses_no_row_to_a_cascade(tmp_path: Path) -> None:
+    """Batch mode rebuilds SQLite tables by copy and drop; with foreign keys on, dropping
+    `alerts` took every delivery with it (0005). The upgrade keeps every row, from the
+    first schema that had them to the newest. SQLite only: PostgreSQL alters in place."""
+    path = tmp_path / "old.sqlite3"
+    url = async_url(f"sqlite:///{path}")
+    upgrade(url, "0002")
+    with sqlite3.connect(path) as connection:
+        connection.executescript(SCHEMA_0002_ROWS)
+    upgrade(url)
+    with sqlite3.connect(path) as connection:
+        counts = [
+            connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
+            for table in ("subscribers", "consents", "coordinators", "alerts", "deliveries")
+        ]
+    assert counts == [1, 1, 1, 1, 1]
+
+
+AT = "'2026-11-01 00:00:00'"
+SCHEMA_0002_ROWS = """
+INSERT INTO subscribers (id, channel, address_index, address_cipher, language, topics, status,
+    status_changed_at, created_at) VALUES (1, 'sms', 'i', x'00', 'en', '[]', 'active', AT, AT);
+INSERT INTO consents (subscriber_id, action, via, at) VALUES (1, 'opt_in', 'sms:JOIN', AT);
+INSERT INTO coordinators (id, telegram_index, telegram_cipher, label, role, active, on_duty,
+    added_at) VALUES (1, 't', x'00', 'R', 'admin', 1, 1, AT);
+INSERT INTO alerts (id, kind, zones, texts, status, expires_at, created_by, created_at,
+    recipients) VALUES (1, 'alert', '[]', '{}', 'queued', AT, 1, AT, 1);
+INSERT INTO deliveries (id, alert_id, subscriber_id, channel, language, priority, status,
+    attempts, due_at, updated_at) VALUES (1, 1, 1, 'sms', 'en', 10, 'queued', 0, AT, AT);
+""".replace("AT", AT)
