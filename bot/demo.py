@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import uvicorn
 from rich.console import Console
+from rich.markup import escape
 from starlette.responses import RedirectResponse
 from starlette.routing import Mount, Route
 
@@ -26,13 +27,15 @@ from bot import logs
 from bot.app import build_services, build_web, build_worker, uvicorn_config
 from bot.core.audit import Actor
 from bot.core.coordinators import Coordinators
-from bot.core.vocabulary import Role
+from bot.core.subscribers import SubscriberDirectory
+from bot.core.vocabulary import Channel, Role
 from bot.core.workshops import DEFAULT_MINUTES, WorkshopPlan, Workshops
 from bot.settings import Settings, load_settings
 from bot.sim.fake_telegram import FakeTelegram
 from bot.sim.fake_twilio import FakeTwilio
 from bot.sim.serve import RunningServer, serve
-from bot.sim.simulator import Simulator
+from bot.sim.simulator import Kind, Lookup, Simulator, Standing
+from bot.storage.crypto import dev_key
 from bot.storage.migrate import upgrade
 from bot.upkeep import Upkeep
 
@@ -54,20 +57,30 @@ class Persona:
     language: str
     first_message: str
     role: str = "member"
+    zip_code: str | None = None  # SMS: where they live, before the bot knows it
 
 
 PERSONAS = (
-    Persona("Ana", "sms", "es", "ALTA 60629"),
-    Persona("Maria", "sms", "en", "JOIN 60608"),
+    Persona("Ana", "sms", "es", "ALTA 60629", zip_code="60629"),
+    Persona("Maria", "sms", "en", "JOIN 60608", zip_code="60608"),
     Persona("Luis", "telegram", "es", "/start es_60623"),
     Persona("Sam", "telegram", "en", "/start en_60632"),
-    Persona("Rosa (coordinator)", "telegram", "en", "/status", role="coordinator"),
+    # The page marks a coordinator with a badge: the name stays a name.
+    Persona("Rosa", "telegram", "en", "/status", role="coordinator"),
 )
 
 
-def demo_settings(data_dir: Path, port: int, telegram_url: str, twilio_url: str) -> Settings:
+def demo_settings(
+    data_dir: Path,
+    port: int,
+    telegram_url: str,
+    twilio_url: str,
+    data_key: str | None = None,
+) -> Settings:
+    key = {"DATA_KEY": data_key} if data_key is not None else {}
     return load_settings(
         {
+            **key,
             "DATABASE_URL": f"sqlite:///{data_dir / 'bot.sqlite3'}",
             "VAR_DIR": str(data_dir),
             "HOST": "127.0.0.1",
@@ -120,12 +133,14 @@ class Greeter:
         url: str,
         console: Console,
         workshops: Workshops | None = None,
+        key_file: Path | None = None,
     ) -> None:
         self.simulator = simulator
         self.coordinators = coordinators
         self.workshops = workshops
         self.url = url
         self.console = console
+        self.key_file = key_file
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -137,12 +152,48 @@ class Greeter:
 
     async def _greet(self) -> None:
         await wait_until_healthy(self.url)
-        if not self.simulator.phones():
+        if self.simulator.phones():
+            # A state file from an earlier run: what the bot stores may have moved on since.
+            self.simulator.refresh()
+        else:
             await seed(self.simulator, self.coordinators, self.workshops)
-        self.console.print(
-            f"\n[bold]Rapid Response Bot demo[/] is running. Open [bold cyan]{self.url}/sim[/]"
-            "\nCtrl-C stops it; `make demo` again reuses the data, `make demo-reset` starts over.\n"
-        )
+        self.console.print(banner(f"{self.url}/sim", self.key_file))
+
+
+def banner(url: str, key_file: Path | None) -> str:
+    """What the demo prints once it answers: where to look, which key it uses, how to stop."""
+    lines = [
+        "",
+        f"[bold]Rapid Response Bot demo[/] is running: open [bold cyan]{escape(url)}[/]",
+        "Ctrl-C stops it; `make demo` keeps the data, `make demo-reset` starts over.",
+        "",
+    ]
+    if key_file is not None:
+        shown = escape(_shown(key_file))
+        lines.insert(2, f"Uses a demo encryption key ({shown}); a real network sets DATA_KEY.")
+    return "\n".join(lines)
+
+
+def _shown(path: Path) -> str:
+    """A path as short as it can be said: from the working directory when it is under it."""
+    with contextlib.suppress(ValueError):
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    return str(path)
+
+
+def demo_key(data_dir: Path) -> str:
+    """The demo's own key, kept beside its database; created quietly, since the banner says so.
+
+    (Without DATA_KEY the bot makes a development key itself and warns, in a JSON log line
+    meant for a server's operator, that production needs one: not news in a demo.)
+    """
+    crypto = logging.getLogger("bot.storage.crypto")
+    was_disabled = crypto.disabled
+    crypto.disabled = True
+    try:
+        return dev_key(data_dir)
+    finally:
+        crypto.disabled = was_disabled
 
 
 class DemoServer(uvicorn.Server):
@@ -202,21 +253,39 @@ async def seed(
             persona.name,
             language=persona.language,
             role=persona.role,
+            zip_code=persona.zip_code,
         )
         if persona.role == "coordinator":
             await coordinators.add(int(phone.address), Role.ADMIN, persona.name, Actor.operator())
         await simulator.send(phone.id, persona.first_message)
 
 
-async def run_demo(data_dir: Path, port: int, console: Console) -> None:
+def standing_in(directory: SubscriberDirectory) -> Lookup:
+    """The simulator's lookup: what the bot stores about the subscriber at a phone's address."""
+
+    async def lookup(kind: Kind, address: str) -> Standing | None:
+        subscriber = await directory.get(Channel(kind), address)
+        if subscriber is None:
+            return None
+        return Standing(subscriber.language, subscriber.zone, str(subscriber.status))
+
+    return lookup
+
+
+async def run_demo(data_dir: Path, port: int, console: Console, data_key: str) -> None:
     telegram = FakeTelegram(DEMO_TELEGRAM_TOKEN)
     twilio = FakeTwilio(DEMO_TWILIO_SID, DEMO_TWILIO_TOKEN, phone_number=DEMO_NUMBER)
     telegram_server = await serve(telegram.app)
     twilio_server = await serve(twilio.app)
-    settings = demo_settings(data_dir, port, telegram_server.url, twilio_server.url)
+    settings = demo_settings(data_dir, port, telegram_server.url, twilio_server.url, data_key)
     twilio.webhook_url = settings.public("/twilio/sms")
-    simulator = Simulator(telegram, twilio, state_file=data_dir / "simulator.json")
     services = build_services(settings)
+    simulator = Simulator(
+        telegram,
+        twilio,
+        state_file=data_dir / "simulator.json",
+        lookup=standing_in(services.directory),
+    )
     providers = FakeProviders(telegram, twilio, [telegram_server, twilio_server], simulator)
     public = settings.public("")
     web = build_web(
@@ -230,7 +299,14 @@ async def run_demo(data_dir: Path, port: int, console: Console) -> None:
         on_top=[
             build_worker(services),
             Upkeep(services.reports, services.flows, services.alerts),
-            Greeter(simulator, services.coordinators, public, console, services.workshops),
+            Greeter(
+                simulator,
+                services.coordinators,
+                public,
+                console,
+                services.workshops,
+                key_file=data_dir / "data.key",
+            ),
         ],
     )
     server = DemoServer(uvicorn_config(web, settings), simulator)
@@ -239,15 +315,19 @@ async def run_demo(data_dir: Path, port: int, console: Console) -> None:
 
 def demo(data_dir: Path, port: int, *, reset: bool = False) -> None:
     """Run the demo until Ctrl-C; `reset` starts from an empty network."""
-    console = Console()
+    # Soft wrap: a narrow terminal folds a long line itself, rich does not break it mid-phrase.
+    console = Console(soft_wrap=True)
     if reset and data_dir.exists():
         shutil.rmtree(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     logs.configure("WARNING")
+    data_key = demo_key(data_dir)
     upgrade(
-        demo_settings(data_dir, port, "http://127.0.0.1:9", "http://127.0.0.1:9").async_database_url
+        demo_settings(
+            data_dir, port, "http://127.0.0.1:9", "http://127.0.0.1:9", data_key
+        ).async_database_url
     )
     # uvicorn stops everything in order on Ctrl-C, then re-raises it: that is our exit.
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_demo(data_dir, port, console))
+        asyncio.run(run_demo(data_dir, port, console, data_key))
     console.print("demo stopped")

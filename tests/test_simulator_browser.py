@@ -12,8 +12,11 @@ import re
 import shutil
 import signal
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
+import icalendar
 import pytest
 from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
@@ -146,7 +149,7 @@ async def test_a_newcomer_signs_up_by_sms_and_on_telegram_in_spanish(
 
     ARTIFACTS.mkdir(exist_ok=True)
     await page.evaluate("window.scrollTo(0, 0)")
-    await page.screenshot(path=str(ARTIFACTS / "simulator.png"))
+    await page.screenshot(path=str(ARTIFACTS / "simulator-newcomers.png"))
 
 
 async def test_spanish_sms_shows_what_forced_ucs2(demo: str, browser: Browser) -> None:
@@ -242,3 +245,132 @@ async def test_the_coordinator_phone_sends_an_alert_that_reaches_the_zone(
     ARTIFACTS.mkdir(exist_ok=True)
     await page.evaluate("window.scrollTo(0, 0)")
     await page.screenshot(path=str(ARTIFACTS / "simulator-alert.png"))
+
+
+async def test_a_workshop_rsvp_on_telegram_downloads_its_calendar_file(
+    demo: str, browser: Browser
+) -> None:
+    page = await browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    await page.goto(f"{demo}/sim")
+    # The seeded people are there, so the seeded workshop is too (it is scheduled first).
+    await expect(page.get_by_test_id("phone")).to_have_count(PERSONAS, timeout=15_000)
+    phone = await add_phone(page, "telegram", "Calendario")
+    await type_as(page, phone, "/start")
+    welcome = bot_bubbles(page, phone).first
+    await expect(welcome).to_contain_text("/stop", timeout=10_000)
+    await welcome.get_by_test_id("inline-button").filter(has_text="English").click()
+    await expect(bot_bubbles(page, phone).filter(has_text="Language set")).to_have_count(
+        1, timeout=10_000
+    )
+
+    await type_as(page, phone, "/workshops")
+    listing = bot_bubbles(page, phone).filter(has_text="Know your rights at home and at work")
+    await expect(listing).to_have_count(1, timeout=10_000)
+    await listing.get_by_test_id("inline-button").filter(has_text="I'm coming to 1").click()
+    link = page.locator(f'[data-phone-id="{phone}"] [data-testid="document-link"]')
+    await expect(link).to_have_count(1, timeout=10_000)
+    await expect(link).to_have_text(re.compile(r"workshop-\d+\.ics"))
+
+    async with page.expect_download() as waiting:
+        await link.click()
+    download = await waiting.value
+    assert re.fullmatch(r"workshop-\d+\.ics", download.suggested_filename)
+    saved = Path(await download.path())
+    calendar = icalendar.Calendar.from_ical(await asyncio.to_thread(saved.read_bytes))
+    events = calendar.walk("VEVENT")
+    assert len(events) == 1
+    assert str(events[0]["SUMMARY"]) == "Know your rights at home and at work"
+    assert events[0].decoded("DTSTART") > datetime.now(UTC)
+
+    # The file is served as a calendar, and only the files the bot sent that phone.
+    async with httpx.AsyncClient(trust_env=False) as client:
+        served = await client.get(str(await link.get_attribute("href")))
+        assert served.headers["content-type"].startswith("text/calendar")
+        assert served.headers["content-disposition"].startswith("attachment;")
+        message_id = str(served.url).rsplit("/", 1)[1]
+        for other in (f"{phone}/documents/{int(message_id) + 1000}", f"ana/documents/{message_id}"):
+            assert (await client.get(f"{demo}/sim/api/phones/{other}")).status_code == 404
+
+
+async def test_the_header_and_suggestions_follow_what_the_bot_stores(
+    demo: str, browser: Browser
+) -> None:
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    await page.goto(f"{demo}/sim")
+    await expect(page.get_by_test_id("phone")).to_have_count(PERSONAS, timeout=15_000)
+
+    def header(phone_id: str, part: str) -> Locator:
+        return page.locator(f'[data-phone-id="{phone_id}"] [data-testid="phone-{part}"]')
+
+    def chips(phone_id: str) -> Locator:
+        return page.locator(f'[data-phone-id="{phone_id}"] [data-testid="chip"]')
+
+    # An SMS phone added with a ZIP suggests joining there, in the language it was added with.
+    form = page.get_by_test_id("add-phone")
+    await form.get_by_test_id("phone-kind").select_option("sms")
+    await form.get_by_test_id("phone-zip").fill("60608")
+    carmen = await add_phone(page, "sms", "Carmen")
+    await expect(chips(carmen)).to_have_text(
+        ["JOIN 60608", "RIGHTS", "WORKSHOPS", "HELP", "STOP", "ESPAÑOL"]
+    )
+    await chips(carmen).first.click()
+    await expect(bot_bubbles(page, carmen)).to_have_count(1, timeout=10_000)
+    await expect(header(carmen, "language")).to_have_text("English")
+    await expect(header(carmen, "zone")).to_contain_text("60608", timeout=10_000)
+
+    # She texts the Spanish name: the bot now answers her in Spanish, and the page says so.
+    await type_as(page, carmen, "ESPAÑOL")
+    await expect(bot_bubbles(page, carmen)).to_have_count(2, timeout=10_000)
+    await expect(header(carmen, "language")).to_have_text("Español", timeout=10_000)
+    await expect(chips(carmen)).to_have_text(
+        ["ALTA 60608", "DERECHOS", "TALLERES", "AYUDA", "BAJA", "ENGLISH"]
+    )
+    # Her new zone follows too.
+    await type_as(page, carmen, "60623")
+    await expect(header(carmen, "zone")).to_contain_text("60623", timeout=10_000)
+    await expect(chips(carmen).first).to_have_text("ALTA 60623")
+    # And her STOP.
+    await chips(carmen).filter(has_text="BAJA").click()
+    await expect(header(carmen, "standing")).to_have_text(re.compile(r"\S"), timeout=10_000)
+    assert await header(carmen, "standing").get_attribute("data-status") == "opted_out"
+
+    # A Telegram phone added in English that chooses Español.
+    pablo = await add_phone(page, "telegram", "Pablo")
+    await type_as(page, pablo, "/start")
+    welcome = bot_bubbles(page, pablo).first
+    await expect(welcome).to_contain_text("/stop", timeout=10_000)
+    await expect(header(pablo, "language")).to_have_text("English")
+    await welcome.get_by_test_id("inline-button").filter(has_text="Español").click()
+    await expect(header(pablo, "language")).to_have_text("Español", timeout=10_000)
+
+    # The seeded: Maria's suggestions name her zone; the coordinator's are her commands.
+    maria = str(await phone_named(page, "Maria").get_attribute("data-phone-id"))
+    await expect(chips(maria).first).to_have_text("JOIN 60608")
+    await expect(header(maria, "zone")).to_contain_text("60608")
+    rosa = phone_named(page, "Rosa")
+    await expect(rosa).to_have_count(1)
+    await expect(rosa.get_by_test_id("coordinator-badge")).to_be_visible()
+    await expect(rosa.get_by_test_id("chip")).to_have_text(
+        ["/alert", "/reports", "/status", "/duty", "/workshop", "/coordinators", "/cancel"]
+    )
+    await rosa.get_by_test_id("chip").filter(has_text="/duty").click()
+    rosa_id = str(await rosa.get_attribute("data-phone-id"))
+    await expect(bot_bubbles(page, rosa_id)).to_have_count(2, timeout=10_000)
+
+
+async def test_the_first_screen_shows_sms_telegram_and_the_coordinator(
+    demo: str, browser: Browser
+) -> None:
+    """Also the README's picture: test-artifacts/simulator.png becomes docs/simulator.png."""
+    page = await browser.new_page(viewport={"width": 1760, "height": 1000})
+    await page.goto(f"{demo}/sim")
+    await expect(page.get_by_test_id("phone")).to_have_count(PERSONAS, timeout=15_000)
+    for phone in await page.get_by_test_id("phone").all():
+        await expect(
+            phone.locator('[data-testid="bubble"][data-direction="out"]')
+        ).not_to_have_count(0, timeout=15_000)
+    for name in ("Ana", "Luis", "Rosa"):
+        await expect(phone_named(page, name)).to_be_in_viewport()
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.evaluate("window.scrollTo(0, 0)")
+    await page.screenshot(path=str(ARTIFACTS / "simulator.png"))

@@ -9,6 +9,10 @@ Mount the routes under ``/sim``; the page and its API use URLs relative to that 
 
     Mount("/sim", routes=simulator.routes())
 
+The simulator only knows the fakes. What the bot itself stores about a person (their language,
+zone and status) comes from an optional ``lookup`` the composition root hands in; a phone's
+header and suggestions follow it, looked up again after each message to or from that phone.
+
 Live updates are server-sent events. uvicorn waits for open responses before it runs the
 lifespan shutdown, so call ``aclose()`` when shutdown begins (it ends every stream), not only
 from the lifespan.
@@ -23,16 +27,18 @@ import asyncio
 import contextlib
 import json
 import logging
+import mimetypes
 import os
 import re
 import secrets
 import tempfile
 import unicodedata
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, cast
+from urllib.parse import quote
 
 import phonenumbers
 from starlette.requests import Request
@@ -40,11 +46,19 @@ from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingR
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from bot.core.intents import Intent
+from bot.core.keywords import KEYWORDS
 from bot.core.segments import count_segments
-from bot.sim.fake_telegram import ApiError, FakeTelegram, SentMessage, _visible_text
+from bot.sim.fake_telegram import (
+    ApiError,
+    FakeTelegram,
+    SentDocument,
+    SentMessage,
+    _visible_text,
+)
 from bot.sim.fake_twilio import MAX_BODY_LENGTH, FakeTwilio, Sms
 
-__all__ = ["Entry", "Phone", "PhoneError", "Simulator"]
+__all__ = ["Entry", "Lookup", "Phone", "PhoneError", "Simulator", "Standing", "chips"]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +78,16 @@ _FICTIONAL = tuple(
 )
 _DEFAULT_NAMES = ("Ana", "Luis", "María", "Tomasz", "Mei", "Omar", "Rosa", "Jae", "Olena", "João")
 _LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?")
+_ZIP = re.compile(r"[0-9]{5}")
+# The ZIP an SMS phone's JOIN suggestion names before the phone or the bot knows one: a zone
+# of the default area (Chicago Lawn, West Lawn, Gage Park).
+DEFAULT_ZIP = "60629"
+# The bot's Telegram commands (bot/channels/telegram/): a member's, and the coordinator
+# console's, which a coordinator needs far more often than the member ones.
+TELEGRAM_CHIPS = ("/start", "/rights", "/workshops", "/report", "/help", "/language", "/zone", "/stop")  # fmt: skip
+COORDINATOR_CHIPS = ("/alert", "/reports", "/status", "/duty", "/workshop", "/coordinators", "/cancel")  # fmt: skip
+# An SMS phone is offered the other language by its own name (a language's name sets it).
+_SWITCH_TO = {"en": "ESPAÑOL", "es": "ENGLISH"}
 _QUEUE_SIZE = 1000  # events buffered per browser before it is dropped and must reconnect
 _SAVE_DELAY = 0.25  # seconds: changes within this window are written once
 
@@ -77,6 +101,20 @@ class PhoneError(ValueError):
 
 
 @dataclass(frozen=True)
+class Standing:
+    """What the bot stores about a phone's person: their language, zone (a ZIP) and status."""
+
+    language: str
+    zone: str | None
+    status: str  # the subscriber's status as the bot names it: "active", "opted_out", …
+
+
+# Given a phone's kind and address (SMS: the E.164 number; Telegram: the chat id as text), what
+# the bot stores about that subscriber, or None when it has no subscriber there.
+Lookup = Callable[[Kind, str], Awaitable[Standing | None]]
+
+
+@dataclass(frozen=True)
 class Phone:
     """A simulated person's phone: an SMS number or a Telegram account."""
 
@@ -84,8 +122,10 @@ class Phone:
     kind: Kind
     name: str
     address: str  # SMS: E.164 number; Telegram: the user id (== private chat id) as text
-    language: str  # Telegram's language_code for the user
+    language: str  # the language chosen when the phone was added (Telegram's language_code)
     role: Role = "member"
+    zip_code: str | None = None  # SMS: the ZIP given when the phone was added, if any
+    standing: Standing | None = None  # as the lookup last answered; None: no subscriber (yet)
 
     def to_json(self) -> JSONDict:
         return asdict(self)
@@ -105,6 +145,7 @@ class Entry:
     message_id: int | None = None  # Telegram; None once the fake no longer knows the message
     data: str | None = None  # press: the button's callback data
     document: str | None = None  # Telegram: the file name of a document the bot sent
+    document_url: str | None = None  # relative to the mount; None once the fake forgot the file
     edited: bool = False
     segments: int | None = None  # SMS
     encoding: str | None = None  # SMS: "GSM-7" or "UCS-2"
@@ -125,11 +166,13 @@ class Simulator:
         *,
         state_file: Path | None = None,
         keepalive_seconds: float = 15.0,
+        lookup: Lookup | None = None,
     ) -> None:
         self.telegram = telegram
         self.twilio = twilio
         self.state_file = state_file
         self.keepalive_seconds = keepalive_seconds
+        self.lookup = lookup
 
         self._phones: dict[str, Phone] = {}
         self._transcripts: dict[str, list[Entry]] = {}
@@ -139,6 +182,8 @@ class Simulator:
         self._clients: set[asyncio.Queue[str | None]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._send_locks: dict[str, asyncio.Lock] = {}
+        # Phone id -> whether another lookup was asked for while one is in flight.
+        self._refreshing: dict[str, bool] = {}
         self._save_handle: asyncio.TimerHandle | None = None
         self._dirty = False
         self._closed = False
@@ -170,8 +215,13 @@ class Simulator:
         number: str | None = None,
         language: str = "en",
         role: str = "member",
+        zip_code: str | None = None,
     ) -> Phone:
-        """Add a phone; an SMS phone without a number gets the next fictional one."""
+        """Add a phone; an SMS phone without a number gets the next fictional one.
+
+        ``zip_code`` (SMS only) is where the person lives: the phone's JOIN suggestion names it
+        until the bot knows their zone.
+        """
         if kind not in ("sms", "telegram"):
             raise PhoneError("bad_kind", 'kind must be "sms" or "telegram"')
         if role not in ("member", "coordinator"):
@@ -191,6 +241,11 @@ class Simulator:
             )
         if not name:
             name = self._default_name()
+        zip_code = (zip_code or "").strip() or None
+        if zip_code is not None and kind != "sms":
+            raise PhoneError("telegram_zip", "a Telegram phone has no ZIP here: send /zone")
+        if zip_code is not None and not _ZIP.fullmatch(zip_code):
+            raise PhoneError("bad_zip", "a ZIP code is five digits, such as 60629")
         if kind == "sms":
             address = self._take_number(number)
         else:
@@ -207,11 +262,12 @@ class Simulator:
             address=address,
             language=language,
             role="coordinator" if role == "coordinator" else "member",
+            zip_code=zip_code,
         )
         self._phones[phone.id] = phone
         self._transcripts[phone.id] = []
         self._register(phone)
-        self._emit("phone", phone.to_json())
+        self._emit("phone", _view(phone))
         self._changed()
         log.info("simulator phone added", extra={"kind": kind})
         return phone
@@ -263,6 +319,25 @@ class Simulator:
         )
         self._append(phone.id, entry)
 
+    def document(self, phone_id: str, message_id: int) -> SentDocument:
+        """The file the bot sent this phone as message ``message_id``, as the fake recorded it."""
+        phone = self._phone(phone_id)
+        if phone.kind != "telegram":
+            raise LookupError("SMS has no documents")
+        for sent in self.telegram.messages_to(int(phone.address)):
+            document = sent.document
+            # A photo is recorded by its file id alone: only uploaded bytes can be downloaded.
+            if sent.message_id != message_id or sent.deleted or document is None:
+                continue
+            if document.content is not None:
+                return document
+        raise LookupError("no such document")
+
+    def refresh(self, phone_id: str | None = None) -> None:
+        """Look up again what the bot stores about one phone's person, or every phone's."""
+        for phone in [self._phone(phone_id)] if phone_id else list(self._phones.values()):
+            self._refresh_later(phone)
+
     async def aclose(self) -> None:
         """End every event stream, stop listening to the fakes and write the state file."""
         if self._closed:
@@ -295,6 +370,11 @@ class Simulator:
             Route("/api/phones/{phone_id}", self._remove_phone, methods=["DELETE"]),
             Route("/api/phones/{phone_id}/messages", self._post_message, methods=["POST"]),
             Route("/api/phones/{phone_id}/press", self._post_press, methods=["POST"]),
+            Route(
+                "/api/phones/{phone_id}/documents/{message_id:int}",
+                self._get_document,
+                methods=["GET"],
+            ),
             Route("/api/events", self._events, methods=["GET"]),
         ]
 
@@ -326,7 +406,7 @@ class Simulator:
                 "sms_number": self.twilio.phone_number,
                 "telegram_username": self.telegram.bot_username,
             },
-            "phones": [phone.to_json() for phone in self._phones.values()],
+            "phones": [_view(phone) for phone in self._phones.values()],
             "transcripts": {
                 phone_id: [entry.to_json() for entry in entries]
                 for phone_id, entries in self._transcripts.items()
@@ -342,11 +422,12 @@ class Simulator:
         number = body.get("number") or None
         language = body.get("language") or "en"
         role = body.get("role") or "member"
-        if not all(isinstance(v, str) for v in (kind, name, language, role)) or not isinstance(
-            number, str | None
+        zip_code = body.get("zip_code") or None
+        if not all(isinstance(v, str) for v in (kind, name, language, role)) or not all(
+            isinstance(v, str | None) for v in (number, zip_code)
         ):
             return _problem(
-                400, "bad_field", "kind, name, number, language and role must be strings"
+                400, "bad_field", "kind, name, number, language, role and zip_code must be strings"
             )
         try:
             phone = await self.add_phone(
@@ -355,10 +436,11 @@ class Simulator:
                 number=number,
                 language=language,
                 role=role,
+                zip_code=zip_code,
             )
         except PhoneError as error:
             return _problem(400, error.code, str(error))
-        return JSONResponse(phone.to_json(), status_code=201)
+        return JSONResponse(_view(phone), status_code=201)
 
     async def _remove_phone(self, request: Request) -> Response:
         try:
@@ -405,6 +487,27 @@ class Simulator:
             return _problem(404, "not_found", "no such phone or message")
         return JSONResponse({"ok": True}, status_code=202)
 
+    async def _get_document(self, request: Request) -> Response:
+        try:
+            document = self.document(
+                request.path_params["phone_id"], request.path_params["message_id"]
+            )
+        except LookupError:
+            return _problem(404, "not_found", "no such document")
+        filename = document.filename or "document"
+        media_type = (
+            document.mime_type or mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        )
+        return Response(
+            document.content,
+            media_type=media_type,
+            headers={
+                "Content-Disposition": _attachment(filename),
+                "Cache-Control": "no-store",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
     async def _events(self, request: Request) -> Response:
         if self._closed:
             # 204 tells EventSource to stop reconnecting.
@@ -445,6 +548,11 @@ class Simulator:
             text = sent.text
         buttons = _buttons(sent.reply_markup)
         document = (sent.document.filename or "document") if sent.document is not None else None
+        document_url = None
+        if sent.document is not None and sent.document.content is not None:
+            document_url = f"api/phones/{quote(phone.id)}/documents/{sent.message_id}"
+        # Whatever the bot says may follow a change of language or zone: ask it again.
+        self._refresh_later(phone)
         entries = self._transcripts[phone.id]
         for index, previous in enumerate(entries):
             if previous.direction == "out" and previous.message_id == sent.message_id:
@@ -463,6 +571,7 @@ class Simulator:
             buttons=buttons,
             message_id=sent.message_id,
             document=document,
+            document_url=document_url,
         )
         self._append(phone.id, entry)
 
@@ -482,6 +591,7 @@ class Simulator:
         phone = self._by_address("sms", sms.to)
         if phone is None:
             return
+        self._refresh_later(phone)
         entry = Entry(
             id=_entry_id(),
             phone_id=phone.id,
@@ -527,6 +637,7 @@ class Simulator:
 
     async def _deliver(self, phone: Phone, text: str) -> None:
         if phone.kind == "telegram":
+            # The bot reads it later (getUpdates); its answer, through the listener, refreshes.
             await self.telegram.send_text(int(phone.address), text)
             return
         # One text at a time per phone, so that the bot reads them in the order typed.
@@ -543,9 +654,44 @@ class Simulator:
                 self._emit(
                     "notice", {"phone_id": phone.id, "code": "refused", "status": result.status}
                 )
+        # The webhook has answered, so whatever the text changed is stored (a STOP has no reply).
+        self._refresh_later(phone)
 
-    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(coroutine, name="simulator-send")
+    def _refresh_later(self, phone: Phone) -> None:
+        if self.lookup is None or self._closed:
+            return
+        if phone.id in self._refreshing:
+            # The lookup in flight may have read the database before this message: once more.
+            self._refreshing[phone.id] = True
+            return
+        self._refreshing[phone.id] = False
+        self._spawn(self._refresh(phone.id), name="simulator-lookup")
+
+    async def _refresh(self, phone_id: str) -> None:
+        try:
+            while self.lookup is not None:
+                phone = self._phones.get(phone_id)
+                if phone is None:
+                    return
+                try:
+                    standing = await self.lookup(phone.kind, phone.address)
+                except Exception as error:  # the header keeps what it showed; the bot is unhurt
+                    log.warning("simulator lookup failed", extra={"error": type(error).__name__})
+                    return
+                current = self._phones.get(phone_id)
+                if current is not None and current.standing != standing:
+                    current = replace(current, standing=standing)
+                    self._phones[phone_id] = current
+                    self._emit("phone", _view(current))
+                    self._changed()
+                if not self._refreshing.get(phone_id):
+                    return
+                self._refreshing[phone_id] = False
+        finally:
+            self._refreshing.pop(phone_id, None)
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None], name: str = "simulator-send") -> None:
+        task = asyncio.create_task(coroutine, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -699,6 +845,12 @@ def _attr(text: str) -> str:
     return text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
 
 
+def _attachment(filename: str) -> str:
+    """A Content-Disposition that downloads under ``filename`` (RFC 6266, UTF-8 safe)."""
+    fallback = re.sub(r"[^A-Za-z0-9._-]+", "_", filename).strip("._") or "document"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
 def _sms_counts(text: str) -> dict[str, Any]:
     count = count_segments(text)
     return {"segments": count.segments, "encoding": count.encoding, "non_gsm": list(count.non_gsm)}
@@ -731,6 +883,16 @@ def _phone_from_json(item: JSONDict) -> Phone:
     kind, role = item["kind"], item.get("role", "member")
     if kind not in ("sms", "telegram") or role not in ("member", "coordinator"):
         raise ValueError("bad phone")
+    zip_code = item.get("zip_code")
+    known = item.get("standing")
+    standing = None
+    if isinstance(known, dict):
+        zone = known.get("zone")
+        standing = Standing(
+            language=str(known["language"]),
+            zone=None if zone is None else str(zone),
+            status=str(known["status"]),
+        )
     return Phone(
         id=str(item["id"]),
         kind=kind,
@@ -738,7 +900,47 @@ def _phone_from_json(item: JSONDict) -> Phone:
         address=str(item["address"]),
         language=str(item.get("language", "en")),
         role=role,
+        zip_code=str(zip_code) if zip_code and _ZIP.fullmatch(str(zip_code)) else None,
+        standing=standing,
     )
+
+
+def _view(phone: Phone) -> JSONDict:
+    """A phone as the page shows it: what is stored, and the suggestions that follow from it."""
+    return {**phone.to_json(), "chips": chips(phone)}
+
+
+def _keyword(intent: Intent, language: str) -> str:
+    """The bot's first keyword for ``intent`` in ``language``, in English if it has none there."""
+    for wanted in (language, "en"):
+        for word, (meaning, said_in) in KEYWORDS.items():
+            if meaning is intent and said_in == wanted:
+                return word
+    raise LookupError(intent)
+
+
+def chips(phone: Phone) -> list[str]:
+    """The quick messages a phone offers: its commands, or its keywords in its language.
+
+    An SMS phone's JOIN names its zone once the bot knows it, else the ZIP it was added with;
+    its language is the bot's for that person once there is one.
+    """
+    if phone.role == "coordinator":
+        return list(COORDINATOR_CHIPS)
+    if phone.kind == "telegram":
+        return list(TELEGRAM_CHIPS)
+    standing = phone.standing
+    language = standing.language if standing is not None else phone.language
+    zip_code = (standing.zone if standing is not None else None) or phone.zip_code or DEFAULT_ZIP
+    language = language if language in _SWITCH_TO else "en"
+    return [
+        f"{_keyword(Intent.SUBSCRIBE, language)} {zip_code}",
+        *(
+            _keyword(intent, language)
+            for intent in (Intent.RIGHTS, Intent.WORKSHOPS, Intent.HELP, Intent.STOP)
+        ),
+        _SWITCH_TO[language],
+    ]
 
 
 def _entry_from_json(item: JSONDict) -> Entry:
@@ -747,8 +949,9 @@ def _entry_from_json(item: JSONDict) -> Entry:
     if entry.direction not in ("in", "out"):
         raise ValueError("bad entry")
     # The fake Telegram server starts afresh: it no longer knows the old messages, so their
-    # buttons cannot be pressed and a new message with the same id is not an edit of them.
-    return replace(entry, message_id=None)
+    # buttons cannot be pressed, their files cannot be fetched, and a new message with the same
+    # id is not an edit of them.
+    return replace(entry, message_id=None, document_url=None)
 
 
 async def _json_body(request: Request) -> JSONDict | Response:

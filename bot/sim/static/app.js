@@ -27,8 +27,10 @@ const STRINGS = {
     nameHint: "Optional",
     number: "Number",
     numberHint: "Optional: a fictional number is picked",
+    zip: "ZIP code",
+    zipHint: "Optional: where they live, for the JOIN suggestion",
     language: "Language",
-    languageHintSms: "A text has no language: try ALTA or ESPAÑOL",
+    languageHintSms: "For the suggestions: a text has no language (try ALTA or ESPAÑOL)",
     languageHintTelegram: "Telegram tells the bot the app's language",
     coordinator: "Coordinator",
     add: "Add phone",
@@ -60,6 +62,9 @@ const STRINGS = {
     edited: "edited",
     stale: "From an earlier session: these buttons no longer work.",
     document: "Document: {name}",
+    download: "Download {name}",
+    zone: "ZIP {zip}",
+    standing: { opted_out: "opted out", blocked: "blocked the bot" },
     linkButton: "{label} (link)",
     smsTo: "texts {number}",
     telegramTo: "writes to @{username}",
@@ -75,6 +80,8 @@ const STRINGS = {
       bad_language: "Choose a language.",
       name_too_long: "The name is too long (at most 40 characters).",
       telegram_number: "A Telegram phone has no number: leave it empty.",
+      telegram_zip: "A Telegram phone has no ZIP here: send /zone from it.",
+      bad_zip: "A ZIP code is five digits, such as 60629.",
       invalid_number: "That is not a valid phone number. Try +1 312 555 0142.",
       own_number: "That is the bot's own number.",
       duplicate_number: "A phone with that number is already here.",
@@ -107,8 +114,10 @@ const STRINGS = {
     nameHint: "Opcional",
     number: "Número",
     numberHint: "Opcional: se elige uno ficticio",
+    zip: "Código postal",
+    zipHint: "Opcional: donde vive, para la sugerencia ALTA",
     language: "Idioma",
-    languageHintSms: "Un SMS no lleva idioma: pruebe ALTA o ESPAÑOL",
+    languageHintSms: "Para las sugerencias: un SMS no lleva idioma (pruebe ALTA o ESPAÑOL)",
     languageHintTelegram: "Telegram le dice al bot el idioma de la app",
     coordinator: "Coordinador(a)",
     add: "Añadir teléfono",
@@ -140,6 +149,9 @@ const STRINGS = {
     edited: "editado",
     stale: "De una sesión anterior: estos botones ya no funcionan.",
     document: "Documento: {name}",
+    download: "Descargar {name}",
+    zone: "CP {zip}",
+    standing: { opted_out: "dado de baja", blocked: "bloqueó al bot" },
     linkButton: "{label} (enlace)",
     smsTo: "escribe al {number}",
     telegramTo: "escribe a @{username}",
@@ -155,6 +167,8 @@ const STRINGS = {
       bad_language: "Elija un idioma.",
       name_too_long: "El nombre es demasiado largo (40 caracteres como máximo).",
       telegram_number: "Un teléfono de Telegram no lleva número: déjelo vacío.",
+      telegram_zip: "Un teléfono de Telegram no lleva código postal aquí: envíe /zone desde él.",
+      bad_zip: "Un código postal tiene cinco dígitos, como 60629.",
       invalid_number: "Ese número de teléfono no es válido. Pruebe +1 312 555 0142.",
       own_number: "Ese es el número del propio bot.",
       duplicate_number: "Ya hay un teléfono con ese número.",
@@ -372,11 +386,6 @@ function setConnection(next) {
 
 // ------------------------------------------------------------------ phone cards
 
-const QUICK = {
-  telegram: ["/start", "/rights", "/help", "/language", "/zone", "/stop"],
-  sms: ["JOIN 60629", "RIGHTS", "HELP", "STOP", "ALTA", "AYUDA"],
-};
-
 function renderCard(phone, { rebuild = false } = {}) {
   const existing = cards.get(phone.id);
   if (existing && !rebuild) {
@@ -411,8 +420,11 @@ function buildCard(phone) {
   const title = el("h3", { id: titleId, class: "phone-title" }, name, badge);
   const channel = el("span", { class: `channel channel-${phone.kind}` });
   const address = el("span", { class: "address", "data-testid": "phone-address" });
-  const language = el("span", { class: "phone-language" });
-  const sub = el("p", { class: "phone-sub" }, channel, " · ", address, " · ", language);
+  const language = el("span", { class: "phone-language", "data-testid": "phone-language" });
+  const zone = el("span", { class: "phone-zone", "data-testid": "phone-zone" });
+  const standing = el("span", { class: "phone-standing", "data-testid": "phone-standing" });
+  // A no-break space before each dot: a wrapped line starts with the next fact, not with "·".
+  const sub = el("p", { class: "phone-sub" }, channel, "\u00a0· ", address, "\u00a0· ", language, zone, standing);
   const remove = el("button", {
     type: "button",
     class: "remove",
@@ -429,13 +441,7 @@ function buildCard(phone) {
     "data-testid": "conversation",
   });
 
-  const chips = el(
-    "div",
-    { class: "chips", role: "group" },
-    QUICK[phone.kind].map((text) =>
-      el("button", { type: "button", class: "chip", "data-testid": "chip", onclick: () => sendText(phone.id, text) }, text),
-    ),
-  );
+  const chips = el("div", { class: "chips", role: "group", "data-testid": "chips" });
 
   const input = el("textarea", {
     id: inputId,
@@ -477,7 +483,7 @@ function buildCard(phone) {
   });
 
   root.append(head, log, chips, form);
-  const card = { root, name, badge, channel, address, language, remove, log, chips, input, label, sendButton, counter, error };
+  const card = { root, name, badge, channel, address, language, zone, standing, remove, log, chips, input, label, sendButton, counter, error };
   updateHeader(card, phone);
   updateCounter(card);
   return card;
@@ -489,8 +495,17 @@ function updateHeader(card, phone) {
   card.badge.hidden = phone.role !== "coordinator";
   card.channel.textContent = phone.kind === "sms" ? t("kindSms") : t("kindTelegram");
   card.address.textContent = phone.kind === "sms" ? formatNumber(phone.address) : `@${phone.address}`;
-  card.language.textContent = t(`languageNames.${phone.language}`) === `languageNames.${phone.language}` ? phone.language : t(`languageNames.${phone.language}`);
-  card.language.lang = phone.language;
+  // What the bot stores about the person, once it has them; until then, what the phone was added with.
+  const known = phone.standing;
+  const lang = known?.language || phone.language;
+  const langName = t(`languageNames.${lang}`);
+  card.language.textContent = langName === `languageNames.${lang}` ? lang : langName;
+  card.language.lang = lang;
+  card.zone.textContent = known?.zone ? `\u00a0· ${t("zone", { zip: known.zone })}` : "";
+  const status = known && known.status !== "active" ? t(`standing.${known.status}`) : "";
+  card.standing.textContent = status ? `\u00a0· ${status.startsWith("standing.") ? known.status : status}` : "";
+  card.standing.dataset.status = known?.status || "";
+  renderChips(card, phone);
   card.remove.textContent = t("remove");
   card.remove.setAttribute("aria-label", t("removeLabel", { name: phone.name }));
   card.log.setAttribute("aria-label", t("conversation", { name: phone.name }));
@@ -499,6 +514,22 @@ function updateHeader(card, phone) {
   card.input.placeholder = phone.kind === "sms" ? t("placeholderSms") : t("placeholderTelegram");
   card.sendButton.textContent = t("send");
   card.channel.title = phone.kind === "sms" ? t("smsTo", { number: formatNumber(state.bot.sms_number) }) : t("telegramTo", { username: state.bot.telegram_username });
+}
+
+// The server says which messages fit the phone (its commands, or keywords in its language and
+// zone); the row is rebuilt only when they change, so a focused chip keeps its focus.
+function renderChips(card, phone) {
+  const texts = phone.chips || [];
+  if (card.chips.dataset.texts === JSON.stringify(texts)) return;
+  const focused = [...card.chips.children].indexOf(document.activeElement);
+  card.chips.dataset.texts = JSON.stringify(texts);
+  card.chips.replaceChildren(
+    ...texts.map((text) =>
+      el("button", { type: "button", class: "chip", "data-testid": "chip", onclick: () => sendText(phone.id, text) }, text),
+    ),
+  );
+  // A tapped chip that changed the language leaves focus where it was: on the same place in the row.
+  if (focused >= 0) (card.chips.children[Math.min(focused, texts.length - 1)] || card.input).focus();
 }
 
 function updateCounter(card) {
@@ -561,7 +592,11 @@ function renderEntry(entry) {
     "data-message-id": entry.message_id ?? null,
   });
   bubble.append(el("span", { class: "visually-hidden" }, `${entry.direction === "in" ? t("said", { name }) : t("bot")}: `));
-  if (entry.document) bubble.append(el("p", { class: "document" }, t("document", { name: entry.document })));
+  if (entry.document_url) {
+    bubble.append(el("p", { class: "document" },
+      el("a", { href: new URL(entry.document_url, BASE).href, download: entry.document, "data-testid": "document-link" },
+        t("download", { name: entry.document }))));
+  } else if (entry.document) bubble.append(el("p", { class: "document" }, t("document", { name: entry.document })));
   if (entry.text) bubble.append(el("p", { class: "text", "data-testid": "bubble-text" }, entry.text));
   if (entry.buttons?.length) bubble.append(renderKeyboard(entry));
   const meta = el("p", { class: "meta" }, el("time", { datetime: entry.at }, formatTime(entry.at)));
@@ -737,6 +772,7 @@ function setupForm() {
   const form = $("#add-phone");
   const kind = $("#phone-kind");
   const numberField = $("#number-field");
+  const zipField = $("#zip-field");
   const coordinatorField = $("#coordinator-field");
   const coordinator = $("#phone-coordinator");
   const language = $("#phone-language");
@@ -746,6 +782,7 @@ function setupForm() {
   const sync = () => {
     const sms = kind.value === "sms";
     numberField.hidden = !sms;
+    zipField.hidden = !sms;
     coordinatorField.hidden = sms;
     const hint = $("#language-hint");
     hint.dataset.i18n = sms ? "languageHintSms" : "languageHintTelegram";
@@ -766,6 +803,8 @@ function setupForm() {
     };
     const number = $("#phone-number").value.trim();
     if (sms && number) body.number = number;
+    const zip = $("#phone-zip").value.trim();
+    if (sms && zip) body.zip_code = zip;
     submit.disabled = true;
     submit.textContent = t("adding");
     const result = await request("POST", "phones", body);
@@ -774,11 +813,12 @@ function setupForm() {
     showError(error, result);
     if (!result.ok) {
       const numberProblem = ["invalid_number", "duplicate_number", "own_number"].includes(result.code);
-      (numberProblem ? $("#phone-number") : submit).focus();
+      (numberProblem ? $("#phone-number") : result.code === "bad_zip" ? $("#phone-zip") : submit).focus();
       return;
     }
     $("#phone-name").value = "";
     $("#phone-number").value = "";
+    $("#phone-zip").value = "";
     coordinator.checked = false;
     addPhone(result.data);
     const card = cards.get(result.data.id);
