@@ -18,6 +18,7 @@ from bot import logs
 from bot.channels.sms.sender import TwilioSender
 from bot.channels.sms.webhook import PATH as SMS_PATH
 from bot.channels.sms.webhook import STATUS_PATH, SmsWebhook
+from bot.channels.telegram.buttons import for_request
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.coordinator import card_keyboard
 from bot.channels.telegram.coordinator.following import summary
@@ -105,13 +106,18 @@ def build_services(settings: Settings, *, clock: Clock = utcnow) -> Services:
         timezone=settings.zone,
         reminders=settings.reminder_offsets,
         quiet=settings.quiet,
+        buttons=(lambda request: for_request(request).pack())
+        if settings.telegram_enabled
+        else None,
     )
     return Services(
         settings=settings,
         db=db,
         vault=vault,
         content=content,
-        conversation=Conversation(db, vault, content, clock, reports, workshops),
+        conversation=Conversation(
+            db, vault, content, clock, reports, workshops, opt_in_keywords=settings.opt_in_keywords
+        ),
         directory=SubscriberDirectory(db, vault, clock),
         metrics=Metrics(),
         coordinators=Coordinators(db, vault, clock),

@@ -80,6 +80,22 @@ class Settings(BaseSettings):
     # hours (local, HH-HH) during which announcements wait.
     workshop_reminders: str = "24,2"
     quiet_hours: str = "21-8"
+    # The keywords that lift Twilio's block after a STOP: Twilio's defaults, plus any set in
+    # the account's Advanced Opt-Out (ALTA, JOIN, ...). The first is the one the bot names.
+    twilio_opt_in_keywords: str = "START,UNSTOP,YES"
+
+    @field_validator("twilio_opt_in_keywords")
+    @classmethod
+    def _keywords(cls, value: str) -> str:
+        words = [w.strip() for w in value.split(",")]
+        if not words or not all(w and w.isalnum() for w in words):
+            raise ValueError("one-word keywords, comma-separated, like START,UNSTOP,YES")
+        return value
+
+    @property
+    def opt_in_keywords(self) -> tuple[str, ...]:
+        """The TWILIO_OPT_IN_KEYWORDS in upper case, in order."""
+        return tuple(w.strip().upper() for w in self.twilio_opt_in_keywords.split(","))
 
     @field_validator("workshop_reminders")
     @classmethod

@@ -327,3 +327,25 @@ async def test_need_more_info_while_composing_asks_to_drop_and_then_asks_about_t
     assert "Sent to the reporter of #1" in sent.text
     [question] = (await bot.telegram.wait_for(MARIA, had + 1, timeout=10))[had:]
     assert "Which direction" in question.text
+
+
+async def test_send_now_on_an_empty_report_asks_once_more_then_drops_it(
+    bot: Bot, worker: Worker
+) -> None:
+    await team(bot)
+    bot.telegram.add_user(MARIA)
+    _intro, question = await say(bot, MARIA, "/report", expect=2)
+    again, first = await press(bot, MARIA, question, "Send now", expect=2)
+    assert "needs at least what you see or where" in again.text
+    assert "What is happening?" in first.text
+    [dropped] = await press(bot, MARIA, first, "Send now")
+    assert "Nothing was sent" in dropped.text and "/report" in dropped.text
+    [listing] = await say(bot, ROSA, "/reports")
+    assert "No open reports" in listing.text  # no card with no what and no where
+    assert not [m for m in bot.telegram.messages_to(ROSA) if m.text.startswith("REPORT #")]
+    # One thing said is enough to send it.
+    _intro, question = await say(bot, MARIA, "/report", expect=2)
+    await say(bot, MARIA, "Agents at the Pilsen Walgreens")
+    [where] = bot.telegram.messages_to(MARIA)[-1:]
+    [receipt] = await press(bot, MARIA, where, "Send now")
+    assert "received" in receipt.text

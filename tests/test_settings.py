@@ -17,6 +17,11 @@ def test_defaults_follow_the_contract() -> None:
     )
     assert (settings.telegram_rate, settings.telegram_chat_rate, settings.twilio_rate) == (30, 1, 1)
     assert not settings.telegram_enabled and not settings.sms_enabled
+    assert settings.opt_in_keywords == ("START", "UNSTOP", "YES")  # Twilio's own
+    assert load_settings({"TWILIO_OPT_IN_KEYWORDS": "start,alta"}).opt_in_keywords == (
+        "START",
+        "ALTA",
+    )
 
 
 @pytest.mark.parametrize(
@@ -38,6 +43,7 @@ def test_the_project_chooses_the_async_driver(url: str, driver: str) -> None:
         ({"TELEGRAM_MODE": "push"}, "TELEGRAM_MODE"),
         ({"TIMEZONE": "Chicago"}, "TIMEZONE"),
         ({"TWILIO_RATE": "-1"}, "TWILIO_RATE"),
+        ({"TWILIO_OPT_IN_KEYWORDS": "START, OPT IN"}, "TWILIO_OPT_IN_KEYWORDS"),
         ({"WORKSHOP_REMINDERS": "24h"}, "WORKSHOP_REMINDERS"),
         ({"QUIET_HOURS": "9pm-8am"}, "QUIET_HOURS"),
         ({"REPORTS_PER_HOUR": "0"}, "REPORTS_PER_HOUR"),

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import httpx
 import pytest
 
+from bot.app import build_services
+from bot.channels.sms.inbound import read_inbound
 from bot.core.segments import MAX_SEGMENTS, count_segments
 from bot.core.vocabulary import Channel, SubscriberStatus
-from tests.conftest import Bot
+from bot.storage.models import ReportRow
+from tests.conftest import Bot, make_settings
+
+CONFIG = Path(__file__).resolve().parent.parent / "config"
 
 PHONE = "+13125550123"
 
@@ -47,27 +55,81 @@ async def test_a_spanish_keyword_answers_in_spanish_and_sets_the_language(bot: B
     assert stored is not None and stored.language == "es" and stored.zone == "60623"
 
 
-async def test_stop_confirms_once_then_silence_until_start(bot: Bot) -> None:
+def sent_to(bot: Bot, phone: str = PHONE) -> list[tuple[str, str, str]]:
+    """What Twilio recorded for the phone: (via, status, body), failed sends included."""
+    return [(sms.via, sms.status, sms.body) for sms in bot.twilio.sent if sms.to == phone]
+
+
+async def test_stop_is_answered_by_twilio_then_silence_until_start(bot: Bot) -> None:
     await text(bot, "JOIN 60629")
-    first = await text(bot, "STOP")
-    assert len(first) == 1 and "START" in first[0]
-    assert (await subscriber(bot)).status == SubscriberStatus.OPTED_OUT  # type: ignore[union-attr]
+    # Twilio blocks the number and answers STOP itself; a reply of ours would only fail.
     assert await text(bot, "STOP") == []
-    assert await text(bot, "RIGHTS") == []
-    assert await text(bot, "hello?") == []
+    via, status, body = sent_to(bot)[-1]
+    assert (via, status) == ("provider", "sent") and "Reply START" in body
+    assert (await subscriber(bot)).status == SubscriberStatus.OPTED_OUT  # type: ignore[union-attr]
+    for body in ("STOP", "RIGHTS", "hello?", "HELP"):
+        assert await text(bot, body) == [], body
     again = await text(bot, "START")
     assert "Msg & data rates may apply" in again[0]
     stored = await subscriber(bot)
     assert (
         stored is not None and stored.status == SubscriberStatus.ACTIVE and stored.zone == "60629"
     )
+    assert not [s for s in sent_to(bot) if s[1] == "failed"]  # no red bubble on the way
 
 
-async def test_help_answers_even_after_stop(bot: Bot) -> None:
-    await text(bot, "JOIN")
+async def test_join_after_stop_waits_for_start_as_twilio_does(bot: Bot) -> None:
+    await text(bot, "JOIN 60608")
     await text(bot, "STOP")
-    replies = await text(bot, "HELP")
-    assert "1-855-435-7693" in replies[0] and "STOP" in replies[0]
+    had = len(sent_to(bot))
+    # Twilio still blocks the number: nothing could reach it, so nothing is sent, and the
+    # bot does not count a subscriber who can receive nothing.
+    assert await text(bot, "JOIN 60608") == []
+    assert await text(bot, "ALTA 60608") == []
+    assert len(sent_to(bot)) == had
+    assert (await subscriber(bot)).status == SubscriberStatus.OPTED_OUT  # type: ignore[union-attr]
+    # YES is one of Twilio's opt-in words: it lifts the block, so it signs them up again.
+    [welcome] = await text(bot, "yes")
+    assert "Msg & data rates may apply" in welcome
+    assert (await subscriber(bot)).status == SubscriberStatus.ACTIVE  # type: ignore[union-attr]
+    assert not [s for s in sent_to(bot) if s[1] == "failed"]
+
+
+async def test_stop_as_a_first_message_is_remembered_so_a_later_join_waits_too(bot: Bot) -> None:
+    assert await text(bot, "STOP") == []
+    stored = await subscriber(bot)
+    assert stored is not None and stored.status == SubscriberStatus.OPTED_OUT
+    assert await text(bot, "JOIN 60629") == []
+    assert (await subscriber(bot)).status == SubscriberStatus.OPTED_OUT  # type: ignore[union-attr]
+    # Twilio matches the whole message: "START 60629" lifts nothing; "START" does.
+    assert await text(bot, "START 60629") == []
+    assert "Msg & data rates may apply" in (await text(bot, "START"))[0]
+
+
+async def test_baja_is_the_bots_own_opt_out_its_confirmation_names_start(bot: Bot) -> None:
+    await text(bot, "ALTA 60623")
+    # BAJA is no Twilio keyword: Twilio keeps delivering, the bot confirms and then goes quiet.
+    [confirmation] = await text(bot, "BAJA")
+    assert "START" in confirmation and "ALTA" not in confirmation  # ALTA lifts no block
+    assert (await subscriber(bot)).status == SubscriberStatus.OPTED_OUT  # type: ignore[union-attr]
+    assert await text(bot, "DERECHOS") == []
+    # HELP still answers (carriers require it), and ALTA signs them up again.
+    assert "1-855-435-7693" in (await text(bot, "AYUDA"))[0]
+    assert "AYUDA" in (await text(bot, "ALTA"))[0]
+    assert (await subscriber(bot)).status == SubscriberStatus.ACTIVE  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("bot_env", [{"TWILIO_OPT_IN_KEYWORDS": "START,UNSTOP,YES,ALTA"}])
+async def test_an_opt_in_keyword_added_in_twilio_signs_up_after_stop(
+    bot: Bot, bot_env: dict[str, str]
+) -> None:
+    bot.twilio.opt_in_keywords |= {"ALTA"}  # as set in the account's Advanced Opt-Out
+    await text(bot, "JOIN 60629")
+    await text(bot, "STOP")
+    [welcome] = await text(bot, "ALTA")
+    assert "AYUDA" in welcome  # Spanish: ALTA is a Spanish keyword
+    assert (await subscriber(bot)).status == SubscriberStatus.ACTIVE  # type: ignore[union-attr]
+    assert not [s for s in sent_to(bot) if s[1] == "failed"]
 
 
 async def test_twilio_advanced_opt_out_is_honoured_without_a_second_confirmation(bot: Bot) -> None:
@@ -159,7 +221,7 @@ async def test_every_sms_reply_fits_in_four_segments(bot: Bot, language: str) ->
         "WORKSHOPS",
         "REPORT",
         "hello",
-        "STOP",
+        "BAJA",  # the bot's own opt-out: HELP and JOIN still answer after it
         "HELP",
         "JOIN",
         "unknown",
@@ -175,3 +237,49 @@ async def test_every_sms_reply_fits_in_four_segments(bot: Bot, language: str) ->
             assert count.segments <= MAX_SEGMENTS, (body, count)
             seen += 1
     assert seen >= 20
+
+
+async def test_a_long_sighting_is_cut_by_twilio_and_still_taken_as_a_report(bot: Bot) -> None:
+    sighting = "Two ICE vans and six agents are stopping people at 26th and Pulaski. " * 30
+    assert len(sighting) > 2000
+    [receipt] = await text(bot, sighting)
+    assert "Report #1 received" in receipt
+    async with bot.services.db.transaction() as session:
+        details = bot.services.reports.details(await session.get(ReportRow, 1))  # type: ignore[arg-type]
+    assert details["text"] == sighting[:1600].strip()  # what Twilio passed on, all of it kept
+    question = "I would like to know more about what this service does and who runs it. " * 25
+    [menu] = await text(bot, question)
+    assert "JOIN" in menu and "Report #" not in menu
+
+
+@pytest.fixture
+def network_wide(tmp_path: Path) -> Path:
+    """The shipped config with `outside_area: network_wide` (a network's choice)."""
+    config = tmp_path / "config"
+    shutil.copytree(CONFIG, config)
+    zones = config / "zones.yaml"
+    zones.write_text(
+        zones.read_text(encoding="utf-8").replace(
+            "outside_area: refuse", "outside_area: network_wide"
+        ),
+        encoding="utf-8",
+    )
+    return config
+
+
+async def test_a_network_may_sign_up_zips_outside_its_area_for_network_wide_alerts(
+    database_url: str, tmp_path: Path, network_wide: Path
+) -> None:
+    services = build_services(make_settings(database_url, tmp_path, CONFIG_DIR=str(network_wide)))
+    try:
+        inbound = read_inbound({"From": PHONE, "Body": "JOIN 90210"}, services.content)
+        assert inbound is not None
+        [welcome] = await services.conversation.handle(inbound)
+        # The full carrier confirmation, saying what they will get.
+        assert "whole network" in welcome.text and "outside the Chicago area" in welcome.text
+        assert "Msg & data rates may apply" in welcome.text and "STOP" in welcome.text
+        stored = await services.directory.get(Channel.SMS, PHONE)
+        assert stored is not None and stored.status is SubscriberStatus.ACTIVE
+        assert stored.zone is None  # alerts for every zone reach them; zoned ones do not
+    finally:
+        await services.db.close()

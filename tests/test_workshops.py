@@ -283,8 +283,14 @@ async def test_an_announcement_reaches_the_zone_and_waits_out_the_quiet_hours(bo
     queued = await bot.services.workshops.announce(first, Actor.operator(), quiet_hours=False)
     assert queued == 2
     await deliver_at(bot, datetime.now(UTC))
-    assert bot.telegram.messages_to(LUCIA)[-1].text.startswith("Nuevo taller: Conozca sus derechos")
+    told = bot.telegram.messages_to(LUCIA)[-1]
+    assert told.text.startswith("Nuevo taller: Conozca sus derechos")
+    # Telegram gets a button where SMS names the keyword: no "Responda TALLERES" there.
+    assert "TALLERES" not in told.text and "Apartar un lugar" in buttons(told)
+    [listing] = await press(bot, LUCIA, told, "Apartar un lugar")
+    assert "Voy al 1" in buttons(listing)
     assert bot.twilio.inbox(PHONE)[-1].body.startswith("New workshop: Know your rights")
+    assert "Reply WORKSHOPS" in bot.twilio.inbox(PHONE)[-1].body
     assert not any("New workshop" in m.text for m in bot.telegram.messages_to(74002))
 
     # Announced at 23:30 in Chicago: the notices are due at 08:00 the next morning.
@@ -347,3 +353,29 @@ async def test_a_coordinator_sets_one_up_in_telegram_announces_and_cancels_it(bo
     [cancelled] = await press(bot, rosa, listing, "Cancel #1")
     assert "#1 is cancelled" in cancelled.text
     assert await bot.services.workshops.upcoming() == []
+
+
+async def test_on_telegram_an_rsvp_is_cancelled_by_button_and_no_keyword_is_named(
+    bot: Bot,
+) -> None:
+    await people(bot)
+    await schedule(bot)
+    [listing] = await say(bot, LUCIA, "/workshops")
+    [seat] = await press(bot, LUCIA, listing, "Voy al 1")
+    assert "ASISTIR" not in seat.text and "RSVP" not in seat.text  # SMS words stay on SMS
+    assert "No puedo ir" in buttons(seat)
+    [again] = await say(bot, LUCIA, "/workshops")
+    assert "No puedo ir al 1" in buttons(again) and "Voy al 1" not in buttons(again)
+    [off] = await press(bot, LUCIA, seat, "No puedo ir")
+    assert "no viene a Conozca sus derechos" in off.text
+    [after] = await say(bot, LUCIA, "/workshops")
+    assert "Voy al 1" in buttons(after)
+    async with bot.services.db.transaction() as session:
+        queued = (
+            await session.scalars(
+                select(DeliveryRow).where(
+                    DeliveryRow.ref == "workshop:1", DeliveryRow.status == "queued"
+                )
+            )
+        ).all()
+    assert queued == []  # her reminders are off

@@ -12,6 +12,7 @@ import yaml
 import zipcodes
 
 from bot.core.i18n import Lang, load_catalogues
+from bot.core.vocabulary import OutsideArea
 
 DEFAULT_LANGUAGE = "en"
 TOPIC_KEYS = ("home", "street", "car", "work", "detained", "plan")
@@ -98,6 +99,7 @@ class Zones:
     area: dict[str, str]
     state: str
     names: dict[str, str]
+    outside: OutsideArea = OutsideArea.REFUSE
 
     def name_of(self, zip_code: str) -> str | None:
         return self.names.get(zip_code)
@@ -294,7 +296,12 @@ def _zones(path: Path) -> Zones:
         if not (len(zip_code) == 5 and zip_code.isdigit()):
             raise ContentError(f"{path.name}: {zip_code!r} is not a five-digit ZIP code")
         names[zip_code] = str(entry.get("name") or zip_code)
-    return Zones(area=area, state=_text(data, path, "state"), names=names)
+    try:
+        outside = OutsideArea(str(data.get("outside_area", OutsideArea.REFUSE)))
+    except ValueError:
+        choices = ", ".join(o.value for o in OutsideArea)
+        raise ContentError(f"{path.name}: outside_area must be one of {choices}") from None
+    return Zones(area=area, state=_text(data, path, "state"), names=names, outside=outside)
 
 
 def is_real_zip(zip_code: str) -> bool:

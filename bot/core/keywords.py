@@ -89,6 +89,105 @@ def parse_text(body: str, language_names: dict[str, str], topic_count: int) -> R
     return Request(intent, keyword_language=language, keyword=first)
 
 
+# Common words that say which language a first message is in when it is no keyword ("Hola",
+# "quiero recibir alertas, vivo en el 60623"), folded as `fold` folds them. Short, frequent
+# words only: one message is little to go on, so a tie or no hit is no guess at all.
+HINTS: dict[str, frozenset[str]] = {
+    _ES: frozenset(
+        [
+            "HOLA",
+            "BUENAS",
+            "BUENOS",
+            "DIAS",
+            "TARDES",
+            "NOCHES",
+            "QUIERO",
+            "QUISIERA",
+            "RECIBIR",
+            "ALERTAS",
+            "ALERTA",
+            "VIVO",
+            "GRACIAS",
+            "FAVOR",
+            "NECESITO",
+            "COMO",
+            "DONDE",
+            "QUE",
+            "ESTOY",
+            "SOY",
+            "MI",
+            "MIS",
+            "EL",
+            "LA",
+            "LOS",
+            "LAS",
+            "DEL",
+            "UNA",
+            "CON",
+            "PARA",
+            "HAY",
+            "MIGRA",
+            "REDADA",
+            "INFORMACION",
+            "SENOR",
+            "SENORA",
+            "AQUI",
+            "ESTA",
+            "ESTAN",
+            "PUEDO",
+            "TENGO",
+            "AYUDEME",
+        ]
+    ),
+    _EN: frozenset(
+        [
+            "HELLO",
+            "HI",
+            "HEY",
+            "WANT",
+            "WOULD",
+            "LIKE",
+            "LIVE",
+            "THANKS",
+            "THANK",
+            "PLEASE",
+            "NEED",
+            "HOW",
+            "WHERE",
+            "WHAT",
+            "THE",
+            "IS",
+            "ARE",
+            "MY",
+            "GET",
+            "ALERTS",
+            "INFORMATION",
+            "I",
+            "YOU",
+            "THIS",
+            "THERE",
+            "HERE",
+            "CAN",
+            "HAVE",
+        ]
+    ),
+}
+
+
+def guess_language(text: str) -> str | None:
+    """The language whose common words a message uses most, or None (no hit, or a tie)."""
+    words = [fold(word) for word in text.split()]
+    hits = {code: sum(word in hints for word in words) for code, hints in HINTS.items()}
+    best = max(hits.values(), default=0)
+    leaders = [code for code, n in hits.items() if n == best]
+    return leaders[0] if best > 0 and len(leaders) == 1 else None
+
+
+def zip_in(text: str) -> str | None:
+    """The first five-digit word of a message ("vivo en el 60623" -> "60623"), or None."""
+    return next((w for w in (fold(word) for word in text.split()) if _is_zip(w)), None)
+
+
 def _name_index(items: Iterable[tuple[str, str]]) -> dict[str, str]:
     index = {fold(name): code for name, code in items}
     for name, code in ENGLISH_NAMES.items():
@@ -98,4 +197,6 @@ def _name_index(items: Iterable[tuple[str, str]]) -> dict[str, str]:
 
 
 def _is_zip(word: str) -> bool:
-    return len(word) == 5 and word.isdigit()
+    # ASCII digits only: str.isdigit() also accepts other scripts' digits, which int() and the
+    # ZIP data do not read the same way.
+    return len(word) == 5 and word.isascii() and word.isdigit()

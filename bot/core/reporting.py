@@ -42,6 +42,7 @@ PROMPTS = {
     "equipment": N_("Any equipment? For example: weapons, cameras, unmarked cars."),
     "photo": N_("A photo, if you took one safely: send it now, or tap Send now."),
 }
+ASKED_AGAIN = "asked_again"  # a draft's details: its empty Send now was asked about once
 AWAIT_LOCATION = "where?"  # an SMS report without a place: the next reply adds it
 AWAIT_ANSWER = "answer?"  # a coordinator's relayed question: the next reply answers it
 AWAIT_OUTCOME = "outcome?"  # SMS: "reply YES to hear the outcome"
@@ -67,6 +68,25 @@ class Refusal:
 def mentions_place(text: str) -> bool:
     """Whether free text seems to say where (cross streets, a landmark word, a ZIP code)."""
     return bool(_PLACE.search(text))
+
+
+_ENFORCEMENT = re.compile(
+    r"\b(ice|dhs|cbp|hsi|agents?|officers?|vans?|trucks?|suvs?|raids?|checkpoints?|detain\w*|"
+    r"arrest\w*|migra|agentes?|oficiales|camionetas?|patrullas?|redadas?|operativos?|"
+    r"deten\w*|arrest\w*)\b",
+    re.IGNORECASE,
+)
+_STREET = re.compile(
+    r"\b(st|street|ave|avenue|blvd|boulevard|rd|road|corner|calle|avenida|esquina)\b"
+    r"|&|\b\d{5}\b",
+    re.IGNORECASE,
+)
+
+
+def looks_like_report(text: str) -> bool:
+    """Whether a message that is no keyword reads as a sighting: it names agents, vans or a
+    raid, or a street corner (a long text like this is a report, not a question)."""
+    return bool(_ENFORCEMENT.search(text) or _STREET.search(text))
 
 
 def reporter_key(channel: str, address: str) -> str:
@@ -170,6 +190,27 @@ class ReportIntake(ABC):
         following = STEPS.index(step) + 1
         row.step = STEPS[following] if following < len(STEPS) else None
         return row.step
+
+    def has_substance(self, row: ReportRow) -> bool:
+        """Whether a draft says what was seen or where (or shows it in a photo): something a
+        volunteer can verify. An empty card only costs them time."""
+        details = self.details(row)
+        return bool(details.get("activity") or details.get("location") or row.photo_cipher)
+
+    def ask_again(self, row: ReportRow) -> bool:
+        """An empty draft's one second chance: back to its first question. False when it has
+        had it already (then it is dropped)."""
+        details = self.details(row)
+        if details.get(ASKED_AGAIN):
+            return False
+        details[ASKED_AGAIN] = True
+        row.details_cipher = self._seal(details)
+        row.step = STEPS[0]
+        return True
+
+    async def drop(self, session: Session, row: ReportRow) -> None:
+        """A draft with nothing in it, deleted: nobody is told, there is nothing to verify."""
+        await ReportRows(session).remove(row)
 
     async def submit(self, session: Session, row: ReportRow) -> None:
         """A draft goes to the coordinators (Send now, or its last question answered)."""
@@ -286,10 +327,10 @@ class ReportIntake(ABC):
         return self.vault.encrypt(json.dumps(details, ensure_ascii=False))
 
     async def _submit_or_drop(self, session: Session, row: ReportRow) -> None:
-        if self.details(row) or row.photo_cipher is not None:
+        if self.has_substance(row):
             await self.submit(session, row)
         else:
-            await ReportRows(session).remove(row)  # nothing was said: nothing to verify
+            await self.drop(session, row)  # nothing was said: nothing to verify
 
     async def _submitted(self, session: Session, row: ReportRow) -> None:
         row.submitted_at = self.clock()

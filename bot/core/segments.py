@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 # The GSM 03.38 default alphabet and its extension table (each extension char costs two septets).
@@ -46,3 +47,17 @@ def count_segments(text: str) -> SegmentCount:
             segments, used = segments + 1, 0
         used += size
     return SegmentCount(encoding, units, segments, non_gsm)
+
+
+def gsm_fold(text: str) -> str:
+    """`text` with each letter outside GSM-7 replaced by its unaccented form where that one
+    is GSM-7 ("código" -> "codigo"), as carriers' smart encoding does: a Spanish line then
+    costs GSM-7 segments (160 characters) rather than UCS-2 ones (70)."""
+    folded = []
+    for char in text:
+        if char not in GSM7_BASIC and char not in GSM7_EXTENSION:
+            base = unicodedata.normalize("NFKD", char)[:1]
+            if base and base in GSM7_BASIC:
+                char = base
+        folded.append(char)
+    return "".join(folded)

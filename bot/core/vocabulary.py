@@ -120,3 +120,10 @@ class ReplyTaken(StrEnum):
     ANSWER = "answer"  # the answer to a coordinator's relayed question
     OUTCOME = "outcome"  # YES: they want to hear the outcome
     OTHER = "other"  # none of these: the menu answers it
+
+
+class OutsideArea(StrEnum):
+    """What JOIN with a real ZIP code outside the network's area does (config/zones.yaml)."""
+
+    REFUSE = "refuse"  # nothing is stored; they are told the area
+    NETWORK_WIDE = "network_wide"  # signed up for network-wide alerts only, and told so

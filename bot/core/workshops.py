@@ -22,11 +22,12 @@ from bot.core.audit import Actor, record
 from bot.core.content import DEFAULT_LANGUAGE, Content
 from bot.core.errors import Explained
 from bot.core.i18n import N_, Lang
-from bot.core.vocabulary import WorkshopState
+from bot.core.intents import Intent, Request
+from bot.core.vocabulary import Channel, WorkshopState
 from bot.storage.crypto import Vault
 from bot.storage.db import Database, Session
 from bot.storage.models import SubscriberRow, WorkshopRow
-from bot.storage.outbox import ALL_ZONES, Notice, Outbox, seal_notice
+from bot.storage.outbox import ALL_ZONES, ButtonRows, Notice, Outbox, seal_notice
 from bot.storage.workshops import HAPPENING as HAPPENING  # kept importable from here
 from bot.storage.workshops import WorkshopRows
 
@@ -88,6 +89,10 @@ class Workshop:
         return self.descriptions.get(language) or self.descriptions.get(DEFAULT_LANGUAGE, "")
 
 
+Said = tuple[str, ButtonRows]
+"""A notice's text and its buttons (none on SMS)."""
+
+
 class Workshops:
     def __init__(
         self,
@@ -99,8 +104,12 @@ class Workshops:
         timezone: tzinfo = UTC,
         reminders: Sequence[timedelta] = REMINDERS,
         quiet: tuple[int, int] = (21, 8),
+        buttons: Callable[[Request], str] | None = None,
     ) -> None:
         self.db = db
+        # Packs a subscriber's choice as a Telegram button's data (None without Telegram):
+        # notices to Telegram offer a button where an SMS names a keyword.
+        self.buttons = buttons
         self.vault = vault
         self.content = content
         self.clock = clock
@@ -160,14 +169,17 @@ class Workshops:
                 ):
                     continue  # given in neither their language nor English
                 lang = self._lang(subscriber)
-                text = self._fill(
-                    lang.gettext(
+                said = self._said(
+                    subscriber,
+                    lang,
+                    row,
+                    sms=N_(
                         "New workshop: {title}, {when}, at {place}. Reply WORKSHOPS to save a seat."
                     ),
-                    row,
-                    lang.code,
+                    rich=N_("New workshop: {title}, {when}, at {place}."),
+                    button=N_("Save a seat"),
                 )
-                await self._notice(session, row, subscriber, text, due=due, expires=row.starts_at)
+                await self._notice(session, row, subscriber, said, due=due, expires=row.starts_at)
                 count += 1
             record(session, by, "workshop.announce", f"workshop:{row.id}", now, queued=count)
             return count
@@ -201,14 +213,17 @@ class Workshops:
             told = 0
             for subscriber in await self._coming(session, row.id):
                 lang = self._lang(subscriber)
-                text = self._fill(
-                    lang.gettext(
+                said = self._said(
+                    subscriber,
+                    lang,
+                    row,
+                    sms=N_(
                         "Cancelled: {title}, {when}. We are sorry. Reply WORKSHOPS for the others."
                     ),
-                    row,
-                    lang.code,
+                    rich=N_("Cancelled: {title}, {when}. We are sorry."),
+                    button=N_("Other workshops"),
                 )
-                await self._notice(session, row, subscriber, text, due=now, expires=row.starts_at)
+                await self._notice(session, row, subscriber, said, due=now, expires=row.starts_at)
                 told += 1
             record(session, by, "workshop.cancel", f"workshop:{row.id}", now, told=told)
             return told
@@ -239,6 +254,20 @@ class Workshops:
             return told
 
     # --- subscribers, inside the conversation's transaction -----------------------------
+
+    async def attending(
+        self, session: Session, subscriber: SubscriberRow | None, workshops: Sequence[Workshop]
+    ) -> set[int]:
+        """Which of these workshops the person said they are coming to (and not cancelled)."""
+        if subscriber is None:
+            return set()
+        rsvps = WorkshopRows(session)
+        going = set()
+        for workshop in workshops:
+            answer = await rsvps.rsvp(workshop.id, subscriber.id)
+            if answer is not None and answer.going:
+                going.add(workshop.id)
+        return going
 
     async def listed(self, session: Session, subscriber: SubscriberRow | None) -> list[Workshop]:
         """The next few workshops for this person's zone (every zone if they have none)."""
@@ -285,19 +314,41 @@ class Workshops:
         """One outbox notice per reminder still ahead: due then, void once it starts."""
         now = self.clock()
         lang = self._lang(subscriber)
-        text = self._fill(
-            lang.gettext("Reminder: {title}, {when}, at {place}. Reply WORKSHOPS for details."),
+        said = self._said(
+            subscriber,
+            lang,
             row,
-            lang.code,
+            sms=N_("Reminder: {title}, {when}, at {place}. Reply WORKSHOPS for details."),
+            rich=N_("Reminder: {title}, {when}, at {place}."),
+            button=N_("Workshops"),
         )
         for before in self.reminders:
             due = row.starts_at - before
             if due <= now:
                 continue
-            await self._notice(session, row, subscriber, text, due=due, expires=row.starts_at)
+            await self._notice(session, row, subscriber, said, due=due, expires=row.starts_at)
 
     def _lang(self, subscriber: SubscriberRow) -> Lang:
         return self.content.speaking(subscriber.language)
+
+    def _said(
+        self,
+        subscriber: SubscriberRow,
+        lang: Lang,
+        row: WorkshopRow,
+        *,
+        sms: str,
+        rich: str,
+        button: str,
+    ) -> Said:
+        """A notice as the subscriber's channel says it: on SMS the keyword to reply, on
+        Telegram a button for the workshops list (where each has its RSVP button)."""
+        if subscriber.channel == Channel.SMS:
+            return self._fill(lang.gettext(sms), row, lang.code), ()
+        text = self._fill(lang.gettext(rich), row, lang.code)
+        if self.buttons is None:
+            return text, ()
+        return text, (((lang.gettext(button), self.buttons(Request(Intent.WORKSHOPS))),),)
 
     def _fill(self, message: str, row: WorkshopRow, language: str) -> str:
         """A translated message about the workshop with its title, start and place filled in
@@ -311,16 +362,17 @@ class Workshops:
         session: Session,
         row: WorkshopRow,
         subscriber: SubscriberRow,
-        text: str,
+        said: str | Said,
         *,
         due: datetime,
         expires: datetime,
     ) -> None:
+        text, buttons = (said, ()) if isinstance(said, str) else said
         await Outbox(session).enqueue_notice(
             Notice(
                 channel=subscriber.channel,
                 language=subscriber.language,
-                body_cipher=seal_notice(self.vault, text),
+                body_cipher=seal_notice(self.vault, text, buttons),
                 expires_at=expires,
                 ref=_ref(row.id),
                 subscriber_id=subscriber.id,

@@ -17,9 +17,14 @@ Choices where Twilio's documentation leaves room:
 * An invalid ``ValidityPeriod`` (not an integer in 1..36000) is 400 with code 21624
   ("Invalid validity period value"), the code Twilio's error catalogue gives for it.
 * The opt-out keywords are Twilio's current defaults for long codes, which add REVOKE and
-  OPTOUT to the classic six. Twilio's own automatic STOP/START/HELP replies are not sent;
-  the bot's TwiML reply to a number that has just opted out is recorded as failed (21610),
-  because Twilio blocks it too.
+  OPTOUT to the classic six; the opt-in keywords are START, YES and UNSTOP, or those an
+  account's Advanced Opt-Out adds (``opt_in_keywords``). Keywords match the whole message,
+  trimmed, in any case ("STOP PLEASE" is no keyword). Twilio's own automatic replies to
+  STOP, START (to a number that was opted out) and HELP are sent (``via="provider"``, its
+  documented default wording, or ``provider_replies``), except to a number that is opted
+  out: nothing reaches one, replies included, so the bot's TwiML reply to it is recorded as
+  failed (21610).
+* An inbound text over 1,600 characters reaches the webhook cut to 1,600, as Twilio's does.
 * Error bodies use Twilio's legacy shape ``{code, message, more_info, status}``, which the
   client raises as ``TwilioRestException``; injected failures use code 20000 + status.
 
@@ -38,7 +43,7 @@ import logging
 import secrets
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -66,6 +71,15 @@ OPT_OUT_KEYWORDS = frozenset(
     {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
 )
 OPT_IN_KEYWORDS = frozenset({"START", "YES", "UNSTOP"})
+MAX_BODY = 1600  # characters Twilio passes on of an inbound text
+# Twilio's default automatic replies (Advanced Opt-Out lets an account write its own).
+PROVIDER_REPLIES = {
+    "STOP": "You have successfully been unsubscribed. You will not receive any more messages "
+    "from this number. Reply START to resubscribe.",
+    "START": "You have successfully been re-subscribed to messages from this number. Reply "
+    "HELP for help. Reply STOP to unsubscribe. Msg&Data Rates May Apply.",
+    "HELP": "Reply STOP to unsubscribe. Msg&Data Rates May Apply.",
+}
 HELP_KEYWORDS = frozenset({"HELP", "INFO"})
 
 
@@ -77,7 +91,7 @@ class Sms:
     from_: str
     body: str
     sid: str | None
-    via: Literal["api", "twiml"]
+    via: Literal["api", "twiml", "provider"]  # provider: Twilio's own STOP/START/HELP reply
     status: str  # Twilio's message status: queued, accepted, sent, delivered, failed …
     segments: int
     encoding: Literal["GSM-7", "UCS-2"]
@@ -112,6 +126,8 @@ class FakeTwilio:
         auto_status: bool = True,
         status_delay: float = 0.01,
         advanced_opt_out: bool = False,
+        opt_in_keywords: Iterable[str] = OPT_IN_KEYWORDS,
+        provider_replies: dict[str, str] | None = None,
     ) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
@@ -121,6 +137,10 @@ class FakeTwilio:
         self.auto_status = auto_status
         self.status_delay = status_delay
         self.advanced_opt_out = advanced_opt_out
+        self.opt_in_keywords = frozenset(k.upper() for k in opt_in_keywords)
+        self.provider_replies = dict(
+            PROVIDER_REPLIES if provider_replies is None else provider_replies
+        )
 
         self.sent: list[Sms] = []
         self.opted_out: set[str] = set()
@@ -165,16 +185,25 @@ class FakeTwilio:
         """A phone texts ``body`` to the bot's number; posts the webhook as Twilio does."""
         if self.webhook_url is None:
             raise RuntimeError("set webhook_url to the bot's inbound SMS URL first")
+        body = body[:MAX_BODY]
         keyword = body.strip().upper()
         opt_out_type: str | None = None
+        was_out = from_number in self.opted_out
         if keyword in OPT_OUT_KEYWORDS:
             self.opted_out.add(from_number)
             opt_out_type = "STOP"
-        elif keyword in OPT_IN_KEYWORDS:
+        elif keyword in self.opt_in_keywords:
             self.opted_out.discard(from_number)
             opt_out_type = "START"
         elif keyword in HELP_KEYWORDS:
             opt_out_type = "HELP"
+        reply = self.provider_replies.get(opt_out_type or "")
+        # Nothing reaches an opted-out number, not even HELP's reply; "re-subscribed" is said
+        # only to a number that was opted out (a YES to anything else is just a message).
+        if (opt_out_type == "HELP" and was_out) or (opt_out_type == "START" and not was_out):
+            reply = None
+        if reply:
+            await self._record_provider(from_number, reply)
         sid = _sid("SM")
         segments, _ = _segments(body)
         form = {
@@ -464,6 +493,22 @@ class FakeTwilio:
             except Exception:
                 # A broken observer must not break the API or the webhook round trip.
                 log.exception("a FakeTwilio listener failed")
+
+    async def _record_provider(self, to: str, body: str) -> None:
+        segments, encoding = _segments(body)
+        await self._append(
+            Sms(
+                to=to,
+                from_=self.phone_number,
+                body=body,
+                sid=None,
+                via="provider",
+                status="sent",
+                segments=segments,
+                encoding=encoding,
+                at=time.monotonic(),
+            )
+        )
 
     async def _record_twiml(self, to: str, body: str) -> None:
         segments, encoding = _segments(body)

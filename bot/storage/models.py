@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -78,6 +79,9 @@ class SubscriberRow(Base):
     consent_via: Mapped[str | None] = mapped_column(String(32))
     status_changed_at: Mapped[datetime]
     created_at: Mapped[datetime]
+    # SMS: the provider blocks this number (it texted one of Twilio's opt-out keywords and no
+    # opt-in keyword since), so nothing the bot sends can reach it, replies included.
+    provider_blocked: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     consents: Mapped[list[ConsentRow]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan", passive_deletes=True

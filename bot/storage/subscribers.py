@@ -73,6 +73,29 @@ class Subscribers:
         await self.session.flush()
         return row
 
+    async def add_opted_out(
+        self, channel: str, address: str, *, language: str, via: str, now: datetime
+    ) -> SubscriberRow:
+        """Someone who never signed up but opted out at the provider (STOP as a first
+        message): kept, opted out, so that a later sign-up is checked against the block."""
+        row = SubscriberRow(
+            channel=channel,
+            address_index=self.vault.index(address),
+            address_cipher=self.vault.encrypt(address),
+            language=language,
+            zone=None,
+            topics=[],
+            status=SubscriberStatus.OPTED_OUT,
+            consent_at=None,
+            consent_via=None,
+            status_changed_at=now,
+            created_at=now,
+        )
+        self.session.add(row)
+        row.consents.append(ConsentRow(action=ConsentAction.OPT_OUT, via=via, at=now))
+        await self.session.flush()
+        return row
+
     def set_status(
         self, row: SubscriberRow, status: SubscriberStatus, *, via: str, now: datetime
     ) -> None:

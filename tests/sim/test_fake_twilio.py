@@ -19,6 +19,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
+from bot.sim import fake_twilio
 from bot.sim.fake_twilio import FakeTwilio, _segments
 from bot.sim.serve import RunningServer, serve
 
@@ -225,8 +226,12 @@ async def test_stop_blocks_api_sends_until_start(world: World) -> None:
     await world.client.messages.create_async(to=OTHER, from_="+13125550100", body="Alerta")
     start = await world.fake.text(PHONE, "START")
     assert world.phone_bot.forms[-1]["OptOutType"] == "START"
-    # The reply to START is delivered; Twilio's own confirmations are not emulated.
-    assert [s.body for s in world.fake.inbox(PHONE)] == start.replies
+    # Twilio's own confirmations (Advanced Opt-Out's, here its default wording) and the
+    # bot's reply to START are delivered; nothing reached the phone while it was opted out.
+    inbox = world.fake.inbox(PHONE)
+    assert [s.via for s in inbox] == ["provider", "provider", *["twiml"] * len(start.replies)]
+    assert "Reply START" in inbox[0].body and "re-subscribed" in inbox[1].body
+    assert [s.body for s in inbox if s.via == "twiml"] == start.replies
     await world.client.messages.create_async(to=PHONE, from_="+13125550100", body="Alerta")
     await world.fake.text(PHONE, "Help")
     assert world.phone_bot.forms[-1]["OptOutType"] == "HELP"
@@ -235,8 +240,18 @@ async def test_stop_blocks_api_sends_until_start(world: World) -> None:
 async def test_reply_to_a_stop_is_blocked_like_twilio_does(world: World) -> None:
     result = await world.fake.text(PHONE, "UNSUBSCRIBE")
     assert result.replies == ["Recibido: UNSUBSCRIBE", "Reply HELP for help"]
-    assert world.fake.inbox(PHONE) == []
-    assert {s.status for s in world.fake.sent} == {"failed"}
+    # Only Twilio's own confirmation reaches the phone; the bot's TwiML reply is blocked.
+    assert [(s.via, s.body) for s in world.fake.inbox(PHONE)] == [
+        ("provider", fake_twilio.PROVIDER_REPLIES["STOP"])
+    ]
+    assert {s.status for s in world.fake.sent if s.via == "twiml"} == {"failed"}
+    # Opted out, HELP gets nothing from Twilio either; "STOP please" is no keyword at all.
+    before = len(world.fake.sent)
+    await world.fake.text(PHONE, "HELP")
+    assert {s.via for s in world.fake.sent[before:]} <= {"twiml"}
+    assert world.fake.opted_out == {PHONE}
+    await world.fake.text(OTHER, "STOP please")
+    assert OTHER not in world.fake.opted_out
     assert "OptOutType" not in world.phone_bot.forms[-1]  # advanced opt-out is off
 
 

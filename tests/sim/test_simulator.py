@@ -252,7 +252,9 @@ async def test_gsm_text_and_replies_to_an_opted_out_number_show_as_failed(sim: S
         await sim.simulator.send(phone["id"], "STOP")
         typed = await events.next("message")
         assert (typed["segments"], typed["encoding"], typed["non_gsm"]) == (1, "GSM-7", [])
+        twilios = await events.next("message")  # Twilio's own confirmation reaches the phone
         reply = await events.next("message")
+    assert twilios["status"] == "sent" and "Reply START" in twilios["text"]
     assert reply["status"] == "failed"
     assert reply["text"] == "Recibido: STOP"
 

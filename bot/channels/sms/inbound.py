@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import phonenumbers
 
@@ -12,6 +12,12 @@ from bot.core.keywords import parse_text
 from bot.core.vocabulary import Channel
 
 DEFAULT_REGION = "US"
+# Twilio's opt-out keywords for long codes: the whole message, any case. Advanced Opt-Out
+# names its own (and says so in OptOutType); without it, these are the ones that block.
+TWILIO_OPT_OUT = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
+)
+TWILIO_OPT_IN = ("START", "UNSTOP", "YES")  # Twilio's defaults; TWILIO_OPT_IN_KEYWORDS adds
 
 
 def normalize_number(raw: str, region: str = DEFAULT_REGION) -> str | None:
@@ -25,18 +31,27 @@ def normalize_number(raw: str, region: str = DEFAULT_REGION) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def read_inbound(form: Mapping[str, str], content: Content) -> Inbound | None:
+def read_inbound(
+    form: Mapping[str, str], content: Content, opt_in_keywords: Sequence[str] = TWILIO_OPT_IN
+) -> Inbound | None:
     """The conversation's view of one inbound SMS; None if the sender is not a valid number."""
     address = normalize_number(form.get("From", ""))
     if address is None:
         return None
+    body = form.get("Body", "")
     names = {content.language_name(code): code for code in content.languages}
-    request = parse_text(form.get("Body", ""), names, len(TOPIC_KEYS))
+    request = parse_text(body, names, len(TOPIC_KEYS))
+    # Twilio matches its keywords against the whole message, trimmed, in any case; with
+    # Advanced Opt-Out it also tells us which kind it matched.
+    word = body.strip().upper()
+    kind = form.get("OptOutType", "").upper()
     return Inbound(
         channel=Channel.SMS,
         address=address,
         request=request,
         # With Advanced Opt-Out, Twilio has already replied to STOP, START and HELP.
-        provider_answered=bool(form.get("OptOutType")),
-        text=form.get("Body", "").strip(),
+        provider_answered=bool(kind),
+        provider_opt_out=kind == "STOP" or (not kind and word in TWILIO_OPT_OUT),
+        provider_opt_in=kind == "START" or (not kind and word in opt_in_keywords),
+        text=body.strip(),
     )

@@ -98,7 +98,7 @@ class SmsWebhook:
         form = await self.signed_form(request, self.url, PATH)
         if form is None:
             return forbidden()
-        inbound = read_inbound(form, self.content)
+        inbound = read_inbound(form, self.content, self.conversation.opt_in_keywords)
         if inbound is None:
             log.info("sms from an invalid number ignored")
             return Response(render_twiml([]), media_type=TWIML)

@@ -132,7 +132,17 @@ class ReportStep(CallbackData, prefix="report"):
 
 @dataclass(frozen=True)
 class Rsvp(CallbackData, prefix="rsvp"):
-    arg: str  # core's RSVP argument: "2", "no:2"
+    arg: str  # core's RSVP argument: "2", "no 2"
+
+
+@dataclass(frozen=True)
+class WorkshopList(CallbackData, prefix="workshops"):
+    pass
+
+
+@dataclass(frozen=True)
+class StartReport(CallbackData, prefix="newreport"):
+    pass
 
 
 def for_request(request: Request) -> CallbackData:
@@ -149,6 +159,10 @@ def for_request(request: Request) -> CallbackData:
             return ReportStep(arg)
         case Intent.RSVP:
             return Rsvp(arg)
+        case Intent.WORKSHOPS:
+            return WorkshopList()
+        case Intent.REPORT:
+            return StartReport()
         case _:
             return Help()
 
@@ -172,6 +186,10 @@ def request_of(button: CallbackData) -> Request | None:
             return Request(Intent.REPORT_ACTION, action)
         case Rsvp(arg=arg):
             return Request(Intent.RSVP, arg)
+        case WorkshopList():
+            return Request(Intent.WORKSHOPS)
+        case StartReport():
+            return Request(Intent.REPORT)
     return None
 
 

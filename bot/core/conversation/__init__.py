@@ -11,7 +11,9 @@ turn in `turn`. The types channels use are in `messages`, re-exported here.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from bot.core.content import Content, is_real_zip
@@ -22,6 +24,7 @@ from bot.core.conversation.reports import ReportAnswers
 from bot.core.conversation.rights import RightsAnswers
 from bot.core.conversation.workshops import WorkshopAnswers
 from bot.core.intents import Intent
+from bot.core.reporting import looks_like_report
 from bot.core.reports import Reports
 from bot.core.vocabulary import SubscriberStatus
 from bot.core.workshops import Workshops
@@ -29,7 +32,11 @@ from bot.storage.crypto import Vault
 from bot.storage.db import Conflict, Database
 from bot.storage.subscribers import Subscribers
 
+log = logging.getLogger(__name__)
+
 __all__ = ["Attachment", "Choice", "Conversation", "Inbound", "Reply", "Style", "ZoneCheck"]
+
+LONG_SMS = 160  # characters: more than one segment of free text
 
 # What may answer an open report: free text (MENU), a photo, its buttons, and on SMS a bare
 # ZIP code or number (the place, an answer) rather than a change of zone or a rights topic.
@@ -49,6 +56,8 @@ class Conversation:
         clock: Callable[[], datetime],
         reports: Reports | None = None,
         workshops: Workshops | None = None,
+        *,
+        opt_in_keywords: tuple[str, ...] = ("START", "UNSTOP", "YES"),
     ) -> None:
         self.db = db
         self.vault = vault
@@ -56,6 +65,9 @@ class Conversation:
         self.clock = clock
         self.reports = reports
         self.workshops = workshops
+        # The keywords that lift Twilio's block after a STOP (TWILIO_OPT_IN_KEYWORDS); the
+        # first is the one every STOP confirmation names.
+        self.opt_in_keywords = opt_in_keywords
 
     def check_zone(self, zip_code: str) -> ZoneCheck:
         if self.content.zones.name_of(zip_code) is not None:
@@ -88,6 +100,15 @@ class _Turn(ConsentAnswers, PreferenceAnswers, RightsAnswers, WorkshopAnswers, R
             self.subscribers.set_status(
                 self.row, SubscriberStatus.OPTED_OUT, via="unblocked", now=self.now
             )
+        if self.sms and self.row is not None and self.row.provider_blocked:
+            if not self.inbound.provider_opt_in:
+                return await self._while_blocked()
+            # START (or YES, or a keyword the account added): Twilio delivers again, so this
+            # is a sign-up, whatever the word means elsewhere (YES to a report's outcome).
+            self.row.provider_blocked = False
+            if intent is not Intent.SUBSCRIBE:
+                self.request = replace(self.request, intent=Intent.SUBSCRIBE, arg=None)
+                intent = Intent.SUBSCRIBE
         silenced = self.sms and self.row is not None and not self.active
         if silenced and intent not in (Intent.SUBSCRIBE, Intent.HELP):
             # Carrier rules: after STOP, silence until they opt in again; HELP still answers.
@@ -107,6 +128,11 @@ class _Turn(ConsentAnswers, PreferenceAnswers, RightsAnswers, WorkshopAnswers, R
             )
             if pending is not None:
                 return await self.report_reply(self.c.reports, pending)
+        if self.sms and intent is Intent.MENU and self._long_report():
+            # More than one SMS of free text about agents or a place: the person is telling us
+            # what they see, not asking for the menu (Twilio cuts it at 1,600 characters).
+            self.request = replace(self.request, intent=Intent.REPORT, arg=text)
+            intent = Intent.REPORT
         handler = {
             Intent.SUBSCRIBE: self.subscribe,
             Intent.STOP: self.stop,
@@ -124,6 +150,10 @@ class _Turn(ConsentAnswers, PreferenceAnswers, RightsAnswers, WorkshopAnswers, R
             Intent.MENU: self.menu,
         }[intent]
         replies = await handler()
+        if self.inbound.provider_opt_out and intent is Intent.STOP:
+            # Twilio blocks this number now and answers STOP itself (its confirmation names
+            # START); ours would only fail, so none is sent.
+            return []
         if self.inbound.provider_answered and intent in (
             Intent.SUBSCRIBE,
             Intent.STOP,
@@ -131,3 +161,18 @@ class _Turn(ConsentAnswers, PreferenceAnswers, RightsAnswers, WorkshopAnswers, R
         ):
             return []
         return replies
+
+    async def _while_blocked(self) -> list[Reply]:
+        """Twilio blocks this number until it texts an opt-in keyword: nothing the bot sends
+        can reach it, replies included, so nothing is sent and nobody is marked active (the
+        STOP confirmation told them to text START). A report is still taken: a safety matter."""
+        request = self.request
+        if request.intent is Intent.REPORT and request.arg and self.c.reports is not None:
+            await self._take_sms_report(self.c.reports, request.arg)
+        elif request.intent is Intent.SUBSCRIBE:
+            log.info("sign-up from a number the provider still blocks: not subscribed")
+        return []
+
+    def _long_report(self) -> bool:
+        text = self.inbound.text or ""
+        return len(text) > LONG_SMS and looks_like_report(text)

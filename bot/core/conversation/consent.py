@@ -10,12 +10,14 @@ from bot.core.content import DEFAULT_LANGUAGE
 from bot.core.conversation.messages import Choice, Reply, ZoneCheck
 from bot.core.conversation.preferences import PreferenceAnswers
 from bot.core.subscribers import DEFAULT_TOPICS
-from bot.core.vocabulary import SubscriberStatus
+from bot.core.vocabulary import OutsideArea, SubscriberStatus
 
 
 class ConsentAnswers(PreferenceAnswers):
     """Answers to JOIN, STOP and HELP. Signing up may set a zone and offers the languages,
     so consent builds on the preferences."""
+
+    _wide = False  # this sign-up is for network-wide alerts only (a ZIP outside the area)
 
     async def subscribe(self) -> list[Reply]:
         _ = self._
@@ -23,10 +25,18 @@ class ConsentAnswers(PreferenceAnswers):
         zip_code = self.request.arg
         zone_note: str | None = None
         zone: str | None = None
+        self._wide = False
         if zip_code:
             check = self.c.check_zone(zip_code)
+            wide = self.content.zones.outside is OutsideArea.NETWORK_WIDE
             if check is ZoneCheck.IN_AREA:
                 zone = zip_code
+            elif check is ZoneCheck.OUTSIDE_AREA and wide:
+                self._wide = True
+            elif not self.active:
+                # Not a sign-up: nothing is stored, no consent recorded, and the menu does
+                # not treat them as subscribed. They hear why, and what would work.
+                return [Reply(self._zone_problem(zip_code, check))]
             else:
                 zone_note = self._zone_problem(zip_code, check)
         was_active = self.active
@@ -51,6 +61,8 @@ class ConsentAnswers(PreferenceAnswers):
         replies = [Reply(self._welcome(already=was_active), self._welcome_choices())]
         if zone_note:
             replies.append(Reply(zone_note))
+        elif self._wide:
+            pass  # their ZIP is outside the area: asking for one would only repeat it
         elif self.row.zone is None and (self.sms or self.request.keyword_language):
             # On Telegram without a language in the link, the language buttons come first
             # and the ZIP prompt follows the choice.
@@ -65,10 +77,17 @@ class ConsentAnswers(PreferenceAnswers):
             "program": network.name,
             "zone": self._zone_label(zone),
             "frequency": network.in_language(network.alert_frequency, self.lang.code),
+            "area": self.content.zones.area_name(self.lang.code),
         }
         if self.sms:
             # CTIA opt-in confirmation: program, what and how often, rates, HELP, STOP.
-            if zone:
+            if self._wide:
+                text = _(
+                    "{program}: you're signed up for verified alerts sent to the whole network "
+                    "(your ZIP code is outside {area}) and know-your-rights info ({frequency}). "
+                    "Msg & data rates may apply. Reply HELP for help, STOP to opt out."
+                )
+            elif zone:
                 text = _(
                     "{program}: you're signed up for verified alerts for {zone} and "
                     "know-your-rights info ({frequency}). Msg & data rates may apply. "
@@ -82,7 +101,13 @@ class ConsentAnswers(PreferenceAnswers):
                 )
             return text.format(**values)
         lead = _("You're already signed up.") if already else _("Welcome to {program}.")
-        if zone:
+        if self._wide:
+            body = _(
+                "Your ZIP code is outside {area}: you'll receive the verified alerts sent to the "
+                "whole network, workshop reminders, and know-your-rights answers whenever you "
+                "ask ({frequency}). We never ask for your name or location."
+            )
+        elif zone:
             body = _(
                 "You'll receive verified alerts about immigration enforcement in {zone}, "
                 "workshop reminders, and know-your-rights answers whenever you ask "
@@ -106,6 +131,18 @@ class ConsentAnswers(PreferenceAnswers):
 
     async def stop(self) -> list[Reply]:
         _ = self._
+        if self.sms and self.inbound.provider_opt_out:
+            # Twilio blocks the number from now on: mirror it, so that a later JOIN (which
+            # Twilio does not treat as opting in) is not taken for a reachable subscriber.
+            if self.row is None:
+                self.row = await self.subscribers.add_opted_out(
+                    self.inbound.channel,
+                    self.inbound.address,
+                    language=self.lang.code,
+                    via=self._via(),
+                    now=self.now,
+                )
+            self.row.provider_blocked = True
         if self.row is None or not self.active:
             if self.sms and self.row is not None:
                 return []  # confirmed once already: silence
@@ -122,8 +159,8 @@ class ConsentAnswers(PreferenceAnswers):
         if self.sms:
             return _(
                 "{program}: you're unsubscribed and will get no more messages. "
-                "Reply START to sign up again."
-            ).format(program=self.content.network.name)
+                "Reply {start} to sign up again."
+            ).format(program=self.content.network.name, start=self.c.opt_in_keywords[0])
         return _(
             "You're unsubscribed: no more alerts or reminders. Send /start to sign up again, "
             "or /rights any time."

@@ -55,6 +55,10 @@ class Inbound:
     client_language: str | None = None
     # Twilio's Advanced Opt-Out already answered STOP/START/HELP: record, don't answer again.
     provider_answered: bool = False
+    # The message was one of the provider's own opt-out keywords (it now blocks the number)
+    # or opt-in keywords (it lifts that block): the bot mirrors what the provider will do.
+    provider_opt_out: bool = False
+    provider_opt_in: bool = False
     # The message as sent (free text answers a report's question) and a photo's file id.
     # Kept in memory for this turn only; a report stores what it needs encrypted.
     text: str | None = None

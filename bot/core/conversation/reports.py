@@ -143,6 +143,24 @@ class ReportAnswers(BaseTurn):
         return await self.menu()
 
     async def _submit_draft(self, reports: Reports, row: ReportRow) -> list[Reply]:
+        _ = self._
+        if not reports.has_substance(row):
+            # Send now before saying anything: asked once more, then dropped, in words.
+            if reports.ask_again(row):
+                return [
+                    Reply(_("A report needs at least what you see or where it is.")),
+                    self._report_question(row.step or ""),
+                ]
+            await reports.drop(self.session, row)
+            # (A guided report is Telegram's: SMS takes a report in one message.)
+            return [
+                Reply(
+                    _(
+                        "Nothing was sent: a report needs what you see or where. Send /report "
+                        "to start again."
+                    )
+                )
+            ]
         await reports.submit(self.session, row)
         return [self._receipt_reply(row.id)]
 

@@ -51,9 +51,16 @@ class WorkshopAnswers(BaseTurn):
             )
             if workshop.description(code):
                 lines.append(f"   {workshop.description(code)}")
+        # One button per workshop: to come, or, for one they are coming to, to cancel.
+        going = await workshops.attending(self.session, self.row, listed)
         choices = tuple(
-            Choice(_("I'm coming to {number}").format(number=n), Request(Intent.RSVP, str(n)))
-            for n in range(1, len(listed) + 1)
+            Choice(
+                _("I can't come to {number}").format(number=n),
+                Request(Intent.RSVP, f"no {n}"),
+            )
+            if w.id in going
+            else Choice(_("I'm coming to {number}").format(number=n), Request(Intent.RSVP, str(n)))
+            for n, w in enumerate(listed, start=1)
         )
         return [Reply("\n".join(lines), choices)]
 
@@ -93,20 +100,27 @@ class WorkshopAnswers(BaseTurn):
                     )
                 )
             ]
+        values = {
+            "number": numbers[0],
+            "title": workshop.title(code),
+            "when": workshops.when(workshop.starts_at, code),
+            "place": workshop.place,
+        }
+        if self.sms:
+            text = _(
+                "See you at {title}, {when}, at {place}. We will remind you the day before "
+                "and 2 hours before. RSVP NO {number} if you cannot come."
+            )
+            return [Reply(text.format(**values))]
+        # Telegram: a button to cancel, and the calendar file (an SMS can carry neither).
+        text = _(
+            "See you at {title}, {when}, at {place}. We will remind you the day before "
+            "and 2 hours before."
+        )
         return [
             Reply(
-                _(
-                    "See you at {title}, {when}, at {place}. We will remind you the day before "
-                    "and 2 hours before. RSVP NO {number} if you cannot come."
-                ).format(
-                    number=numbers[0],
-                    title=workshop.title(code),
-                    when=workshops.when(workshop.starts_at, code),
-                    place=workshop.place,
-                ),
-                # Telegram gets the calendar file with it; an SMS cannot carry one.
-                attachment=None
-                if self.sms
-                else Attachment(f"workshop-{workshop.id}.ics", calendar_file(workshop, code)),
+                text.format(**values),
+                (Choice(_("I can't come"), Request(Intent.RSVP, f"no {numbers[0]}")),),
+                attachment=Attachment(f"workshop-{workshop.id}.ics", calendar_file(workshop, code)),
             )
         ]
