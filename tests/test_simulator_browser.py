@@ -291,6 +291,20 @@ async def test_a_workshop_rsvp_on_telegram_downloads_its_calendar_file(
         for other in (f"{phone}/documents/{int(message_id) + 1000}", f"ana/documents/{message_id}"):
             assert (await client.get(f"{demo}/sim/api/phones/{other}")).status_code == 404
 
+    # Telegram never names an SMS keyword: the RSVP is cancelled by its button.
+    seat = bot_bubbles(page, phone).filter(has_text="See you at")
+    await expect(seat).not_to_contain_text("RSVP NO")
+    await seat.get_by_test_id("inline-button").filter(has_text="I can't come").click()
+    await expect(bot_bubbles(page, phone).filter(has_text="you are not coming")).to_have_count(
+        1, timeout=10_000
+    )
+    await type_as(page, phone, "/workshops")
+    listings = bot_bubbles(page, phone).filter(has_text="Next know-your-rights workshops")
+    await expect(listings).to_have_count(2, timeout=10_000)
+    await expect(
+        listings.last.get_by_test_id("inline-button").filter(has_text="I'm coming to 1")
+    ).to_have_count(1)
+
 
 async def test_the_header_and_suggestions_follow_what_the_bot_stores(
     demo: str, browser: Browser
