@@ -494,7 +494,7 @@ function updateHeader(card, phone) {
   card.badge.textContent = t("coordinatorBadge");
   card.badge.hidden = phone.role !== "coordinator";
   card.channel.textContent = phone.kind === "sms" ? t("kindSms") : t("kindTelegram");
-  card.address.textContent = phone.kind === "sms" ? formatNumber(phone.address) : `@${phone.address}`;
+  card.address.textContent = phone.kind === "sms" ? formatNumber(phone.address) : `chat ${phone.address}`;
   // What the bot stores about the person, once it has them; until then, what the phone was added with.
   const known = phone.standing;
   const lang = known?.language || phone.language;
