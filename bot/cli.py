@@ -241,7 +241,13 @@ def alerts_send(
     text: Annotated[str, typer.Option(help="The English text (every language falls back to it)")],
     text_es: Annotated[str | None, typer.Option(help="The Spanish text")] = None,
     kind: Annotated[
-        AlertKind, typer.Option("--type", help="alert, update, correction or all_clear")
+        AlertKind,
+        typer.Option(
+            "--type",
+            parser=hyphenated(AlertKind),
+            metavar="alert|update|correction|all-clear",
+            help="alert, update, correction or all-clear (all_clear works too)",
+        ),
     ] = AlertKind.ALERT,
     refers: Annotated[
         int | None, typer.Option(help="The alert an update, correction or all-clear follows")
@@ -452,6 +458,24 @@ def parse_local(value: str, zone: tzinfo) -> datetime:
 
 def _codes(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def hyphenated(kind: type[E]) -> Callable[[str], E]:
+    """A multi-word value as the contract spells it (`all-clear`), or with an underscore."""
+
+    def parse(value: str) -> E:
+        if isinstance(value, kind):  # the default, already parsed
+            return value
+        try:
+            return kind(value.strip().lower().replace("-", "_"))
+        except ValueError:
+            choices = ", ".join(member.value.replace("_", "-") for member in kind)
+            raise typer.BadParameter(f"one of {choices}") from None
+
+    return parse
 
 
 def parse_zones(value: str, settings: Settings) -> tuple[str, ...]:

@@ -6,10 +6,11 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner, Result
 
 from bot.cli import app as cli
-from bot.core.vocabulary import Channel
+from bot.core.vocabulary import AlertKind, Channel
 from bot.delivery.worker import Worker
 from tests.conftest import DATA_KEY, Bot
 from tests.test_alerts import finished
@@ -104,3 +105,25 @@ async def test_a_bad_alert_is_refused_with_the_reason(
         "--yes",
     )
     assert bad_expiry.exit_code == 2
+
+
+@pytest.mark.parametrize("spelling", ["all-clear", "all_clear", "ALL-CLEAR"])
+async def test_multi_word_values_take_the_contracts_hyphen_or_an_underscore(
+    bot: Bot, worker: Worker, database_url: str, tmp_path: Path, spelling: str
+) -> None:
+    await bot.twilio.text("+13125550143", "JOIN 60629")
+    first = await rrbot(
+        database_url, tmp_path, "alerts", "send", "--zones", "60629", "--text", "Agents at 63rd.",
+        "--yes",
+    )  # fmt: skip
+    original = int(first.stdout.strip().splitlines()[-1])
+    await finished(bot, original)
+    clear = await rrbot(
+        database_url, tmp_path, "alerts", "send", "--zones", "60629", "--type", spelling,
+        "--refers", str(original), "--text", "They have left.", "--yes",
+    )  # fmt: skip
+    assert clear.exit_code == 0, clear.output
+    assert (await bot.services.alerts.get(original + 1)).kind is AlertKind.ALL_CLEAR
+    wrong = await rrbot(database_url, tmp_path, "alerts", "send", "--zones", "all", "--type",
+                        "allclear", "--text", "x", "--yes")  # fmt: skip
+    assert wrong.exit_code == 2 and "all-clear" in wrong.output
