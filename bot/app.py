@@ -29,6 +29,7 @@ from bot.core.content import Content, load_content
 from bot.core.conversation import Conversation
 from bot.core.coordinators import Coordinators
 from bot.core.flows import Flows
+from bot.core.inbox import Inbox
 from bot.core.reports import Reports
 from bot.core.subscribers import SubscriberDirectory
 from bot.core.workshops import Workshops
@@ -65,6 +66,7 @@ class Services:
     metrics: Metrics
     coordinators: Coordinators
     flows: Flows
+    inbox: Inbox
     alerts: Alerts
     reports: Reports
     workshops: Workshops
@@ -122,6 +124,7 @@ def build_services(settings: Settings, *, clock: Clock = utcnow) -> Services:
         metrics=Metrics(),
         coordinators=Coordinators(db, vault, clock),
         flows=Flows(db, vault, clock),
+        inbox=Inbox(db, vault, clock),
         alerts=Alerts(
             db,
             content,
@@ -181,6 +184,11 @@ def build_worker(
     return worker
 
 
+def build_upkeep(services: Services) -> Upkeep:
+    """The periodic upkeep: reports, flows, alert drafts, and the inbox's handled updates."""
+    return Upkeep(services.reports, services.flows, services.alerts, inbox=services.inbox)
+
+
 def build_web(
     services: Services,
     *,
@@ -210,7 +218,7 @@ def build_web(
             timezone=settings.zone,
             pacer=services.pacers["telegram"],
         )
-        telegram = TelegramChannel(settings, handlers, services.metrics)
+        telegram = TelegramChannel(settings, handlers, services.metrics, services.inbox)
         routes += telegram.routes()
         components.append(telegram)
         components.append(
@@ -256,9 +264,7 @@ def serve(settings: Settings, *, with_worker: bool = True) -> None:
     logs.configure(settings.log_level)
     services = build_services(settings)
     on_top: list[Component] = (
-        [build_worker(services), Upkeep(services.reports, services.flows, services.alerts)]
-        if with_worker
-        else []
+        [build_worker(services), build_upkeep(services)] if with_worker else []
     )
     server = uvicorn.Server(uvicorn_config(build_web(services, on_top=on_top), settings))
     settle_heap()
@@ -305,7 +311,7 @@ async def work(settings: Settings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     await check_current(services.db)
-    upkeep = Upkeep(services.reports, services.flows, services.alerts)
+    upkeep = build_upkeep(services)
     await worker.start()
     await upkeep.start()
     settle_heap()

@@ -27,7 +27,7 @@ from bot.core.audit import Actor
 from bot.core.content import load_content
 from bot.core.coordinators import Coordinator, CoordinatorError
 from bot.core.parse import ParseError, duration, local_time, zone_list
-from bot.core.vocabulary import AlertKind, Role
+from bot.core.vocabulary import AlertKind, InboxStatus, Role
 from bot.core.workshops import DEFAULT_MINUTES, WorkshopError, WorkshopPlan, series
 from bot.settings import Settings, SettingsError, load_settings
 
@@ -60,6 +60,11 @@ app.add_typer(reports_app, name="reports")
 app.add_typer(stats_app, name="stats")
 workshops_app = typer.Typer(help="Know-your-rights workshops.", no_args_is_help=True)
 app.add_typer(workshops_app, name="workshops")
+inbox_app = typer.Typer(
+    help="Telegram updates stored until handled, and the ones set aside (never their content).",
+    no_args_is_help=True,
+)
+app.add_typer(inbox_app, name="inbox")
 
 T = TypeVar("T")
 
@@ -367,6 +372,46 @@ def reports_list(
         table.add_row(str(r.id), r.zone or "unknown", r.status.value,
                       "-" if minutes is None else str(minutes), r.claimed_by or "")  # fmt: skip
     console.print(table)
+
+
+@inbox_app.command("list")
+def inbox_list(
+    every: Annotated[
+        bool, typer.Option("--all", help="Also the ones handled (kept an hour, then deleted)")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
+) -> None:
+    """Updates set aside or pending: number, update id, status, attempts, error, received.
+
+    Never their content: texts, names and chat ids stay encrypted."""
+    statuses = list(InboxStatus) if every else [InboxStatus.PENDING, InboxStatus.SET_ASIDE]
+    found = with_services(lambda services: services.inbox.items(statuses))
+    if as_json:
+        data = [
+            {"id": i.id, "update_id": i.update_id, "status": i.status.value,
+             "attempts": i.attempts, "error": i.error, "received": i.received_at.isoformat()}
+            for i in found
+        ]  # fmt: skip
+        console.print_json(json.dumps(data))
+        return
+    table = Table("#", "update id", "status", "attempts", "error", "received (UTC)", title="Inbox")
+    for i in found:
+        table.add_row(str(i.id), str(i.update_id), i.status.value.replace("_", " "),
+                      str(i.attempts), i.error or "", f"{i.received_at:%Y-%m-%d %H:%M:%S}")  # fmt: skip
+    console.print(table)
+
+
+@inbox_app.command("retry")
+def inbox_retry(
+    entry: Annotated[int, typer.Argument(help="The # from `rrbot inbox list`")],
+) -> None:
+    """Hand a set-aside update to the handlers again, with three more attempts. Audited.
+
+    A running bot takes it within seconds."""
+    if not with_services(lambda services: services.inbox.retry(entry, Actor.operator())):
+        errors.print(f"[bold red]inbox #{entry} is not set aside[/]", highlight=False)
+        raise typer.Exit(1)
+    console.print(f"inbox #{entry} handed back to the handlers")
 
 
 SMALL_COUNT = 5

@@ -24,7 +24,7 @@ from starlette.responses import RedirectResponse
 from starlette.routing import Mount, Route
 
 from bot import logs
-from bot.app import build_services, build_web, build_worker, uvicorn_config
+from bot.app import build_services, build_upkeep, build_web, build_worker, uvicorn_config
 from bot.core.audit import Actor
 from bot.core.coordinators import Coordinators
 from bot.core.subscribers import SubscriberDirectory
@@ -37,7 +37,6 @@ from bot.sim.serve import RunningServer, serve
 from bot.sim.simulator import Kind, Lookup, Simulator, Standing
 from bot.storage.crypto import dev_key
 from bot.storage.migrate import upgrade
-from bot.upkeep import Upkeep
 
 log = logging.getLogger(__name__)
 
@@ -298,7 +297,7 @@ async def run_demo(data_dir: Path, port: int, console: Console, data_key: str) -
         underneath=[providers],
         on_top=[
             build_worker(services),
-            Upkeep(services.reports, services.flows, services.alerts),
+            build_upkeep(services),
             Greeter(
                 simulator,
                 services.coordinators,

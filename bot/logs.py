@@ -2,7 +2,9 @@
 
 Call sites log events and counts only. As a second line of defence, every record's message
 has long digit runs masked, and exception messages are dropped from tracebacks (a provider
-error or a database error can quote the data it choked on); the types and frames remain.
+error or a database error can quote the data it choked on); the types and frames remain. A
+library's record keeps its wording without its arguments: python-telegram-bot, for one, puts
+a whole update (texts, first names) into a CRITICAL line when it cannot handle it.
 """
 
 from __future__ import annotations
@@ -73,7 +75,9 @@ class RedactingFilter(logging.Filter):
     """Masks digit runs in any record, whichever formatter prints it (pytest's too)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
+        if record.args and record.name.split(".", 1)[0] in QUIET:
+            record.args = None  # the message's wording stays, with its %s unfilled
+        elif record.args:
             record.msg = record.getMessage()
             record.args = None
         if isinstance(record.msg, str):

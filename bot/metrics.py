@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 
 class Metrics:
@@ -29,6 +29,19 @@ class Metrics:
             "rrbot_handler_errors",
             "Inbound messages whose handling failed, by channel",
             ["channel"],
+            registry=self.registry,
+        )
+        self.set_aside = Counter(
+            "rrbot_inbox_set_aside",
+            "Updates set aside in the inbox (unreadable, or their handling failed three times), "
+            "by channel and why; `rrbot inbox list` shows them",
+            ["channel", "reason"],
+            registry=self.registry,
+        )
+        self.inbox = Gauge(
+            "rrbot_inbox_entries",
+            "Updates in the inbox by status (pending, done, set_aside), as of the last sweep",
+            ["status"],
             registry=self.registry,
         )
         self.handle_seconds = Histogram(

@@ -2,9 +2,10 @@
 
 `Upkeep` sends guided reports left unfinished, expires reports no coordinator acted on, purges
 report text past its retention, drops coordinators' flows past their expiry and alert drafts
-a day old that can no longer be sent. Each step is an idempotent UPDATE or DELETE, so several
-worker processes may tick at once; a tick missed while the process was down simply runs at
-the next. `Summaries` tells each composer how their alert went.
+a day old that can no longer be sent, and deletes inbox entries handled an hour ago (their
+message text with them). Each step is an idempotent UPDATE or DELETE, so several worker
+processes may tick at once; a tick missed while the process was down simply runs at the next.
+`Summaries` tells each composer how their alert went.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from bot.core.content import Content
 from bot.core.coordinators import Coordinators, Rendering
 from bot.core.flows import Flows
 from bot.core.i18n import Lang
+from bot.core.inbox import Inbox
 from bot.core.reports import Reports
 
 log = logging.getLogger(__name__)
@@ -28,7 +30,7 @@ log = logging.getLogger(__name__)
 
 class Upkeep:
     """A component (started and stopped with the worker) running `Reports.upkeep` on a timer,
-    with `Flows.expire` and `Alerts.drop_stale_drafts` when given them."""
+    with `Flows.expire`, `Alerts.drop_stale_drafts` and `Inbox.purge` when given them."""
 
     def __init__(
         self,
@@ -36,10 +38,13 @@ class Upkeep:
         flows: Flows | None = None,
         alerts: Alerts | None = None,
         every: float = 60.0,
+        *,
+        inbox: Inbox | None = None,
     ) -> None:
         self.reports = reports
         self.flows = flows
         self.alerts = alerts
+        self.inbox = inbox
         self.every = every
         self._scheduler: AsyncIOScheduler | None = None
 
@@ -69,6 +74,8 @@ class Upkeep:
                 done["flows"] = await self.flows.expire()
             if self.alerts is not None:
                 done["alert_drafts"] = await self.alerts.drop_stale_drafts()
+            if self.inbox is not None:
+                done["inbox"] = await self.inbox.purge()
         except Exception:
             log.exception("report upkeep failed")
             return {}

@@ -4,9 +4,13 @@ the buttons of a message. They drive the fake Telegram and wait for the bot's an
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from bot.sim.fake_telegram import SentMessage
 from tests.conftest import Bot
+
+T = TypeVar("T")
 
 
 def buttons(message: SentMessage) -> dict[str, str]:
@@ -51,3 +55,18 @@ async def edited(bot: Bot, user: int, message: SentMessage, contains: str) -> Se
                 await changed.wait()
     finally:
         stop()
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]],
+    until: Callable[[T], bool] = bool,
+    within: float = 5.0,
+) -> T:
+    """What `probe` returns once `until` holds (within `within` seconds): for state the
+    worker writes a moment after the message it sent has arrived."""
+    async with asyncio.timeout(within):
+        while True:
+            found = await probe()
+            if until(found):
+                return found
+            await asyncio.sleep(0.01)

@@ -383,14 +383,14 @@ async def test_a_woken_worker_claims_a_little_first_then_more_one_claim_at_a_tim
     running = most = 0
     claim = Outbox.claim
 
-    async def watched(self: Outbox, *args: object, channel: str) -> list[Job]:
+    async def watched(self: Outbox, *args: object, channel: str, **options: object) -> list[Job]:
         nonlocal running, most
         if channel != "telegram":
-            return await claim(self, *args, channel=channel)  # type: ignore[arg-type]
+            return await claim(self, *args, channel=channel, **options)  # type: ignore[arg-type]
         running += 1
         most = max(most, running)
         try:
-            jobs = await claim(self, *args, channel=channel)  # type: ignore[arg-type]
+            jobs = await claim(self, *args, channel=channel, **options)  # type: ignore[arg-type]
         finally:
             running -= 1
         if jobs:

@@ -27,7 +27,7 @@ from bot.delivery.worker import Worker
 from bot.sim.fake_telegram import SentMessage
 from bot.storage.models import DeliveryRow
 from tests.conftest import Bot
-from tests.support import buttons, edited, latest, press, say
+from tests.support import buttons, edited, eventually, latest, press, say
 from tests.test_alerts import finished
 
 ROSA, LUIS, ANA = 9001, 9002, 9003
@@ -123,6 +123,10 @@ async def test_once_one_coordinator_decides_every_other_request_says_who_and_los
     await press(bot, ROSA, preview, "Send for approval")
     [luis_request] = await bot.telegram.wait_for(LUIS, 1)
     [ana_request] = await bot.telegram.wait_for(ANA, 1)
+    # Both requests' outcomes are written (within the worker's group write of a few ms).
+    await eventually(
+        lambda: bot.services.coordinators.notices("alert:1"), until=lambda found: len(found) == 2
+    )
     assert set(buttons(ana_request)) == {"Aprobar", "Rechazar"}
     await press(bot, LUIS, luis_request, "Approve")
     settled = await edited(bot, ANA, ana_request, "Aprobada por Luis")

@@ -89,3 +89,20 @@ def test_json_lines_carry_extra_fields() -> None:
         and entry["intent"] == "rights"
         and entry["level"] == "INFO"
     )
+
+
+def test_a_librarys_record_keeps_its_wording_but_not_the_update_it_quotes() -> None:
+    update = {"message": {"text": SECRET_TEXT, "chat": {"first_name": "Maria"}}}
+    record = logging.LogRecord(
+        "telegram.ext.Application",
+        logging.CRITICAL,
+        __file__,
+        1,
+        "Error while building CallbackContext for update %s. Update will not be processed.",
+        (update,),
+        None,
+    )
+    logs.RedactingFilter().filter(record)
+    line = logs.JSONFormatter().format(record)
+    assert "Kedzie" not in line and "Maria" not in line
+    assert "Update will not be processed" in json.loads(line)["event"]

@@ -15,7 +15,7 @@ from bot.delivery.worker import Worker
 from bot.sim.fake_telegram import SentMessage
 from bot.storage.models import AlertRow, DeliveryRow, ReportRow
 from tests.conftest import Bot
-from tests.support import buttons, edited, latest, press, say
+from tests.support import buttons, edited, eventually, latest, press, say
 from tests.test_alerts import finished
 
 ROSA, LUIS = 9001, 9002
@@ -149,6 +149,9 @@ async def test_an_sms_report_asks_for_the_place_and_a_false_alarm_sends_nothing(
     assert "#1" in agreed.body
     await arrives(bot, ROSA, "adds the place: 55th and Kedzie")
 
+    # Both cards' outcomes are written (a group write a few ms after they arrive), so the
+    # verdict finds Luis's card to edit.
+    await eventually(lambda: bot.services.reports.cards(1), until=lambda c: len(c) == 2)
     [false] = await press(bot, ROSA, rosa_card, "False alarm")
     assert "Nothing is sent" in false.text
     [outcome] = (await bot.twilio.wait_for(REPORTER_PHONE, 5, timeout=10))[4:]
@@ -295,6 +298,7 @@ async def test_open_in_reports_points_at_the_coordinators_card_instead_of_a_copy
     await team(bot)
     await telegram_report(bot)
     rosa_card = await card(bot, ROSA, 1, already=1)
+    await eventually(lambda: bot.services.reports.cards(1))  # its outcome is written
     [listing] = await say(bot, ROSA, "/reports")
     [pointer] = await press(bot, ROSA, listing, "Open #1")
     assert pointer.reply_to == rosa_card.message_id and "#1" in pointer.text

@@ -240,3 +240,31 @@ INSERT INTO alerts (id, kind, zones, texts, status, expires_at, created_by, crea
 INSERT INTO deliveries (id, alert_id, subscriber_id, channel, language, priority, status,
     attempts, due_at, updated_at) VALUES (1, 1, 1, 'sms', 'en', 10, 'queued', 0, AT, AT);
 """.replace("AT", AT)
+
+
+async def test_on_sqlite_an_urgent_write_goes_ahead_of_those_waiting_their_turn(
+    db: Database,
+) -> None:
+    if not db.is_sqlite:
+        pytest.skip("PostgreSQL has no writer queue: its transactions run side by side")
+    order: list[str] = []
+    holding = asyncio.Event()
+
+    async def write(name: str, *, urgent: bool = False) -> None:
+        async with db.transaction(urgent=urgent) as session:
+            order.append(name)
+            await session.execute(text("SELECT 1"))
+            if name == "first":
+                holding.set()
+                await asyncio.sleep(0.1)
+
+    first = asyncio.create_task(write("first"))
+    await holding.wait()
+    waiting = [asyncio.create_task(write(name)) for name in ("a", "gone", "b")]
+    await asyncio.sleep(0.01)
+    waiting[1].cancel()  # a waiter that gives up is skipped, and loses nobody their turn
+    urgent = asyncio.create_task(write("urgent", urgent=True))
+    await asyncio.gather(first, urgent, *waiting, return_exceptions=True)
+    assert order == ["first", "urgent", "a", "b"]
+    async with asyncio.timeout(1), db.transaction() as session:  # the turn was handed back
+        await session.execute(text("SELECT 1"))

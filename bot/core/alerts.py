@@ -372,7 +372,12 @@ class Alerts:
             kind = AlertKind(row.kind)
             priority = PRIORITY[kind]
             if kind is AlertKind.ALERT:
-                count = await outbox.enqueue_zones(row.id, row.zones, now, priority)
+                # Everyone it will reach, then only the first chunk of them now: the approval
+                # commits in moments whatever the size, its first sends go out at once, and
+                # workers queue the rest chunk by chunk from the alert's cursor.
+                count = sum((await AlertRows(session).reach_zones(row.zones)).values())
+                row.enqueue_phase, row.enqueue_after = 0, 0
+                await outbox.enqueue_chunk(row, now, priority)
             else:
                 assert row.refers_to is not None  # noqa: S101 (checked when drafted)
                 if kind is AlertKind.CORRECTION:

@@ -127,3 +127,11 @@ class OutsideArea(StrEnum):
 
     REFUSE = "refuse"  # nothing is stored; they are told the area
     NETWORK_WIDE = "network_wide"  # signed up for network-wide alerts only, and told so
+
+
+class InboxStatus(StrEnum):
+    """Where an update received from Telegram is between its arrival and its handling."""
+
+    PENDING = "pending"  # stored (so acknowledged), waiting for or in its handling
+    DONE = "done"  # handled; deleted soon after, with its content
+    SET_ASIDE = "set_aside"  # unreadable, or failed every attempt: kept for an operator

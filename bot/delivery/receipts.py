@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.core.vocabulary import DeliveryStatus, SubscriberStatus
 from bot.storage.db import Database
@@ -22,10 +23,15 @@ TWILIO_STATUS = {
     "canceled": DeliveryStatus.FAILED,
 }
 OPTED_OUT_CODES = {"21610"}
+KEPT = timedelta(days=1)  # a receipt that finds no delivery in a day was never ours
+RECHECKS = (0.0, 0.05, 0.1, 0.2, 0.4)  # seconds before each look for an early receipt's send
 
 
 class Receipts:
-    """Records late, duplicate or out-of-order status reports; a status never moves backwards."""
+    """Records late, duplicate or out-of-order status reports; a status never moves backwards.
+    One that comes before the send's outcome is written (the provider can be quicker than the
+    worker's group write) is kept and applied when the outcome lands (`Recorder`), or by
+    `reconcile` in the upkeep."""
 
     def __init__(self, db: Database, clock: Callable[[], datetime]) -> None:
         self.db = db
@@ -42,10 +48,43 @@ class Receipts:
             outbox = Outbox(session)
             found = await outbox.set_status_by_provider_id(message_sid, mapped, error, now)
             if found is None:
-                return False
-            _, subscriber_id = found
-            if error_code in OPTED_OUT_CODES and subscriber_id is not None:
-                await outbox.mark_unreachable(
-                    {subscriber_id: SubscriberStatus.OPTED_OUT.value}, now, via="sms:twilio-21610"
-                )
+                await outbox.keep_receipt(message_sid, mapped, error, now)
+            else:
+                await opted_out(outbox, [(found[1], error)], now)
+                return True
+        # Kept. The send's outcome is written within the worker's group window (50 ms), and
+        # its writer applies receipts it finds; one committed just after that writer looked
+        # is applied here, looking again for a moment (the idle worker's tidy-up is the
+        # backstop). Twilio waits up to 15 s for this answer.
+        for pause in RECHECKS:
+            await asyncio.sleep(pause)
+            if await self.reconcile([message_sid]):
+                break
         return True
+
+    async def reconcile(self, provider_ids: list[str] | None = None) -> int:
+        """Apply kept receipts whose delivery is now known (of these messages, or all);
+        drop those kept for a day (they were never ours). How many were applied."""
+        now = self.clock()
+        async with self.db.transaction() as session:
+            outbox = Outbox(session)
+            applied = await outbox.apply_receipts(provider_ids, now)
+            await opted_out(outbox, applied, now)
+            if provider_ids is None:
+                await outbox.drop_receipts(now - KEPT)
+        return len(applied)
+
+
+async def opted_out(
+    outbox: Outbox, applied: list[tuple[int | None, str | None]], now: datetime
+) -> None:
+    """Twilio's 21610 on a receipt: the number opted out at Twilio, so the subscriber did too."""
+    gone = {
+        subscriber_id: SubscriberStatus.OPTED_OUT.value
+        for subscriber_id, error in applied
+        if subscriber_id is not None
+        and error is not None
+        and error.removeprefix("twilio:") in OPTED_OUT_CODES
+    }
+    if gone:
+        await outbox.mark_unreachable(gone, now, via="sms:twilio-21610")

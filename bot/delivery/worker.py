@@ -2,22 +2,32 @@
 
 Crash safety comes from the lease: a claimed row is `sending` until `lease_until`; a worker
 that dies leaves it there, and any worker reclaims it once the lease runs out. So a crash
-loses nothing, and only sends that were in flight can repeat.
+loses nothing. What can repeat is bounded by bot/delivery/recorder.py: each send's claim is
+confirmed just before it (a row a sibling reclaimed, or a correction skipped, is not sent),
+outcomes are written within `Recorder.window` of happening, and a heartbeat keeps the leases
+of rows waiting their turn. So a kill repeats only the sends of the last window and those
+in flight, and workers that live never send one row twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import socket
+import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.core.vocabulary import DeliveryStatus, SubscriberStatus
-from bot.delivery.pacing import ChatBuckets, Pacer
+from bot.delivery.pacing import ChatBuckets, Pacer, Unlimited
+from bot.delivery.receipts import KEPT as RECEIPTS_KEPT
+from bot.delivery.receipts import opted_out
+from bot.delivery.recorder import Fence, Recorder
 from bot.delivery.sender import Buttons, Message, Outcome, Result, Sender
 from bot.storage.crypto import Vault
 from bot.storage.db import Database, Unlisten
@@ -36,6 +46,15 @@ LOOPS_PER_LANE = 5
 # claiming 500 rows each at once took 150-185 ms before anything was sent, 50 rows take
 # 40), and the loops fall out of step, so one claims while the others send.
 FIRST_CLAIM_SHARE = 10
+# A paced lane claims what it can send in this long at the rate it actually gets (the shared
+# bucket's share, slowed by 429s), not at the configured rate: a worker sharing a slow rate
+# with siblings holds a few seconds of sends, not minutes of them.
+CLAIM_HORIZON = 10.0
+RATE_WINDOW = 10.0  # seconds of sends the achieved rate is measured over
+# A row is claimed at most this many times more than the retry policy sends it: a worker
+# that dies on it each time (a poison row) makes it fail instead of being claimed for ever.
+EXTRA_CLAIMS = 4
+TIDY_EVERY = 60.0  # seconds between an idle lane's housekeeping (`Worker._tidy`)
 
 
 def utcnow() -> datetime:
@@ -67,6 +86,22 @@ class Lane:
     # them (their rows are handled on the same event loop), so the first sends waited for
     # the biggest claim.
     claiming: asyncio.Lock = field(default_factory=asyncio.Lock)
+    sends: deque[float] = field(default_factory=deque)  # monotonic times of recent sends
+
+    def sent(self) -> None:
+        now = time.monotonic()
+        self.sends.append(now)
+        while self.sends and self.sends[0] < now - RATE_WINDOW:
+            self.sends.popleft()
+
+    def claim_size(self, loops: int) -> int:
+        """How much one loop claims: the batch, or on a paced lane that has been sending, a
+        share of what the rate it achieved sends within `CLAIM_HORIZON`."""
+        if isinstance(self.pacer, Unlimited) or len(self.sends) < 5:
+            return self.batch
+        span = max(1.0, time.monotonic() - self.sends[0])
+        achieved = len(self.sends) / span
+        return max(1, min(self.batch, math.ceil(achieved * CLAIM_HORIZON / loops)))
 
 
 class Worker:
@@ -97,15 +132,22 @@ class Worker:
         # One event per lane, cleared before its round: a wake-up that arrives during a
         # round is kept for the next one instead of being erased by the idle wait.
         self._wake = {channel: asyncio.Event() for channel in self.lanes}
+        self._wake_enqueue = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self._pacing: set[asyncio.Task[Any]] = set()  # deliveries waiting for their turn
         self._unlisten: Unlisten | None = None
+        self.recorder = Recorder(db, self.name, clock)
+        self.fence = Fence(db, self.name, clock, lease)
+        self._beating = asyncio.Event()
+        self._held: set[int] = set()  # claimed rows whose outcome is not written yet
+        self._tidied: dict[str, float] = {}
 
     def wake(self) -> None:
         """New deliveries were queued in this process: don't wait for the next poll."""
         for event in self._wake.values():
             event.set()
+        self._wake_enqueue.set()
 
     async def start(self) -> None:
         self._stopping = False
@@ -115,6 +157,14 @@ class Worker:
             self._unlisten = await self.db.listen(QUEUED_CHANNEL, self.wake)
         except Exception as exc:
             log.warning("not listening for queued deliveries", extra={"error": type(exc).__name__})
+        self._beating = asyncio.Event()
+        self._tasks.append(
+            asyncio.create_task(
+                self.fence.heartbeat(self._beating, lambda: list(self._held)),
+                name="worker-heartbeat",
+            )
+        )
+        self._tasks.append(asyncio.create_task(self._enqueue_loop(), name="worker-enqueue"))
         for channel in self.lanes:
             # Several loops per lane: while one records its outcomes and claims the next batch,
             # another keeps the provider busy, so the pacing never idles between batches.
@@ -128,12 +178,14 @@ class Worker:
         """Stop within moments: sends in flight finish and are recorded; deliveries still
         waiting for their turn go back to the queue at once (not after the lease)."""
         self._stopping = True
+        self._beating.set()
         for waiting in list(self._pacing):
             waiting.cancel()
         self.wake()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        await self.recorder.drain()
         if self._unlisten is not None:
             unlisten, self._unlisten = self._unlisten, None
             try:
@@ -163,7 +215,7 @@ class Worker:
                 sent = 0
             if sent >= limit:
                 wake.set()  # more is waiting: the lane's idle loops join in
-            limit = lane.batch if sent else first
+            limit = lane.claim_size(LOOPS_PER_LANE) if sent else first
             if sent == 0 and not self._stopping:
                 try:
                     async with asyncio.timeout(self.poll_interval if polls else None):
@@ -178,25 +230,27 @@ class Worker:
         limit = limit or lane.batch
         async with lane.claiming, self.db.transaction() as session:
             jobs = await Outbox(session).claim(
-                self.name, limit, self.clock(), self.lease, channel=channel
+                self.name,
+                limit,
+                self.clock(),
+                self.lease,
+                channel=channel,
+                max_attempts=self.policy.max_attempts + EXTRA_CLAIMS,
             )
         if not jobs:
             # Idle: an alert may have been finished by another lane or worker, or cancelled.
             await self._finish_alerts()
+            await self._tidy(channel)
             return 0
-        results = await asyncio.gather(*(self._deliver(lane, job) for job in jobs))
-        updates = [update for update, _ in results]
-        unreachable = {
-            job.subscriber_id: status
-            for job, (_, status) in zip(jobs, results, strict=True)
-            if status is not None and job.subscriber_id is not None
-        }
-        now = self.clock()
-        async with self.db.transaction() as session:
-            outbox = Outbox(session)
-            await outbox.record(updates, now)
-            if unreachable:
-                await outbox.mark_unreachable(unreachable, now, via=f"{channel}:provider")
+        # Each outcome is queued for writing as its send ends (the recorder writes them in
+        # small groups as they come); the round ends once all of them are written.
+        self._held.update(job.delivery_id for job in jobs)
+        claimed_at = time.monotonic()
+        try:
+            written = await asyncio.gather(*(self._deliver(lane, job, claimed_at) for job in jobs))
+            await asyncio.gather(*written)
+        finally:
+            self._held.difference_update(job.delivery_id for job in jobs)
         # In a transaction of its own, after ours committed: under READ COMMITTED the last
         # lane to finish an alert's deliveries then sees every other lane's outcomes. Not
         # after a full batch: more may be queued, and the next claim that finds none (or the
@@ -205,12 +259,78 @@ class Worker:
             await self._finish_alerts()
         return len(jobs)
 
+    async def _enqueue_loop(self) -> None:
+        """Queue large alerts' remaining recipients, a committed chunk at a time, waking the
+        lanes after each: their sends go out while the rest is queued, and a crash leaves a
+        cursor the next worker resumes from."""
+        while not self._stopping:
+            self._wake_enqueue.clear()
+            try:
+                async with self.db.transaction() as session:
+                    queued = await Outbox(session).continue_enqueue(self.clock())
+            except Exception:
+                log.exception("queuing an alert's recipients failed")
+                queued = 0
+            if queued:
+                for event in self._wake.values():
+                    event.set()
+                continue
+            try:
+                async with asyncio.timeout(self.poll_interval * 4):
+                    await self._wake_enqueue.wait()
+            except TimeoutError:
+                pass
+
+    async def _tidy(self, channel: str) -> None:
+        """Now and then, when idle: rows claimed too often fail (`give_up`), and status
+        reports kept for a send whose outcome has landed since are applied."""
+        now = time.monotonic()
+        if now - self._tidied.get(channel, -math.inf) < TIDY_EVERY:
+            return
+        self._tidied[channel] = now
+        at = self.clock()
+        async with self.db.transaction() as session:
+            outbox = Outbox(session)
+            await outbox.give_up(self.policy.max_attempts + EXTRA_CLAIMS, at, channel=channel)
+            if channel == "sms":
+                await opted_out(outbox, await outbox.apply_receipts(None, at), at)
+                await outbox.drop_receipts(at - RECEIPTS_KEPT)
+
     async def _finish_alerts(self) -> None:
         # The composers hear of it from Summaries, which polls (in whichever process has Telegram).
         async with self.db.transaction() as session:
             await Outbox(session).finish_alerts(self.clock())
 
-    async def _deliver(self, lane: Lane, job: Job) -> tuple[Update, str | None]:
+    async def _deliver(self, lane: Lane, job: Job, claimed_at: float) -> asyncio.Future[None]:
+        """Send one claimed delivery; the future is done once its outcome is written."""
+        try:
+            attempted = await self._attempt(lane, job, claimed_at)
+        except Exception as exc:
+            # A row that will not open or send (a ciphertext under a lost key, a body that does
+            # not parse) fails alone, with the error's type; the rest of the batch goes on.
+            log.warning(
+                "delivery failed",
+                extra={"channel": lane.sender.channel, "error": type(exc).__name__},
+            )
+            attempted = (
+                Update(job.delivery_id, DeliveryStatus.FAILED, error=f"error:{type(exc).__name__}"),
+                None,
+            )
+        if attempted is None:  # no longer ours: a sibling reclaimed it, or it was corrected
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
+        update, gone = attempted
+        return self.recorder.add(
+            replace(update, attempts=job.attempts),
+            lane.sender.channel,
+            subscriber_id=job.subscriber_id,
+            unreachable=gone,
+        )
+
+    async def _attempt(
+        self, lane: Lane, job: Job, claimed_at: float
+    ) -> tuple[Update, str | None] | None:
         now = self.clock()
         if job.subscriber_status != SubscriberStatus.ACTIVE:
             return Update(
@@ -226,7 +346,18 @@ class Worker:
             address = self.vault.decrypt(job.address_cipher)
             if not await self._turn(lane, address):
                 return Update(job.delivery_id, DeliveryStatus.QUEUED, error="released"), None
-            return await self._send(lane, job, Message(job.delivery_id, address, text, 0, buttons))
+            # The fence: only the worker that holds the claim now sends, and not a row a
+            # correction stopped while it waited for its turn.
+            if job.alert_id is not None and await self.fence.corrected(job.alert_id):
+                return None  # the correction skipped this row in the database already
+            # A row that waited past half its lease (behind a slow shared rate, a 429's hold)
+            # could have lost its claim if a heartbeat failed: confirmed before it is sent.
+            waited = time.monotonic() - claimed_at > self.lease.total_seconds() / 2
+            if waited and not await self.fence.holds(job.delivery_id, job.attempts):
+                return None
+            sent = await self._send(lane, job, Message(job.delivery_id, address, text, 0, buttons))
+            lane.sent()
+            return sent
 
     def _content(self, job: Job) -> tuple[str, Buttons]:
         """An alert's text in the person's language (English if none), or a notice's body."""

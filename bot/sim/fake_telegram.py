@@ -487,6 +487,25 @@ class FakeTelegram:
         self._messages[(channel_id, message_id)] = post
         return await self._enqueue("channel_post", post)
 
+    async def inject_raw_update(self, update: JSONDict) -> int:
+        """Queue an update exactly as given, such as one the bot's library cannot parse (a
+        newer Bot API, a field of another type); an ``update_id`` is added unless it has one,
+        and one it has is used as it is (a repeat). Returns the update_id."""
+        update = dict(update)
+        given = update.get("update_id")
+        if isinstance(given, int):
+            self._next_update_id = max(self._next_update_id, given + 1)
+        else:
+            update = {"update_id": self._next_update_id, **update}
+            self._next_update_id += 1
+        if self.webhook_url is not None:
+            self._dispatch_webhook(update)
+        else:
+            self._updates.append(update)
+            async with self._updates_changed:
+                self._updates_changed.notify_all()
+        return int(update["update_id"])
+
     def messages_to(self, chat_id: int) -> list[SentMessage]:
         """What the bot sent to a chat, in order, each with its latest edit applied."""
         return list(self._by_chat.get(chat_id, []))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -73,7 +74,7 @@ class Database:
         # beats letting the pool's connections fight over the file lock: SQLite's busy
         # handler sleeps in growing steps, and a burst turned 15 ms answers into seconds.
         # busy_timeout still covers another process (a CLI command) holding the lock.
-        self._writer = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        self._writer = _Turns() if engine.dialect.name == "sqlite" else None
 
     @classmethod
     def from_url(cls, async_url: str) -> Database:
@@ -84,13 +85,16 @@ class Database:
         return self.engine.dialect.name == "sqlite"
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session in a transaction: committed when the block ends, rolled back on error."""
+    async def transaction(self, *, urgent: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction: committed when the block ends, rolled back on error.
+
+        `urgent`: on SQLite, ahead of the transactions waiting their turn (keep it to one
+        small write whose delay costs something, such as marking an update handled)."""
         if self._writer is None:
             async with self._sessions.begin() as session:
                 yield session
             return
-        async with self._writer, self._sessions.begin() as session:
+        async with self._writer.turn(urgent=urgent), self._sessions.begin() as session:
             yield session
 
     async def listen(self, channel: str, callback: Callable[[], None]) -> Unlisten | None:
@@ -113,6 +117,42 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+class _Turns:
+    """One transaction at a time, in the order they asked, except that urgent ones go first."""
+
+    def __init__(self) -> None:
+        self._busy = False
+        self._urgent: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    @asynccontextmanager
+    async def turn(self, *, urgent: bool = False) -> AsyncIterator[None]:
+        if self._busy:
+            handed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            (self._urgent if urgent else self._waiting).append(handed)
+            try:
+                await handed
+            except BaseException:
+                if handed.done() and not handed.cancelled():
+                    self._pass_on()  # cancelled just after being handed the turn
+                raise
+        else:
+            self._busy = True
+        try:
+            yield
+        finally:
+            self._pass_on()
+
+    def _pass_on(self) -> None:
+        for queue in (self._urgent, self._waiting):
+            while queue:
+                handed = queue.popleft()
+                if not handed.done():  # a cancelled waiter's future is done
+                    handed.set_result(None)
+                    return
+        self._busy = False
 
 
 class _Listener:

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     ForeignKey,
     Index,
@@ -199,6 +200,11 @@ class AlertRow(Base):
     summarized_at: Mapped[datetime | None]
     # The coordinator who confirmed the report(s) it came from (reports.alert_id links them).
     verified_by: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id"))
+    # Queuing a large alert goes on in committed chunks after its approval: the zone (an
+    # index into `zones`, 0 for "all") being queued and the last subscriber id queued in it.
+    # NULL once everyone is queued (or a correction stopped it).
+    enqueue_phase: Mapped[int | None]
+    enqueue_after: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class DeliveryRow(Base):
@@ -355,3 +361,48 @@ class RsvpRow(Base):
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
     going: Mapped[bool]
     updated_at: Mapped[datetime]
+
+
+class InboxRow(Base):
+    """An update as Telegram sent it (encrypted), stored before Telegram is told it arrived and
+    kept until it is handled (then deleted within the hour), or set aside when it cannot be."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        Index(
+            "ix_inbox_pending",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+        Index("ix_inbox_status_updated", "status", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Telegram's own id: a repeat (a webhook call retried, a batch fetched again) is stored once.
+    update_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    # The update's JSON: message texts, names and chat ids, hence encrypted.
+    body_cipher: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16))
+    # Handlings that failed; at the third it is set aside.
+    attempts: Mapped[int] = mapped_column(default=0)
+    # Held by the process handling it until then; after that any process may take it again.
+    lease_until: Mapped[datetime | None]
+    # The type of what went wrong last (an exception's class name), never a message.
+    error: Mapped[str | None] = mapped_column(String(64))
+    received_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ReceiptRow(Base):
+    """A provider's status report that came before the send's outcome was written (it names
+    a message id no delivery holds yet): kept until the outcome lands, then applied to it."""
+
+    __tablename__ = "receipts"
+    __table_args__ = (Index("ix_receipts_provider_id", "provider_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(String(64))
+    received_at: Mapped[datetime]

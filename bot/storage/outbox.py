@@ -3,16 +3,32 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, exists, func, literal, or_, select, text, update
+from sqlalchemy import (
+    Select,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.core.vocabulary import (
+    AlertKind,
     AlertStatus,
     Channel,
     ConsentAction,
@@ -20,7 +36,7 @@ from bot.core.vocabulary import (
     SubscriberStatus,
 )
 from bot.storage.crypto import Vault
-from bot.storage.models import AlertRow, ConsentRow, DeliveryRow, SubscriberRow
+from bot.storage.models import AlertRow, ConsentRow, DeliveryRow, ReceiptRow, SubscriberRow
 
 ALL_ZONES = "all"
 REACHED = (
@@ -31,6 +47,9 @@ REACHED = (
 )
 """Deliveries that reached, or are about to reach, their subscriber."""
 PENDING = (DeliveryStatus.QUEUED.value, DeliveryStatus.SENDING.value)
+ENQUEUE_CHUNK = 1000
+"""Deliveries one transaction queues of a large alert: its approval commits the first chunk,
+workers queue the rest (`continue_enqueue`)."""
 QUEUED_CHANNEL = "rrbot_outbox"
 """PostgreSQL NOTIFY channel: told when a transaction that queued deliveries commits, so that
 workers in other processes claim at once instead of at their next poll."""
@@ -68,6 +87,7 @@ class Job:
     texts: dict[str, str]  # an alert's texts by language; empty for a notice
     expires_at: datetime
     body_cipher: bytes | None = None  # a notice's encrypted {"text", "buttons"}
+    alert_id: int | None = None  # the alert it delivers; None for a notice
 
 
 ButtonRows = Sequence[Sequence[tuple[str, str]]]
@@ -123,6 +143,7 @@ class Update:
     provider_id: str | None = None
     error: str | None = None
     due_at: datetime | None = None  # for a retry
+    attempts: int | None = None  # the claim it answers (None: whatever claim holds it)
 
 
 class Outbox:
@@ -147,6 +168,60 @@ class Outbox:
             source = source.where(SubscriberRow.zone.in_(list(zones)))
         return await self._insert_from(source)
 
+    async def enqueue_chunk(
+        self, alert: AlertRow, now: datetime, priority: int, limit: int | None = None
+    ) -> int:
+        """Queue up to `limit` more of `alert`'s recipients from its cursor: zone by zone in
+        the alert's order (its own zone before the neighbours a report added), by subscriber
+        id; move the cursor, NULL once everyone is queued. A chunk run twice (a crash between
+        its insert and the commit) queues nobody twice: the insert skips existing rows."""
+        limit = limit or ENQUEUE_CHUNK
+        queued = 0
+        everyone = ALL_ZONES in alert.zones
+        while alert.enqueue_phase is not None and queued < limit:
+            phase = alert.enqueue_phase
+            wanted = [SubscriberRow.status == SubscriberStatus.ACTIVE]
+            if not everyone:
+                wanted.append(SubscriberRow.zone == alert.zones[phase])
+            after = alert.enqueue_after
+            chunk = (
+                select(SubscriberRow.id)
+                .where(*wanted, SubscriberRow.id > after)
+                .order_by(SubscriberRow.id)
+                .limit(limit - queued)
+                .subquery()
+            )
+            last = await self.session.scalar(select(func.max(chunk.c.id)))
+            if last is None:  # this zone is done: the next one, or the end
+                following = phase + 1
+                done = everyone or following >= len(alert.zones)
+                alert.enqueue_phase, alert.enqueue_after = (None, 0) if done else (following, 0)
+                continue
+            source = _rows(alert.id, priority, now).where(
+                *wanted, SubscriberRow.id > after, SubscriberRow.id <= last
+            )
+            queued += await self._insert_from(source)
+            alert.enqueue_after = last
+        return queued
+
+    async def continue_enqueue(self, now: datetime, limit: int | None = None) -> int:
+        """One more chunk of an alert still being queued (the oldest; a row lock keeps two
+        workers off the same alert). How many were queued; 0 when none is left."""
+        alert = await self.session.scalar(
+            select(AlertRow)
+            .where(AlertRow.enqueue_phase.is_not(None), AlertRow.status == AlertStatus.QUEUED)
+            .order_by(AlertRow.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        if alert is None:
+            return 0
+        priority = await self.session.scalar(
+            select(DeliveryRow.priority).where(DeliveryRow.alert_id == alert.id).limit(1)
+        )
+        queued = await self.enqueue_chunk(alert, now, 10 if priority is None else priority, limit)
+        return max(queued, 1 if alert.enqueue_phase is not None else 0)
+
     async def enqueue_followers(
         self, alert_id: int, original_id: int, now: datetime, priority: int = 10
     ) -> int:
@@ -161,6 +236,57 @@ class Outbox:
             )
         )
         return await self._insert_from(source)
+
+    async def follow_late(self, delivery_ids: Sequence[int], now: datetime) -> int:
+        """Sends that landed after a correction of their alert was queued (it stopped the
+        rest of the original; these were already on their way, so they were not among its
+        followers): the correction goes to them too. How many were queued."""
+        if not delivery_ids:
+            return 0
+        original = aliased(DeliveryRow)
+        followup = aliased(AlertRow)
+        source = (
+            select(
+                followup.id,
+                original.subscriber_id,
+                original.channel,
+                original.language,
+                original.priority,
+                literal(DeliveryStatus.QUEUED.value),
+                literal(0),
+                literal(now, DeliveryRow.due_at.type),
+                literal(now, DeliveryRow.updated_at.type),
+            )
+            .select_from(original)
+            .join(followup, followup.refers_to == original.alert_id)
+            .where(
+                original.id.in_(list(delivery_ids)),
+                original.status == DeliveryStatus.SENT,
+                original.subscriber_id.is_not(None),
+                followup.kind == AlertKind.CORRECTION,
+                followup.status.in_([AlertStatus.QUEUED.value, AlertStatus.DONE.value]),
+            )
+        )
+        columns = [
+            "alert_id", "subscriber_id", "channel", "language", "priority",
+            "status", "attempts", "due_at", "updated_at",
+        ]  # fmt: skip
+        statement = (
+            self._insert()
+            .from_select(columns, source)
+            .on_conflict_do_nothing()
+            .returning(DeliveryRow.alert_id)
+        )
+        queued = Counter((await self.session.execute(statement)).scalars().all())
+        for alert_id, n in queued.items():
+            await self.session.execute(
+                update(AlertRow)
+                .where(AlertRow.id == alert_id)
+                .values(status=AlertStatus.QUEUED, recipients=AlertRow.recipients + n)
+            )
+        if queued:
+            await self._announce()
+        return sum(queued.values())
 
     async def _insert_from(self, source: Any) -> int:
         columns = [
@@ -183,18 +309,91 @@ class Outbox:
             await self.session.execute(text(f"NOTIFY {QUEUED_CHANNEL}"))
 
     async def cancel_pending(self, alert_id: int, now: datetime, reason: str) -> int:
-        """Deliveries of `alert_id` not yet handed to a provider are skipped (a correction)."""
+        """Deliveries of `alert_id` not yet handed to a provider are skipped (a correction):
+        queued ones, and claimed ones too, since a worker confirms its claim (`confirm`) just
+        before each send and a skipped row no longer confirms."""
         result = await self.session.execute(
             update(DeliveryRow)
-            .where(DeliveryRow.alert_id == alert_id, DeliveryRow.status == DeliveryStatus.QUEUED)
-            .values(status=DeliveryStatus.SKIPPED, error=reason, updated_at=now)
+            .where(DeliveryRow.alert_id == alert_id, DeliveryRow.status.in_(PENDING))
+            .values(status=DeliveryStatus.SKIPPED, error=reason, lease_until=None, updated_at=now)
+        )
+        # An original still being queued is queued no further.
+        await self.session.execute(
+            update(AlertRow).where(AlertRow.id == alert_id).values(enqueue_phase=None)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def confirm(
+        self, worker: str, claims: Sequence[tuple[int, int]], now: datetime, lease: timedelta
+    ) -> set[int]:
+        """Of these (delivery id, attempts) claims, the ones `worker` still holds, their lease
+        renewed: the fence before a send. A row another worker reclaimed (its attempts moved
+        on), or a correction skipped, is not returned and must not be sent."""
+        if not claims:
+            return set()
+        wanted = dict(claims)
+        held = await self.session.execute(
+            update(DeliveryRow)
+            .where(
+                DeliveryRow.id.in_(list(wanted)),
+                DeliveryRow.worker == worker,
+                DeliveryRow.status == DeliveryStatus.SENDING,
+            )
+            .values(lease_until=now + lease)
+            .returning(DeliveryRow.id, DeliveryRow.attempts)
+            .execution_options(synchronize_session=False)
+        )
+        return {id_ for id_, attempts in held.all() if wanted.get(id_) == attempts}
+
+    async def renew(self, worker: str, ids: Sequence[int], now: datetime, lease: timedelta) -> int:
+        """These rows, where `worker` still holds them, get their lease again (a heartbeat): a
+        row waiting for its turn behind the pacing is not taken by a sibling while this
+        worker lives and works on it."""
+        if not ids:
+            return 0
+        result = await self.session.execute(
+            update(DeliveryRow)
+            .where(
+                DeliveryRow.id.in_(list(ids)),
+                DeliveryRow.worker == worker,
+                DeliveryRow.status == DeliveryStatus.SENDING,
+            )
+            .values(lease_until=now + lease)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def give_up(self, max_attempts: int, now: datetime, *, channel: str) -> int:
+        """Rows claimed `max_attempts` times and never recorded (each claim's worker died,
+        perhaps on this very row) fail instead of being claimed for ever."""
+        result = await self.session.execute(
+            update(DeliveryRow)
+            .where(
+                DeliveryRow.channel == channel,
+                DeliveryRow.status.in_(PENDING),
+                DeliveryRow.attempts >= max_attempts,
+                or_(
+                    DeliveryRow.status == DeliveryStatus.QUEUED,
+                    DeliveryRow.lease_until < now,
+                ),
+            )
+            .values(
+                status=DeliveryStatus.FAILED, error="attempts", lease_until=None, updated_at=now
+            )
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
     async def claim(
-        self, worker: str, limit: int, now: datetime, lease: timedelta, *, channel: str
+        self,
+        worker: str,
+        limit: int,
+        now: datetime,
+        lease: timedelta,
+        *,
+        channel: str,
+        max_attempts: int | None = None,
     ) -> list[Job]:
-        """Take up to `limit` due deliveries (and ones whose worker's lease ran out)."""
+        """Take up to `limit` due deliveries (and ones whose worker's lease ran out); with
+        `max_attempts`, never one claimed that often already (`give_up` fails those)."""
         due = or_(
             and_(DeliveryRow.status == DeliveryStatus.QUEUED, DeliveryRow.due_at <= now),
             and_(DeliveryRow.status == DeliveryStatus.SENDING, DeliveryRow.lease_until < now),
@@ -202,7 +401,12 @@ class Outbox:
         candidates = (
             select(DeliveryRow.id)
             # The status list repeats the partial index's predicate so the planner uses it.
-            .where(DeliveryRow.channel == channel, DeliveryRow.status.in_(PENDING), due)
+            .where(
+                DeliveryRow.channel == channel,
+                DeliveryRow.status.in_(PENDING),
+                due,
+                *([DeliveryRow.attempts < max_attempts] if max_attempts is not None else []),
+            )
             .order_by(DeliveryRow.priority, DeliveryRow.id)
             .limit(limit)
             # PostgreSQL: several workers claim disjoint rows. SQLite renders nothing here:
@@ -267,9 +471,23 @@ class Outbox:
                     texts,
                     expires_at,
                     row.body_cipher,
+                    row.alert_id,
                 )
             )
         return jobs
+
+    async def corrected(self, alert_ids: Sequence[int]) -> set[int]:
+        """Which of these alerts a correction has stopped (one queued or sent since)."""
+        if not alert_ids:
+            return set()
+        found = await self.session.scalars(
+            select(AlertRow.refers_to).where(
+                AlertRow.kind == AlertKind.CORRECTION,
+                AlertRow.refers_to.in_(list(alert_ids)),
+                AlertRow.status.in_([AlertStatus.QUEUED.value, AlertStatus.DONE.value]),
+            )
+        )
+        return {alert_id for alert_id in found.all() if alert_id is not None}
 
     async def sent_notices(self, ref: str) -> list[SentNotice]:
         """The Telegram notices of this ref the provider accepted and a purge has not emptied."""
@@ -310,24 +528,53 @@ class Outbox:
         await self._announce()
         return row.id
 
-    async def record(self, updates: Iterable[Update], now: datetime) -> None:
-        """Write outcomes back in one executemany."""
-        params = [
-            {
+    async def record(
+        self, updates: Iterable[Update], now: datetime, worker: str | None = None
+    ) -> None:
+        """Write outcomes back, one executemany per kind. With `worker`, fenced: an outcome
+        lands only where that worker's claim (its attempts) still holds. A send's outcome
+        (sent, failed) also lands on a row a correction skipped while it was in flight (it
+        did go out); a row handed back (queued again) only while still claimed."""
+        final: list[dict[str, Any]] = []
+        again: list[dict[str, Any]] = []
+        for u in updates:
+            row = {
                 "b_id": u.delivery_id,
                 "b_status": u.status.value,
                 "b_provider_id": u.provider_id,
                 "b_error": u.error,
                 "b_due_at": u.due_at or now,
                 "b_sent_at": now if u.status is DeliveryStatus.SENT else None,
+                "b_attempts": u.attempts,
             }
-            for u in updates
-        ]
-        if not params:
-            return
+            (again if u.status is DeliveryStatus.QUEUED else final).append(row)
+        for rows, holding in (
+            (final, (DeliveryStatus.SENDING.value, DeliveryStatus.SKIPPED.value)),
+            (again, (DeliveryStatus.SENDING.value,)),
+        ):
+            if rows:
+                await self._record(rows, now, worker, holding)
+
+    async def _record(
+        self,
+        params: list[dict[str, Any]],
+        now: datetime,
+        worker: str | None,
+        holding: tuple[str, ...],
+    ) -> None:
+        fence = []
+        if worker is not None:
+            # Every value per row or spelled out: executemany takes no expanding IN (...).
+            for row in params:
+                row["b_worker"] = worker
+            fence = [
+                DeliveryRow.worker == bindparam("b_worker"),
+                or_(*(DeliveryRow.status == literal_column(f"'{status}'") for status in holding)),
+                DeliveryRow.attempts == bindparam("b_attempts"),
+            ]
         statement = (
             update(DeliveryRow)
-            .where(DeliveryRow.id == bindparam("b_id"))
+            .where(DeliveryRow.id == bindparam("b_id"), *fence)
             .values(
                 status=bindparam("b_status"),
                 provider_id=func.coalesce(bindparam("b_provider_id"), DeliveryRow.provider_id),
@@ -341,6 +588,45 @@ class Outbox:
         # Core executemany through the session's connection: one round trip per batch.
         connection = await self.session.connection()
         await connection.execute(statement, params)
+
+    async def keep_receipt(
+        self, provider_id: str, status: DeliveryStatus, error: str | None, now: datetime
+    ) -> None:
+        """A status report for a message no delivery names yet: kept for `apply_receipts`."""
+        self.session.add(
+            ReceiptRow(provider_id=provider_id, status=status.value, error=error, received_at=now)
+        )
+        await self.session.flush()
+
+    async def apply_receipts(
+        self, provider_ids: Sequence[str] | None, now: datetime
+    ) -> list[tuple[int | None, str | None]]:
+        """Kept receipts (of these messages, or all) whose delivery is now known are applied
+        and removed; (subscriber id, error) of each, for the caller's opt-out handling."""
+        if await self.session.scalar(select(ReceiptRow.id).limit(1)) is None:
+            return []  # the usual case, answered without a list of ids to match
+        query = select(ReceiptRow).order_by(ReceiptRow.id)
+        if provider_ids is not None:
+            wanted = [p for p in provider_ids if p]
+            if not wanted:
+                return []
+            query = query.where(ReceiptRow.provider_id.in_(wanted))
+        applied = []
+        for receipt in (await self.session.scalars(query)).all():
+            found = await self.set_status_by_provider_id(
+                receipt.provider_id, DeliveryStatus(receipt.status), receipt.error, now
+            )
+            if found is not None:
+                applied.append((found[1], receipt.error))
+                await self.session.delete(receipt)
+        return applied
+
+    async def drop_receipts(self, before: datetime) -> int:
+        """Receipts kept since before `before` that never found their delivery (not ours)."""
+        result = await self.session.execute(
+            delete(ReceiptRow).where(ReceiptRow.received_at < before)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def mark_unreachable(
         self, subscriber_ids: dict[int, str], now: datetime, via: str
@@ -373,7 +659,11 @@ class Outbox:
         done = list(
             (
                 await self.session.scalars(
-                    select(AlertRow.id).where(AlertRow.status == AlertStatus.QUEUED, ~waiting)
+                    select(AlertRow.id).where(
+                        AlertRow.status == AlertStatus.QUEUED,
+                        AlertRow.enqueue_phase.is_(None),  # still being queued: not done
+                        ~waiting,
+                    )
                 )
             ).all()
         )

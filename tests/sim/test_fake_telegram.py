@@ -153,6 +153,21 @@ async def test_text_and_command_updates_parse_and_offset_confirms(
     assert fake.pending_updates == []
 
 
+async def test_a_raw_update_is_served_as_given_with_its_own_id_or_the_next(
+    fake: FakeTelegram,
+) -> None:
+    first = await fake.send_text(ANA, "hola")
+    odd = await fake.inject_raw_update({"message": {"date": "not a number"}})
+    assert odd == first + 1
+    assert await fake.inject_raw_update({"update_id": first + 9, "poll": {}}) == first + 9
+    served = fake.pending_updates
+    assert served[1:] == [
+        {"update_id": odd, "message": {"date": "not a number"}},
+        {"update_id": first + 9, "poll": {}},
+    ]
+    assert await fake.send_text(ANA, "otra") == first + 10
+
+
 async def test_long_poll_returns_as_soon_as_an_update_arrives(bot: Bot, fake: FakeTelegram) -> None:
     started = time.monotonic()
     poll = asyncio.create_task(bot.get_updates(timeout=5))

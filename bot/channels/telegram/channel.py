@@ -1,4 +1,9 @@
-"""The PTB `Application`, its start and stop, and `POST /telegram/webhook`."""
+"""The PTB `Application`, its start and stop, and `POST /telegram/webhook`.
+
+Updates reach the Application only through the inbox (`bot.channels.telegram.inbox`): each is
+stored before Telegram is told it arrived, by the offset in polling mode and by the 200 in
+webhook mode, so no mode has PTB's Updater.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,8 @@ from telegram import Update
 from telegram.ext import Application, ApplicationBuilder
 
 from bot.channels.telegram.handlers import TelegramHandlers, bot_commands
+from bot.channels.telegram.inbox import Feed, Poller
+from bot.core.inbox import Inbox
 from bot.metrics import Metrics
 from bot.settings import Settings, TelegramMode
 
@@ -21,14 +28,14 @@ log = logging.getLogger(__name__)
 
 PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
-CONCURRENT_UPDATES = 64
-"""Updates handled at once: a viral sign-up burst waits on the database, not on Telegram."""
 
 
 class TelegramChannel:
     """Owns the PTB Application: started and stopped by the web app's lifespan."""
 
-    def __init__(self, settings: Settings, handlers: TelegramHandlers, metrics: Metrics) -> None:
+    def __init__(
+        self, settings: Settings, handlers: TelegramHandlers, metrics: Metrics, inbox: Inbox
+    ) -> None:
         if settings.telegram_bot_token is None:
             raise ValueError("TELEGRAM_BOT_TOKEN is not set")
         self.settings = settings
@@ -38,17 +45,22 @@ class TelegramChannel:
         self.content = handlers.content
         self.mode = settings.telegram_mode
         api = str(settings.telegram_api_url).rstrip("/")
+        # No Updater: it confirms updates to Telegram before they are handled (or stored).
         builder = (
             ApplicationBuilder()
             .token(settings.telegram_bot_token.get_secret_value())
             .base_url(f"{api}/bot")
             .base_file_url(f"{api}/file/bot")
-            .concurrent_updates(CONCURRENT_UPDATES)
+            .updater(None)
         )
-        if self.mode is TelegramMode.WEBHOOK:
-            builder = builder.updater(None)
         self.application: Application = builder.build()  # type: ignore[type-arg]
         handlers.register(self.application)
+        self.feed = Feed(self.application, inbox, metrics)
+        self.poller = (
+            Poller(self.application.bot, self.feed, allowed_updates=Update.ALL_TYPES)
+            if self.mode is TelegramMode.POLLING
+            else None
+        )
         secret = settings.telegram_webhook_secret
         self._secret = secret.get_secret_value().encode() if secret else b""
 
@@ -63,15 +75,18 @@ class TelegramChannel:
                 secret_token=self._secret.decode(),
                 allowed_updates=Update.ALL_TYPES,
             )
-        elif app.updater is not None:
-            await app.updater.start_polling(allowed_updates=Update.ALL_TYPES, timeout=10)
         await app.start()
+        # What a crash left is queued first, ahead of anything received from now on.
+        await self.feed.start()
+        if self.poller is not None:
+            await self.poller.start()
         log.info("telegram started", extra={"mode": str(self.mode)})
 
     async def stop(self) -> None:
         app = self.application
-        if app.updater is not None and app.updater.running:
-            await app.updater.stop()
+        if self.poller is not None:
+            await self.poller.stop()
+        await self.feed.stop()
         if app.running:
             await app.stop()
         await app.shutdown()
@@ -90,10 +105,19 @@ class TelegramChannel:
             return Response("forbidden", status_code=403, media_type="text/plain")
         try:
             data = await request.json()
-            update = Update.de_json(data, self.application.bot)
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-            log.warning("telegram webhook: unreadable update")
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            data = None
+        if not isinstance(data, dict) or type(data.get("update_id")) is not int:
+            log.warning("telegram webhook: not an update")
             return Response("bad request", status_code=400, media_type="text/plain")
-        # Queued, not awaited: Telegram wants its 200 fast, and retries otherwise.
-        await self.application.update_queue.put(update)
+        # Stored before the 200, handled after it: Telegram wants its answer fast, and an
+        # update PTB cannot parse is stored too (and set aside) rather than refused.
+        try:
+            await self.feed.receive([data])
+        except Exception as exc:
+            log.error(
+                "telegram webhook: could not store the update", extra={"error": type(exc).__name__}
+            )
+            # Telegram sends it again later.
+            return Response("unavailable", status_code=503, media_type="text/plain")
         return Response(status_code=200)

@@ -22,6 +22,7 @@ from telegram.ext import (
 
 from bot.channels.telegram.buttons import CallbackData, CoordinatorButton, request_of
 from bot.channels.telegram.coordinator import Console, TeamFeature, build_console
+from bot.channels.telegram.inbox import handling_failed
 from bot.channels.telegram.render import keyboard
 from bot.channels.telegram.sender import retry_after_seconds
 from bot.core.alerts import Alerts
@@ -301,6 +302,11 @@ class TelegramHandlers:
             log.info("telegram user unreachable (403): marked blocked")
             return
         self.metrics.errors.labels(channel="telegram").inc()
+        if not isinstance(error, Forbidden):
+            # The inbox tries the update again, and sets it aside after the third failure (a
+            # 403 would only be refused again).
+            handling_failed(error)
+        # The type and frames only (bot.logs drops exception messages): never the update.
         log.error("telegram handler failed", exc_info=error)
 
 

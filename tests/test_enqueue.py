@@ -1,0 +1,150 @@
+"""Large alerts are queued in committed chunks from a cursor on the alert: the approval
+commits at once, the alert's own zone is queued before its neighbours, a crash mid-way
+resumes where it stopped, and a correction stops the original's queuing."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.app import build_worker
+from bot.core.alerts import AlertDraft
+from bot.core.audit import Actor
+from bot.core.vocabulary import AlertKind, Channel
+from bot.storage import outbox as outbox_module
+from bot.storage.models import AlertRow, DeliveryRow, SubscriberRow
+from bot.storage.outbox import Outbox
+from bot.storage.subscribers import Subscribers
+from tests.conftest import Bot
+from tests.test_alerts import finished
+
+CHUNK = 7
+ZONES = ("60629", "60632")  # the alert's own zone, then a neighbour
+EACH = 20
+
+
+@pytest.fixture(autouse=True)
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(outbox_module, "ENQUEUE_CHUNK", CHUNK)
+
+
+async def people(bot: Bot) -> dict[str, list[int]]:
+    """EACH Telegram subscribers in each zone, added alternately (ids interleave)."""
+    chats: dict[str, list[int]] = {zone: [] for zone in ZONES}
+    now = datetime.now(UTC)
+    async with bot.services.db.transaction() as session:
+        subscribers = Subscribers(session, bot.services.vault)
+        for _ in range(EACH):
+            for zone in ZONES:
+                chat = 95000 + len(chats[ZONES[0]]) + len(chats[ZONES[1]])
+                bot.telegram.add_user(chat)
+                await subscribers.add(
+                    Channel.TELEGRAM, str(chat), language="en", zone=zone,
+                    topics=["alerts"], via="test", now=now,
+                )  # fmt: skip
+                chats[zone].append(chat)
+    return chats
+
+
+async def alert(bot: Bot) -> int:
+    sent = await bot.services.alerts.send_now(
+        AlertDraft(AlertKind.ALERT, ZONES, {"en": "Agents at 63rd and Pulaski."}),
+        Actor.operator(),
+    )
+    assert sent.recipients == 2 * EACH  # everyone it will reach, counted at the approval
+    return sent.id
+
+
+async def queued(bot: Bot, alert_id: int) -> list[tuple[int, str]]:
+    async with bot.services.db.transaction() as session:
+        rows = await session.execute(
+            select(DeliveryRow.id, SubscriberRow.zone)
+            .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
+            .where(DeliveryRow.alert_id == alert_id)
+            .order_by(DeliveryRow.id)
+        )
+        return [(id_, zone) for id_, zone in rows.all()]
+
+
+async def more(bot: Bot) -> int:
+    async with bot.services.db.transaction() as session:
+        return await Outbox(session).continue_enqueue(datetime.now(UTC))
+
+
+async def test_the_approval_queues_one_chunk_and_the_rest_follows_own_zone_first(
+    bot: Bot,
+) -> None:
+    await people(bot)
+    alert_id = await alert(bot)
+    assert len(await queued(bot, alert_id)) == CHUNK  # the approval did not wait for all
+    while await more(bot):
+        pass
+    rows = await queued(bot, alert_id)
+    assert len(rows) == 2 * EACH
+    zones = [zone for _, zone in rows]
+    assert zones == [ZONES[0]] * EACH + [ZONES[1]] * EACH  # the own zone's sends come first
+    async with bot.services.db.transaction() as session:
+        row = await session.get(AlertRow, alert_id)
+        assert row is not None and row.enqueue_phase is None
+
+
+async def test_a_crash_mid_enqueue_resumes_where_it_stopped(bot: Bot) -> None:
+    await people(bot)
+    alert_id = await alert(bot)
+    await more(bot)
+
+    class Crash(Exception):
+        pass
+
+    async def crash_mid_chunk() -> None:
+        async with bot.services.db.transaction() as session:
+            await Outbox(session).continue_enqueue(datetime.now(UTC))
+            raise Crash  # the chunk and the cursor's move are lost together
+
+    with pytest.raises(Crash):
+        await crash_mid_chunk()
+    assert len(await queued(bot, alert_id)) == 2 * CHUNK
+    while await more(bot):
+        pass
+    rows = await queued(bot, alert_id)
+    async with bot.services.db.transaction() as session:
+        distinct = await session.scalar(
+            select(func.count(func.distinct(DeliveryRow.subscriber_id))).where(
+                DeliveryRow.alert_id == alert_id
+            )
+        )
+    assert len(rows) == distinct == 2 * EACH  # nobody twice, nobody missed
+
+
+async def test_a_correction_stops_the_originals_queuing(bot: Bot) -> None:
+    await people(bot)
+    alert_id = await alert(bot)
+    await bot.services.alerts.send_now(
+        AlertDraft(AlertKind.CORRECTION, (), {"en": "Correction: no agents."}, refers_to=alert_id),
+        Actor.operator(),
+    )
+    while await more(bot):
+        pass
+    # The first chunk was skipped by the correction, and none came after it.
+    assert len(await queued(bot, alert_id)) == CHUNK
+    progress = await bot.services.alerts.progress(alert_id)
+    assert progress.counts == {("telegram", "skipped"): CHUNK}
+    async with bot.services.db.transaction() as session:
+        row = await session.get(AlertRow, alert_id)
+        assert row is not None and row.enqueue_phase is None
+
+
+async def test_a_worker_queues_and_sends_it_all_once(bot: Bot) -> None:
+    chats = await people(bot)
+    worker = build_worker(bot.services)
+    await worker.start()
+    try:
+        alert_id = await alert(bot)
+        await finished(bot, alert_id, within=20)
+    finally:
+        await worker.stop()
+    got = Counter(m.chat_id for m in bot.telegram.sent if "63rd and Pulaski" in m.text)
+    assert got == dict.fromkeys(chats[ZONES[0]] + chats[ZONES[1]], 1)
