@@ -51,14 +51,20 @@ class _Group(Generic[T, R]):
         self.timer: asyncio.TimerHandle | None = None
         self.tasks: set[asyncio.Task[None]] = set()
 
-    def add(self, item: T, flush: Callable[[], None]) -> asyncio.Future[R]:
+    def add(self, item: T, write: Callable[[], Awaitable[None]]) -> asyncio.Future[R]:
+        """Gather `item`; `write` runs (as a task) once the group is due."""
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self.items.append((item, future))
         if len(self.items) >= self.most:
             self._cancel_timer()
-            flush()
+            self.spawn(write)
         elif self.timer is None:
-            self.timer = asyncio.get_running_loop().call_later(self.window, flush)
+
+            def due() -> None:
+                self.timer = None
+                self.spawn(write)
+
+            self.timer = asyncio.get_running_loop().call_later(self.window, due)
         return future
 
     def take(self) -> list[tuple[T, asyncio.Future[R]]]:
@@ -113,17 +119,13 @@ class Recorder:
     ) -> asyncio.Future[None]:
         """Queue one outcome (and a subscriber the provider says is gone); the future is
         done once it is written."""
-        return self._group.add((update, channel, subscriber_id, unreachable), self._flush_soon)
+        return self._group.add((update, channel, subscriber_id, unreachable), self._write)
 
     async def drain(self) -> None:
         """Write what is queued now, and wait for writes already under way."""
         await self._write()
         if self._group.tasks:
             await asyncio.gather(*self._group.tasks, return_exceptions=True)
-
-    def _flush_soon(self) -> None:
-        self._group.timer = None
-        self._group.spawn(self._write)
 
     async def _write(self) -> None:
         async with self._group.lock:
@@ -240,11 +242,7 @@ class Fence:
 
     async def holds(self, delivery_id: int, attempts: int) -> bool:
         """Whether this worker still holds the claim (renewed): send only if so."""
-        return await self._group.add((delivery_id, attempts), self._flush_soon)
-
-    def _flush_soon(self) -> None:
-        self._group.timer = None
-        self._group.spawn(self._write)
+        return await self._group.add((delivery_id, attempts), self._write)
 
     async def _write(self) -> None:
         async with self._group.lock:

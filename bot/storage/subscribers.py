@@ -55,6 +55,32 @@ class Subscribers:
         via: str,
         now: datetime,
     ) -> SubscriberRow:
+        return await self._new(
+            channel, address, language, zone, topics, SubscriberStatus.ACTIVE, via, now
+        )
+
+    async def add_opted_out(
+        self, channel: str, address: str, *, language: str, via: str, now: datetime
+    ) -> SubscriberRow:
+        """Someone who never signed up but opted out at the provider (STOP as a first
+        message): kept, opted out, so that a later sign-up is checked against the block."""
+        return await self._new(
+            channel, address, language, None, [], SubscriberStatus.OPTED_OUT, via, now
+        )
+
+    async def _new(
+        self,
+        channel: str,
+        address: str,
+        language: str,
+        zone: str | None,
+        topics: list[str],
+        status: SubscriberStatus,
+        via: str,
+        now: datetime,
+    ) -> SubscriberRow:
+        """A new row with its first consent record (opted in, or opted out)."""
+        active = status is SubscriberStatus.ACTIVE
         row = SubscriberRow(
             channel=channel,
             address_index=self.vault.index(address),
@@ -62,37 +88,15 @@ class Subscribers:
             language=language,
             zone=zone,
             topics=topics,
-            status=SubscriberStatus.ACTIVE,
-            consent_at=now,
-            consent_via=via,
+            status=status,
+            consent_at=now if active else None,
+            consent_via=via if active else None,
             status_changed_at=now,
             created_at=now,
         )
         self.session.add(row)
-        row.consents.append(ConsentRow(action=ConsentAction.OPT_IN, via=via, at=now))
-        await self.session.flush()
-        return row
-
-    async def add_opted_out(
-        self, channel: str, address: str, *, language: str, via: str, now: datetime
-    ) -> SubscriberRow:
-        """Someone who never signed up but opted out at the provider (STOP as a first
-        message): kept, opted out, so that a later sign-up is checked against the block."""
-        row = SubscriberRow(
-            channel=channel,
-            address_index=self.vault.index(address),
-            address_cipher=self.vault.encrypt(address),
-            language=language,
-            zone=None,
-            topics=[],
-            status=SubscriberStatus.OPTED_OUT,
-            consent_at=None,
-            consent_via=None,
-            status_changed_at=now,
-            created_at=now,
-        )
-        self.session.add(row)
-        row.consents.append(ConsentRow(action=ConsentAction.OPT_OUT, via=via, at=now))
+        action = ConsentAction.OPT_IN if active else ConsentAction.OPT_OUT
+        row.consents.append(ConsentRow(action=action, via=via, at=now))
         await self.session.flush()
         return row
 
