@@ -70,3 +70,14 @@ async def eventually(
             if until(found):
                 return found
             await asyncio.sleep(0.01)
+
+
+async def subscribed(bot: Bot, first: int, n: int, zone: str = "60629") -> list[int]:
+    """`n` Telegram users, ids from `first`, signed up in `zone` (each got its welcome)."""
+    users = [first + i for i in range(n)]
+    for uid in users:
+        bot.telegram.add_user(uid)
+        await bot.telegram.send_text(uid, f"/start en_{zone}")
+    for uid in users:
+        await bot.telegram.wait_for(uid, 1, timeout=30)
+    return users

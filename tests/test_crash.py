@@ -16,6 +16,7 @@ from bot.core.audit import Actor
 from bot.core.vocabulary import AlertKind
 from tests.conftest import BOT_NUMBER, DATA_KEY, TELEGRAM_TOKEN, TWILIO_SID, TWILIO_TOKEN, Bot
 from tests.processes import Processes
+from tests.support import subscribed
 from tests.test_alerts import finished
 
 PEOPLE = 120
@@ -50,12 +51,7 @@ async def test_sigkill_mid_broadcast_then_restart_delivers_to_everyone(
     processes: Processes,
     request: pytest.FixtureRequest,
 ) -> None:
-    users = [80000 + i for i in range(PEOPLE)]
-    for uid in users:
-        bot.telegram.add_user(uid)
-        await bot.telegram.send_text(uid, "/start en_60629")
-    for uid in users:
-        await bot.telegram.wait_for(uid, 1, timeout=20)
+    users = await subscribed(bot, 80000, PEOPLE)
     alert = await bot.services.alerts.send_now(
         AlertDraft(AlertKind.ALERT, ("60629",), {"en": "Checkpoint at 59th and Kedzie."}),
         Actor.operator(),
@@ -157,12 +153,7 @@ async def test_twenty_sigkills_at_random_moments_repeat_only_unrecorded_sends(
     if database_url.startswith("sqlite"):
         pytest.skip("one process per SQLite database: PostgreSQL is where workers are killed")
     rng = random.Random(20261202)  # reproducible kill moments
-    users = [84000 + i for i in range(CROWD)]
-    for uid in users:
-        bot.telegram.add_user(uid)
-        await bot.telegram.send_text(uid, "/start en_60629")
-    for uid in users:
-        await bot.telegram.wait_for(uid, 1, timeout=30)
+    users = await subscribed(bot, 84000, CROWD)
     alert = await bot.services.alerts.send_now(
         AlertDraft(AlertKind.ALERT, ("60629",), {"en": "Agents at Midway."}), Actor.operator()
     )

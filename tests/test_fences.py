@@ -22,20 +22,11 @@ from bot.delivery.recorder import Recorder
 from bot.storage.models import DeliveryRow, ReceiptRow, SubscriberRow
 from bot.storage.outbox import Notice, Outbox, Update, seal_notice
 from tests.conftest import Bot
+from tests.support import subscribed
 from tests.test_alerts import finished
 
 RATE = 10  # sends a second, shared by every worker
 PEOPLE = 40  # four seconds at the rate
-
-
-async def subscribed(bot: Bot, first: int, n: int = PEOPLE) -> list[int]:
-    users = [first + i for i in range(n)]
-    for uid in users:
-        bot.telegram.add_user(uid)
-        await bot.telegram.send_text(uid, "/start en_60629")
-    for uid in users:
-        await bot.telegram.wait_for(uid, 1, timeout=20)
-    return users
 
 
 def received(bot: Bot, fragment: str) -> Counter[int]:
@@ -50,7 +41,7 @@ class TestSharedSlowRate:
         return {"TELEGRAM_RATE": str(RATE), "TELEGRAM_CHAT_RATE": "0", "DELIVERY_LEASE": "0.6"}
 
     async def test_three_workers_send_each_row_once_within_the_rate(self, bot: Bot) -> None:
-        users = await subscribed(bot, 91000)
+        users = await subscribed(bot, 91000, PEOPLE)
         bot.telegram.rate_limit(RATE, None)  # the provider's own limit, as Telegram keeps it
         before = bot.telegram.requests_by_method["sendMessage"]
         workers = [build_worker(bot.services, name=f"w{i}") for i in range(3)]
@@ -78,7 +69,7 @@ class TestCorrection:
         return {"TELEGRAM_RATE": str(RATE), "TELEGRAM_CHAT_RATE": "0"}
 
     async def test_a_correction_mid_broadcast_stops_what_was_claimed(self, bot: Bot) -> None:
-        await subscribed(bot, 92000)
+        await subscribed(bot, 92000, PEOPLE)
         worker = build_worker(bot.services)
         await worker.start()
         try:
