@@ -2,11 +2,12 @@
 
 Crash safety comes from the lease: a claimed row is `sending` until `lease_until`; a worker
 that dies leaves it there, and any worker reclaims it once the lease runs out. So a crash
-loses nothing. What can repeat is bounded by bot/delivery/recorder.py: each send's claim is
-confirmed just before it (a row a sibling reclaimed, or a correction skipped, is not sent),
-outcomes are written within `Recorder.window` of happening, and a heartbeat keeps the leases
-of rows waiting their turn. So a kill repeats only the sends of the last window and those
-in flight, and workers that live never send one row twice.
+loses nothing. What can repeat is bounded by bot/delivery/recorder.py: outcomes are written
+within `Recorder.window` of happening, a heartbeat keeps the leases of rows waiting their
+turn, a row that waited past half its lease has its claim confirmed before it is sent (one a
+sibling reclaimed is not), and each alert send checks first whether a correction stopped it.
+So a kill repeats only the sends of the last window and those in flight, and workers that
+live never send one row twice.
 """
 
 from __future__ import annotations
