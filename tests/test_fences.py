@@ -155,6 +155,12 @@ async def test_a_receipt_that_comes_before_the_outcome_is_applied_when_it_lands(
             now,
         )
         [job] = await outbox.claim("w1", 10, now, timedelta(seconds=30), channel="sms")
+    # An outcome from a worker that does not hold the claim changes nothing (the fence).
+    stale = Recorder(bot.services.db, "w2", lambda: datetime.now(UTC))
+    await stale.add(Update(job.delivery_id, DeliveryStatus.FAILED, attempts=1), "sms")
+    async with bot.services.db.transaction() as session:
+        row = await session.get(DeliveryRow, job.delivery_id)
+        assert row is not None and row.status == DeliveryStatus.SENDING and row.worker == "w1"
     # Twilio reports "delivered" before the worker has written what it sent.
     assert await bot.services.receipts.twilio("SM" + "e" * 32, "delivered", None)
     recorder = Recorder(bot.services.db, "w1", lambda: datetime.now(UTC))
@@ -166,9 +172,3 @@ async def test_a_receipt_that_comes_before_the_outcome_is_applied_when_it_lands(
         row = await session.get(DeliveryRow, job.delivery_id)
         assert row is not None and row.status == DeliveryStatus.DELIVERED
         assert (await session.scalars(select(ReceiptRow))).all() == []  # applied, not kept
-    # An outcome from a claim that is no longer the worker's changes nothing (the fence).
-    stale = Recorder(bot.services.db, "w2", lambda: datetime.now(UTC))
-    await stale.add(Update(job.delivery_id, DeliveryStatus.FAILED, attempts=1), "sms")
-    async with bot.services.db.transaction() as session:
-        row = await session.get(DeliveryRow, job.delivery_id)
-        assert row is not None and row.status == DeliveryStatus.DELIVERED
