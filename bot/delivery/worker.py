@@ -42,10 +42,11 @@ Clock = Callable[[], datetime]
 # With 3, all were sometimes waiting at once: ~10% of an unthrottled SMS broadcast had no
 # send in flight (pauses of 50-200 ms at each third batch); with 5, none over 50 ms.
 LOOPS_PER_LANE = 5
-# Coming back from idle, a lane's loops first claim a tenth of a batch, twice that, four
-# times ...: the first sends of a broadcast go out while the rest is claimed (five loops
-# claiming 500 rows each at once took 150-185 ms before anything was sent, 50 rows take
-# 40), and the loops fall out of step, so one claims while the others send.
+# Coming back from idle, a lane's claims take a tenth of a batch, twice that, four times ...
+# in the order they are made, whichever loop makes them: the first sends of a broadcast go
+# out while the rest is claimed (five loops claiming 500 rows each at once took 150-185 ms
+# before anything was sent, 50 rows take 40), and the loops fall out of step, so one claims
+# while the others send.
 FIRST_CLAIM_SHARE = 10
 # A paced lane claims what it can send in this long at the rate it actually gets (the shared
 # bucket's share, slowed by 429s), not at the configured rate: a worker sharing a slow rate
@@ -88,6 +89,17 @@ class Lane:
     # the biggest claim.
     claiming: asyncio.Lock = field(default_factory=asyncio.Lock)
     sends: deque[float] = field(default_factory=deque)  # monotonic times of recent sends
+    ramped: int = 0  # claims made since the lane was last found idle
+
+    def next_claim(self, loops: int) -> int:
+        """How much the next claim takes (made under `claiming`): since idle, a tenth of a
+        batch, then twice that ... until it reaches `claim_size`."""
+        size = self.claim_size(loops)
+        ramp = max(1, self.batch // FIRST_CLAIM_SHARE) << self.ramped
+        if ramp >= size:
+            return size
+        self.ramped += 1
+        return ramp
 
     def sent(self) -> None:
         now = time.monotonic()
@@ -203,20 +215,16 @@ class Worker:
         every idle poll is a write transaction, and on SQLite's one writer ten loops polling
         four times a second had held up sign-up answers by two seconds in a burst."""
         wake = self._wake[channel]
-        lane = self.lanes[channel]
         polls = index == 0
-        first = min(lane.batch, max(1, lane.batch // FIRST_CLAIM_SHARE) << index)
-        limit = first
         while not self._stopping:
             wake.clear()
             try:
-                sent = await self.run_once(channel, limit)
+                sent, limit = await self._round(channel, None)
             except Exception:
                 log.exception("delivery round failed", extra={"channel": channel})
-                sent = 0
-            if sent >= limit:
+                sent = limit = 0
+            if sent and sent >= limit:
                 wake.set()  # more is waiting: the lane's idle loops join in
-            limit = lane.claim_size(LOOPS_PER_LANE) if sent else first
             if sent == 0 and not self._stopping:
                 try:
                     async with asyncio.timeout(self.poll_interval if polls else None):
@@ -227,22 +235,32 @@ class Worker:
     async def run_once(self, channel: str, limit: int | None = None) -> int:
         """Claim one batch for `channel` (at most `limit`, else the lane's batch), send it,
         record the outcomes; how many were claimed."""
+        sent, _ = await self._round(channel, limit or self.lanes[channel].batch)
+        return sent
+
+    async def _round(self, channel: str, limit: int | None) -> tuple[int, int]:
+        """One claim, its sends and outcomes: (how many were claimed, the claim's limit).
+        With no `limit`, the lane's ramp decides it (`Lane.next_claim`)."""
         lane = self.lanes[channel]
-        limit = limit or lane.batch
-        async with lane.claiming, self.db.transaction() as session:
-            jobs = await Outbox(session).claim(
-                self.name,
-                limit,
-                self.clock(),
-                self.lease,
-                channel=channel,
-                max_attempts=self.policy.max_attempts + EXTRA_CLAIMS,
-            )
+        async with lane.claiming:
+            if limit is None:
+                limit = lane.next_claim(LOOPS_PER_LANE)
+            async with self.db.transaction() as session:
+                jobs = await Outbox(session).claim(
+                    self.name,
+                    limit,
+                    self.clock(),
+                    self.lease,
+                    channel=channel,
+                    max_attempts=self.policy.max_attempts + EXTRA_CLAIMS,
+                )
+            if not jobs:
+                lane.ramped = 0
         if not jobs:
             # Idle: an alert may have been finished by another lane or worker, or cancelled.
             await self._finish_alerts()
             await self._tidy(channel)
-            return 0
+            return 0, limit
         # Each outcome is queued for writing as its send ends (the recorder writes them in
         # small groups as they come); the round ends once all of them are written.
         self._held.update(job.delivery_id for job in jobs)
@@ -258,7 +276,7 @@ class Worker:
         # next poll) does it. Checking after each batch scanned the alert's rows every time.
         if len(jobs) < limit:
             await self._finish_alerts()
-        return len(jobs)
+        return len(jobs), limit
 
     async def _enqueue_loop(self) -> None:
         """Queue large alerts' remaining recipients, a committed chunk at a time, waking the
