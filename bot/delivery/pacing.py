@@ -13,6 +13,12 @@ A busy event loop wakes the head late. A slot missed by up to `CATCH_UP` is stil
 send goes at once) instead of being lost, and a `SendLog` of the last sends keeps what went
 out within the provider's own rule (at most the rate in any one second) whatever the
 lateness: a late send pushes back the one a second after it, not every later one.
+
+A slot (`acquire`) and the request leaving (`dispatch`) are two steps: between them the
+worker checks its claim and the alert's corrections, database round trips of 0-150 ms on a
+loaded machine. The send log notes the moment of `dispatch`, so sends whose checks took
+different times still reach the provider at most at the rate (noting it at the slot had let
+sends delayed by those checks arrive bunched, and met 429s at 10/s).
 """
 
 from __future__ import annotations
@@ -52,7 +58,12 @@ SHARED_FOR = 2.0
 class Pacer(Protocol):
     """Something that makes a caller wait its turn to send."""
 
-    async def acquire(self, n: int = 1) -> None: ...
+    async def acquire(self, n: int = 1) -> None:
+        """Wait for a turn to send n (a booked slot)."""
+
+    async def dispatch(self, n: int = 1) -> None:
+        """Right before the n requests leave: wait while the provider's own rule would be
+        broken by them, and note them."""
 
     def slow_down(self, seconds: float) -> None:
         """The provider said 429: hold every send for `seconds`."""
@@ -66,6 +77,9 @@ class Unlimited:
     """No pacing (a rate of 0: benchmarks against local fakes)."""
 
     async def acquire(self, n: int = 1) -> None:
+        return None
+
+    async def dispatch(self, n: int = 1) -> None:
         return None
 
     def slow_down(self, seconds: float) -> None:
@@ -95,6 +109,14 @@ class SendLog:
     def note(self, n: int = 1) -> None:
         now = self.clock()
         self._times.extend(itertools.repeat(now, min(n, self.allowed)))
+
+    async def admit(self, n: int = 1) -> None:
+        """Wait until n more sends keep to the rule, then note them. Nothing is awaited
+        between the last look and the note, so two senders never both take the last place."""
+        # ASYNC110: the wait is the exact time the log names, not a poll for a flag.
+        while (wait := self.free_at() - self.clock()) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(wait)
+        self.note(n)
 
 
 class TokenBucket:
@@ -134,7 +156,13 @@ class TokenBucket:
 
     async def acquire(self, n: int = 1) -> None:
         async with self._turn:
-            await self._go(self.reserve(n), n)
+            wait = self.reserve(n)
+            if wait > 0:
+                await asyncio.sleep(wait)
+
+    async def dispatch(self, n: int = 1) -> None:
+        if self.log is not None:
+            await self.log.admit(n)
 
     def slow_down(self, seconds: float) -> None:
         self._next = max(self._next, self.clock() + seconds)
@@ -142,13 +170,13 @@ class TokenBucket:
     async def jump_queue(self, *, wait: bool = True) -> None:
         # Not behind the lock: the slot after the one the head of the queue holds.
         delay = self.reserve()
-        await self._go(delay if wait else 0.0)
-
-    async def _go(self, wait: float, n: int = 1) -> None:
-        if wait > 0:
-            await asyncio.sleep(wait)
-        if self.log is not None:
-            self.log.note(n)
+        if not wait:
+            if self.log is not None:
+                self.log.note()
+            return
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await self.dispatch()
 
 
 class ChatBuckets:
@@ -212,7 +240,10 @@ class SharedBucket:
                     if not self._booked:
                         self._booked = await self._book(self.block)
                     at = self._booked.pop(0)
-                await self._go(at)
+                await _sleep_until(at)
+
+    async def dispatch(self, n: int = 1) -> None:
+        await self.log.admit(n)
 
     def slow_down(self, seconds: float) -> None:
         # Local hold; the other workers get their own 429 and hold too.
@@ -222,14 +253,11 @@ class SharedBucket:
         # The next slot this worker booked, else a new one in the shared row (every worker's
         # later sends move back by one).
         at = self._booked.pop(0) if self._booked else (await self._book(1))[0]
-        await self._go(at if wait else -math.inf)
-
-    async def _go(self, at: float) -> None:
-        """Send at `at` (epoch seconds), or later if the send log says so; noted in it.
-        -inf: at once, whatever the log (an SMS reply, which Twilio queues itself)."""
-        if at > -math.inf:
-            await _sleep_until(max(at, self.log.free_at()))
-        self.log.note()
+        if not wait:  # at once, whatever the log: an SMS reply, which Twilio queues itself
+            self.log.note()
+            return
+        await _sleep_until(at)
+        await self.dispatch()
 
     async def _book(self, n: int) -> list[float]:
         # `tokens` holds the bucket's theoretical arrival time (GCRA), in epoch seconds.

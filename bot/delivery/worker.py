@@ -375,6 +375,7 @@ class Worker:
             waited = time.monotonic() - claimed_at > self.lease.total_seconds() / 2
             if waited and not await self.fence.holds(job.delivery_id, job.attempts):
                 return None
+            await lane.pacer.dispatch()  # after the checks, whatever they took
             sent = await self._send(lane, job, Message(job.delivery_id, address, text, 0, buttons))
             lane.sent()
             return sent
