@@ -63,3 +63,14 @@ def test_the_check_sees_a_forbidden_import() -> None:
     assert breaks("telegram.ext", ("telegram",))
     assert not breaks("bot.core.vocabulary", ("bot.core",))
     assert not breaks("bot.storagex", ("bot.storage",))
+
+
+def test_a_module_over_500_lines_says_why_in_its_docstring() -> None:
+    unexplained = []
+    for path in sorted(BOT.rglob("*.py")):
+        source = path.read_text()
+        if source.count("\n") > 500:
+            doc = ast.get_docstring(ast.parse(source)) or ""
+            if "why one" not in doc.lower():
+                unexplained.append(str(path.relative_to(BOT)))
+    assert unexplained == []

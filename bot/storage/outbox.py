@@ -1,4 +1,10 @@
-"""Outbox queries: enqueue deliveries in bulk, claim due ones, record outcomes. Never commits."""
+"""Outbox queries: enqueue deliveries in bulk, claim due ones, record outcomes. Never commits.
+
+Why one module over 500 lines: these are the statements of one table's protocol (queue,
+claim, fence, record, receipts, finish), and each relies on the states and columns the others
+write; read together, the invariants that keep a row from being lost or sent twice are in
+one place.
+"""
 
 from __future__ import annotations
 
