@@ -20,7 +20,8 @@ this process through `Alerts.send_now`, as the operator's CLI does. The scenario
 4. rights      `rrbot run` broadcasting to 10,000 at the default 30/s, the fake limiting at
                30/s: how long a `/rights` asked meanwhile waits for its answer.
 5. memory      the worker's RSS high-water mark (VmHWM) over scenario 1's broadcasts to N,
-               and the time to enqueue N deliveries (approve = one INSERT … SELECT); alone,
+               and the time to enqueue N deliveries (the approval queues the first 1,000,
+               workers the rest in committed chunks: until the alert's cursor is done); alone,
                it runs those broadcasts without the baseline.
 6. workers     two `rrbot worker` processes on PostgreSQL against one broadcast, sharing
                TELEGRAM_RATE=200 through the database, the fake limiting at 200/s: nobody
@@ -103,6 +104,7 @@ from tests.processes import free_port, spawn
 SCENARIOS = ("throughput", "limit", "latency", "rights", "memory", "workers")
 DEFAULT_N = 10_000
 LARGE_N = 100_000
+MILLION = 1_000_000  # `--recipients 1000000`: the scale of a national network
 LIMITED = 10_000  # recipients of the broadcasts at a provider's limit (scenarios 2, 4, 6)
 
 # Zones (in config/zones.yaml): the first LIMITED Telegram subscribers live in BROADCAST,
@@ -137,7 +139,7 @@ TARGET_429 = 0.01
 TARGET_LATENCY = 0.250
 TARGET_REPLY = 1.0
 TARGET_HWM_MB = 300.0
-TARGET_ENQUEUE = 10.0
+TARGET_ENQUEUE = {LARGE_N: 10.0, MILLION: 60.0}  # seconds to queue everyone, by size
 
 SETTINGS_VARIABLES = {name.upper() for name in Settings.model_fields}
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -277,6 +279,7 @@ class Broadcast:
     channel: str
     recipients: int
     enqueue: float  # seconds send_now took (the INSERT … SELECT and its transaction)
+    queued: float | None  # approval to every recipient queued (the alert's cursor done)
     first: float | None  # approval to the first message at the fake
     duration: float | None  # approval to the last message at the fake
     spread: float | None  # first to last message at the fake
@@ -620,6 +623,18 @@ class Bench:
 
     # ------------------------------------------------------------------ database
 
+    async def queued_in_full(self, alert_id: int, since: float) -> float:
+        """Seconds from `since` until every recipient of the alert is queued (its cursor done),
+        to within the 20 ms this looks."""
+        while True:
+            async with self.services.db.transaction() as session:
+                phase = await session.scalar(
+                    select(AlertRow.enqueue_phase).where(AlertRow.id == alert_id)
+                )
+            if phase is None:
+                return time.monotonic() - since
+            await asyncio.sleep(0.02)
+
     async def wait_done(self, alert_id: int, within: float) -> Progress:
         progress = await self.services.alerts.progress(alert_id)
         deadline = time.monotonic() + within
@@ -682,12 +697,16 @@ class Bench:
                 draft(tracker.marker, zones), Actor.operator()
             )
             enqueue = time.monotonic() - approved
+            queuing = asyncio.create_task(self.queued_in_full(alert.id, approved))
             if alert.recipients != len(expected):
                 raise RuntimeError(f"{label}: {alert.recipients} recipients, {len(expected)} meant")
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(within):
                     await tracker.complete.wait()
             cpu = meter.stop()
+            queued = await queuing if queuing.done() else None
+            if not queuing.done():
+                queuing.cancel()
             progress = await self.wait_done(alert.id, within=30.0)
             await asyncio.sleep(SETTLE)
         finally:
@@ -710,6 +729,7 @@ class Bench:
             channel=channel,
             recipients=len(expected),
             enqueue=enqueue,
+            queued=queued,
             first=first,
             duration=last,
             spread=spread,
@@ -1166,13 +1186,19 @@ def summary(out: Outcome, n: int, database: str) -> None:
             f"{fmt(peak)} MB for {r.recipients:,}{note}",
             met(peak < TARGET_HWM_MB if peak is not None and large else None),
         )
+    size = MILLION if n >= MILLION else LARGE_N
     for r in memory:
         postgres = database == "postgres"
         t.add_row(
             f"5 enqueue, {r.channel}",
-            f"< {TARGET_ENQUEUE:g} s at {LARGE_N:,} on PostgreSQL",
-            f"{r.enqueue:.2f} s for {r.recipients:,} on {database}{note}",
-            met(r.enqueue < TARGET_ENQUEUE if large and postgres else None),
+            f"< {TARGET_ENQUEUE[size]:g} s at {size:,} on PostgreSQL",
+            f"{fmt(r.queued, '{:.2f}')} s for {r.recipients:,} on {database}{note}"
+            f" (approval {r.enqueue:.2f} s)",
+            met(
+                r.queued < TARGET_ENQUEUE[size]
+                if r.queued is not None and large and postgres
+                else None
+            ),
         )
     if out.workers is not None and out.workers.rate is not None:
         w, rate = out.workers, out.workers.rate
