@@ -4,11 +4,12 @@ resumes where it stopped, and a correction stops the original's queuing."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, text
 
 from bot.app import build_worker
 from bot.core.alerts import AlertDraft
@@ -148,3 +149,54 @@ async def test_a_worker_queues_and_sends_it_all_once(bot: Bot) -> None:
         await worker.stop()
     got = Counter(m.chat_id for m in bot.telegram.sent if "63rd and Pulaski" in m.text)
     assert got == dict.fromkeys(chats[ZONES[0]] + chats[ZONES[1]], 1)
+
+
+async def written_since_sampled(bot: Bot, rows: int) -> None:
+    """`rows` finished deliveries (nothing to claim), their count flushed to PostgreSQL's
+    statistics at once (a backend may otherwise hold it for seconds)."""
+    now = datetime.now(UTC)
+    async with bot.services.db.transaction() as session:
+        await session.execute(
+            insert(DeliveryRow),
+            [
+                {"channel": "telegram", "language": "en", "status": "skipped", "due_at": now,
+                 "updated_at": now}
+                for _ in range(rows)
+            ],
+        )  # fmt: skip
+        await session.execute(text("SELECT pg_stat_force_next_flush()"))
+
+
+async def test_a_worker_samples_the_outbox_again_after_many_writes(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PostgreSQL plans each claim from statistics sampled when the outbox was small: a
+    # million deliveries queued since looked like a dozen, and every claim sorted them all.
+    if bot.services.db.is_sqlite:
+        pytest.skip("SQLite plans a claim without sampled statistics")
+    from bot.delivery import worker as worker_module
+
+    monkeypatch.setattr(worker_module, "STATISTICS_EVERY", 0.05)
+    monkeypatch.setattr(worker_module, "STATISTICS_AFTER", 100)
+
+    async def stale() -> bool:
+        async with bot.services.db.transaction() as session:
+            return await Outbox(session).stale_statistics(100)
+
+    async with bot.services.db.transaction() as session:
+        await Outbox(session).gather_statistics()  # sampled while the outbox is empty
+    await written_since_sampled(bot, 50)
+    assert not await stale()  # under the threshold
+    await written_since_sampled(bot, 100)
+    assert await stale()
+    worker = build_worker(bot.services)
+    await worker.start()
+    try:
+        for _ in range(100):  # five seconds
+            if not await stale():
+                break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("the worker never sampled the outbox again")
+    finally:
+        await worker.stop()

@@ -13,6 +13,7 @@ live never send one row twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import random
@@ -57,6 +58,12 @@ RATE_WINDOW = 10.0  # seconds of sends the achieved rate is measured over
 # that dies on it each time (a poison row) makes it fail instead of being claimed for ever.
 EXTRA_CLAIMS = 4
 TIDY_EVERY = 60.0  # seconds between an idle lane's housekeeping (`Worker._tidy`)
+# PostgreSQL plans a claim from statistics sampled when the outbox last changed a lot. Queued
+# after them, a million deliveries looked like a dozen: each claim sorted every pending row
+# (0.1-0.5 s, 1,200 sends a second instead of 3,600). Autovacuum samples again only after a
+# tenth of the table changed, and only where it is on; the workers do it sooner.
+STATISTICS_EVERY = 2.0  # seconds between two looks at how much the outbox changed
+STATISTICS_AFTER = 20_000  # rows written since the last sample that call for a new one
 
 
 def utcnow() -> datetime:
@@ -178,6 +185,10 @@ class Worker:
             )
         )
         self._tasks.append(asyncio.create_task(self._enqueue_loop(), name="worker-enqueue"))
+        if not self.db.is_sqlite:
+            self._tasks.append(
+                asyncio.create_task(self._statistics_loop(), name="worker-statistics")
+            )
         for channel in self.lanes:
             # Several loops per lane: while one records its outcomes and claims the next batch,
             # another keeps the provider busy, so the pacing never idles between batches.
@@ -300,6 +311,24 @@ class Worker:
                     await self._wake_enqueue.wait()
             except TimeoutError:
                 pass
+
+    async def _statistics_loop(self) -> None:
+        """Keep PostgreSQL's planner statistics of the outbox current while alerts are queued
+        and sent (`STATISTICS_AFTER`)."""
+        stopping = self._beating
+        while not stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(STATISTICS_EVERY):
+                    await stopping.wait()
+            if stopping.is_set():
+                return
+            try:
+                async with self.db.transaction() as session:
+                    outbox = Outbox(session)
+                    if await outbox.stale_statistics(STATISTICS_AFTER):
+                        await outbox.gather_statistics()
+            except Exception as exc:
+                log.warning("outbox statistics not refreshed", extra={"error": type(exc).__name__})
 
     async def _tidy(self, channel: str) -> None:
         """Now and then, when idle: rows claimed too often fail (`give_up`), and status

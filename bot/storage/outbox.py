@@ -656,6 +656,25 @@ class Outbox:
                 ConsentRow(subscriber_id=subscriber_id, action=action, via=via, at=now)
             )
 
+    async def stale_statistics(self, changed: int) -> bool:
+        """PostgreSQL: whether more than `changed` rows of the outbox were written since the
+        planner last sampled it (always False on SQLite, whose plans need no statistics)."""
+        if self.dialect != "postgresql":
+            return False
+        mods = await self.session.scalar(
+            text(
+                "SELECT n_mod_since_analyze FROM pg_stat_user_tables"
+                " WHERE relid = to_regclass(:name)"
+            ),
+            {"name": DeliveryRow.__tablename__},
+        )
+        return int(mods or 0) > changed
+
+    async def gather_statistics(self) -> None:
+        """PostgreSQL's ANALYZE of the outbox: a sample of rows, without blocking writers."""
+        if self.dialect == "postgresql":
+            await self.session.execute(text(f"ANALYZE {DeliveryRow.__tablename__}"))
+
     async def finish_alerts(self, now: datetime) -> list[int]:
         """Alerts with nothing left to send become done; their ids, for the composer's summary."""
         waiting = exists().where(
