@@ -27,6 +27,7 @@ MAX_VALIDITY = 36_000  # Twilio's ceiling (10 hours), also its default
 OPTED_OUT = {21610}  # they texted STOP to this sender
 INVALID = {21211, 21214, 21217, 21407, 21408, 21612, 21614}  # not a number we can text
 QUEUE_FULL = {21611, 30001, 20429}  # slow down and try again
+HEADERS = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
 
 
 class FormTransport(AsyncTwilioHttpClient):  # type: ignore[misc]  # twilio is untyped
@@ -101,7 +102,16 @@ class FormTransport(AsyncTwilioHttpClient):  # type: ignore[misc]  # twilio is u
 
 
 class TwilioSender:
-    """Sends SMS through Twilio's Messages API with a validity period from the expiry."""
+    """Sends SMS through Twilio's Messages API with a validity period from the expiry.
+
+    Through twilio's own API version object (`client.api.v2010.create_async`: its URL, auth,
+    transport and error parsing, `TwilioRestException` or `TwilioServiceException` alike), not
+    `messages.create_async`, which also serialises some thirty unset parameters and builds a
+    `MessageInstance` (three RFC 2822 dates parsed, a dozen fields) for the one `sid` the
+    outbox keeps. Measured against the fake Twilio in another process: 200-220 -> 170-175 us
+    of CPU per message sent. The form's names are Twilio's Messages API's own (`To`, `From`,
+    `Body`, `ValidityPeriod`, ...).
+    """
 
     channel = Channel.SMS.value
 
@@ -111,9 +121,19 @@ class TwilioSender:
         self.settings = settings
         self.timeout = timeout
         self._token = settings.twilio_auth_token.get_secret_value()
+        self.status_callback = settings.public(STATUS_PATH) if settings.public_url else None
         self._client: Client | None = None
         self._http: FormTransport | None = None
-        self.status_callback = settings.public(STATUS_PATH) if settings.public_url else None
+        self._messages_uri = ""
+        sender: dict[str, object] = (
+            {"From": settings.twilio_from_number}
+            if settings.twilio_from_number
+            else {"MessagingServiceSid": settings.twilio_messaging_service_sid}
+        )
+        self._form: dict[str, object] = {
+            **sender,
+            **({"StatusCallback": self.status_callback} if self.status_callback else {}),
+        }
 
     def _connect(self) -> Client:
         # AsyncTwilioHttpClient must be created inside the running event loop.
@@ -130,26 +150,23 @@ class TwilioSender:
             client.region = None
             client.edge = None
             self._client = client
+            self._messages_uri = f"/Accounts/{settings.twilio_account_sid}/Messages.json"
         return self._client
 
     async def send(self, message: Message) -> Outcome:
         remaining = int(message.valid_for)
         if remaining < 1:
             return Outcome(Result.FAILED, error="expired")
-        sender = (
-            {"from_": self.settings.twilio_from_number}
-            if self.settings.twilio_from_number
-            else {"messaging_service_sid": self.settings.twilio_messaging_service_sid}
-        )
-        extra = {"status_callback": self.status_callback} if self.status_callback else {}
+        form = {
+            "To": message.address,
+            **self._form,
+            "Body": message.text,
+            "ValidityPeriod": min(remaining, MAX_VALIDITY),
+        }
         try:
             async with asyncio.timeout(self.timeout):
-                created = await self._connect().messages.create_async(
-                    to=message.address,
-                    body=message.text,
-                    validity_period=min(remaining, MAX_VALIDITY),
-                    **sender,
-                    **extra,
+                created = await self._connect().api.v2010.create_async(
+                    method="POST", uri=self._messages_uri, data=form, headers=dict(HEADERS)
                 )
         except (TwilioRestException, TwilioServiceException) as exc:
             # twilio raises the second for RFC 9457 problem bodies ({type, title, status, code}),
@@ -164,7 +181,7 @@ class TwilioSender:
             # Never raise into the worker: an unknown failure is retried, and logged by type.
             log.warning("sms send failed unexpectedly", extra={"error": type(exc).__name__})
             return Outcome(Result.RETRY, error=type(exc).__name__)
-        return Outcome(Result.SENT, provider_id=str(created.sid))
+        return Outcome(Result.SENT, provider_id=str(created["sid"]))
 
     async def close(self) -> None:
         if self._http is not None:
