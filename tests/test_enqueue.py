@@ -30,6 +30,7 @@ EACH = 20
 @pytest.fixture(autouse=True)
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(outbox_module, "ENQUEUE_CHUNK", CHUNK)
+    monkeypatch.setattr(outbox_module, "CONTINUE_CHUNK", CHUNK)
 
 
 async def people(bot: Bot) -> dict[str, list[int]]:

@@ -64,7 +64,8 @@ class SubscriberRow(Base):
     __tablename__ = "subscribers"
     __table_args__ = (
         UniqueConstraint("channel", "address_index", name="uq_subscribers_channel_address"),
-        Index("ix_subscribers_zone_status", "zone", "status"),
+        # A zone's next chunk of recipients by id (alerts are queued a chunk at a time).
+        Index("ix_subscribers_zone_status_id", "zone", "status", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
