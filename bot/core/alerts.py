@@ -375,7 +375,7 @@ class Alerts:
                 # Everyone it will reach, then only the first chunk of them now: the approval
                 # commits in moments whatever the size, its first sends go out at once, and
                 # workers queue the rest chunk by chunk from the alert's cursor.
-                count = sum((await AlertRows(session).reach_zones(row.zones)).values())
+                count = await AlertRows(session).count_zones(row.zones)
                 row.enqueue_phase, row.enqueue_after = 0, 0
                 await outbox.enqueue_chunk(row, now, priority)
             else:

@@ -59,6 +59,15 @@ class AlertRows:
             query = query.where(SubscriberRow.zone.in_(list(zones)))
         return await self._reach(query)
 
+    async def count_zones(self, zones: Sequence[str]) -> int:
+        """How many active subscribers `zones` (or every zone) have: an index-only count, where
+        `reach_zones` reads every row (0.3 s for a million, in the approval's transaction)."""
+        query = select(func.count()).select_from(SubscriberRow)
+        query = query.where(SubscriberRow.status == SubscriberStatus.ACTIVE)
+        if ALL_ZONES not in zones:
+            query = query.where(SubscriberRow.zone.in_(list(zones)))
+        return int(await self.session.scalar(query) or 0)
+
     async def reach_followers(self, original_id: int) -> Reach:
         """The people the original alert reached (or is reaching), still active, by channel
         and language."""
