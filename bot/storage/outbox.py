@@ -207,9 +207,9 @@ class Outbox:
                 done = everyone or following >= len(alert.zones)
                 alert.enqueue_phase, alert.enqueue_after = (None, 0) if done else (following, 0)
                 continue
-            source = _rows(alert.id, priority, now).where(
-                *wanted, SubscriberRow.id > after, SubscriberRow.id <= last
-            )
+            # The chunk's own ids, not the range (after, last]: PostgreSQL walked that range
+            # by primary key through every other zone's subscribers (0.28 s at a million).
+            source = _rows(alert.id, priority, now).where(SubscriberRow.id.in_(select(chunk.c.id)))
             queued += await self._insert_from(source)
             alert.enqueue_after = last
         return queued
