@@ -13,7 +13,7 @@ from sqlalchemy import func, insert, select, text
 
 from bot.app import build_worker
 from bot.core.alerts import AlertDraft
-from bot.core.audit import Actor
+from bot.core.audit import Actor, entries
 from bot.core.vocabulary import AlertKind, Channel
 from bot.storage import outbox as outbox_module
 from bot.storage.models import AlertRow, DeliveryRow, SubscriberRow
@@ -82,6 +82,10 @@ async def test_the_approval_queues_one_chunk_and_the_rest_follows_own_zone_first
     await people(bot)
     alert_id = await alert(bot)
     assert len(await queued(bot, alert_id)) == CHUNK  # the approval did not wait for all
+    # Its audit entry landed with it; everyone it will reach was counted after (`alert`).
+    log = await entries(bot.services.db)
+    [sent] = [e for e in log if e.subject == f"alert:{alert_id}" and e.action == "alert.send"]
+    assert sent.detail == {"queued_first": CHUNK}
     while await more(bot):
         pass
     rows = await queued(bot, alert_id)
