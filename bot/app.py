@@ -242,7 +242,8 @@ def build_web(
             "(see config/settings.example.env)"
         )
     components += on_top
-    return create_web_app(services.db, services.metrics, routes, components)
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    return create_web_app(services.db, services.metrics, routes, components, metrics_token=token)
 
 
 def uvicorn_config(app: Starlette, settings: Settings) -> uvicorn.Config:

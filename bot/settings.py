@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     data_key: SecretStr | None = None
+    # Bearer token /metrics requires (Prometheus' `bearer_token`); unset: /metrics answers 404.
+    metrics_token: SecretStr | None = Field(default=None, min_length=16)
     timezone: str = "America/Chicago"
     telegram_rate: NonNegativeRate = 30
     telegram_chat_rate: NonNegativeRate = 1

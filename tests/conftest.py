@@ -34,6 +34,7 @@ from tests.processes import Processes
 TELEGRAM_TOKEN = "123456:TEST-token-for-the-fake"
 TWILIO_SID = "AC" + "0" * 32
 TWILIO_TOKEN = "twilio-test-auth-token"
+METRICS_TOKEN = "metrics-test-bearer-token"
 BOT_NUMBER = "+13125550100"
 DATA_KEY = generate_key()
 
@@ -112,6 +113,7 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: str) -> Settin
         "TELEGRAM_API_URL": "http://127.0.0.1:9",
         "TWILIO_API_URL": "http://127.0.0.1:9",
         "VAR_DIR": str(tmp_path / "var"),
+        "METRICS_TOKEN": METRICS_TOKEN,
         # The fakes enforce limits where a test wants them; the pacing has tests of its own.
         "TELEGRAM_RATE": "0",
         "TELEGRAM_CHAT_RATE": "0",

@@ -7,10 +7,21 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import httpx
+
 from bot.sim.fake_telegram import SentMessage
-from tests.conftest import Bot
+from tests.conftest import METRICS_TOKEN, Bot
 
 T = TypeVar("T")
+
+
+async def metrics(bot: Bot) -> str:
+    """GET /metrics as Prometheus scrapes it, with the bearer token."""
+    headers = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"{bot.url}/metrics", headers=headers)
+    assert response.status_code == 200
+    return response.text
 
 
 def buttons(message: SentMessage) -> dict[str, str]:

@@ -26,6 +26,7 @@ from bot.storage.inbox import InboxRows
 from bot.upkeep import Upkeep
 from tests.conftest import DATA_KEY, Bot, Fakes, async_url, make_settings, process_env
 from tests.processes import Processes, free_port, wait_healthy
+from tests.support import metrics
 from tests.test_cli import rrbot
 
 PEOPLE = 400
@@ -156,9 +157,8 @@ async def test_an_update_the_library_cannot_parse_is_set_aside_and_the_bot_goes_
         assert SECRET_TEXT not in shown and SECRET_NAME not in shown
         assert str(POISON_CHAT) not in shown
 
-    async with httpx.AsyncClient() as client:
-        metrics = (await client.get(f"{bot.url}/metrics")).text
-    assert 'rrbot_inbox_set_aside_total{channel="telegram",reason="unreadable"} 1.0' in metrics
+    counted = await metrics(bot)
+    assert 'rrbot_inbox_set_aside_total{channel="telegram",reason="unreadable"} 1.0' in counted
 
     formatter = logs.JSONFormatter()
     assert any("set aside" in record.getMessage() for record in caplog.records)

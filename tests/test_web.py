@@ -6,19 +6,59 @@ import asyncio
 from pathlib import Path
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from bot.app import build_services, build_web
 from bot.cli import app as cli
+from bot.settings import SettingsError, load_settings
 from bot.sim.serve import serve
-from tests.conftest import DATA_KEY, Bot, make_settings
+from tests.conftest import DATA_KEY, METRICS_TOKEN, Bot, make_settings
+from tests.support import metrics
 
 
 async def test_healthz_answers_json_when_the_database_answers(bot: Bot) -> None:
     async with httpx.AsyncClient() as client:
         response = await client.get(f"{bot.url}/healthz")
     assert response.status_code == 200
-    assert response.json()["database"] == "ok"
+    assert response.json() == {"status": "ok", "database": "ok"}  # no version to match
+
+
+async def test_metrics_answer_only_the_bearer_token(bot: Bot) -> None:
+    async with httpx.AsyncClient() as client:
+        url = f"{bot.url}/metrics"
+        missing = await client.get(url)
+        wrong = await client.get(url, headers={"Authorization": "Bearer not-the-token"})
+        basic = await client.get(url, headers={"Authorization": f"Basic {METRICS_TOKEN}"})
+        right = await client.get(url, headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    assert [r.status_code for r in (missing, wrong, basic, right)] == [401, 401, 401, 200]
+    assert missing.headers["www-authenticate"].startswith("Bearer")
+    assert "rrbot_" not in missing.text + wrong.text + basic.text
+    assert "rrbot_inbound_messages_total" in right.text
+
+
+async def test_metrics_answer_404_without_a_token_set(tmp_path: Path, database_url: str) -> None:
+    settings = make_settings(
+        database_url,
+        tmp_path,
+        METRICS_TOKEN="",
+        TELEGRAM_BOT_TOKEN="",
+        TWILIO_ACCOUNT_SID="",
+        TWILIO_AUTH_TOKEN="",
+    )
+    server = await serve(build_web(build_services(settings)), lifespan="on")
+    try:
+        async with httpx.AsyncClient() as client:
+            response = await client.get(f"{server.url}/metrics")
+    finally:
+        await server.stop()
+    assert response.status_code == 404
+    assert "rrbot_" not in response.text
+
+
+def test_a_short_metrics_token_stops_start_up_naming_it() -> None:
+    with pytest.raises(SettingsError, match="METRICS_TOKEN"):
+        load_settings({"METRICS_TOKEN": "short"})
 
 
 async def test_healthz_answers_503_when_the_database_does_not(tmp_path: Path) -> None:
@@ -43,8 +83,7 @@ async def test_healthz_answers_503_when_the_database_does_not(tmp_path: Path) ->
 async def test_metrics_count_inbound_messages_and_refused_webhooks(bot: Bot) -> None:
     await bot.twilio.text("+13125550111", "JOIN 60629")
     await bot.twilio.text("+13125550111", "JOIN", forge=True)
-    async with httpx.AsyncClient() as client:
-        body = (await client.get(f"{bot.url}/metrics")).text
+    body = await metrics(bot)
     assert 'rrbot_inbound_messages_total{channel="sms",intent="subscribe"} 1.0' in body
     assert 'rrbot_webhooks_rejected_total{route="/twilio/sms"} 1.0' in body
     assert "5550111" not in body
