@@ -39,6 +39,8 @@ app = typer.Typer(
     help="Rapid Response Bot: verified alerts and know-your-rights answers by Telegram and SMS.",
     no_args_is_help=True,
     add_completion=False,
+    # Typer's pretty tracebacks print every frame's local variables: settings, keys, numbers.
+    pretty_exceptions_enable=False,
 )
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 subscribers_app = typer.Typer(

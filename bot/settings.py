@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from base64 import urlsafe_b64decode
 from collections.abc import Mapping
 from datetime import timedelta
 from enum import StrEnum
@@ -47,7 +48,8 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, frozen=True)
 
-    database_url: str = "sqlite:///var/bot.sqlite3"
+    # A secret: a PostgreSQL URL carries the database's password.
+    database_url: SecretStr = SecretStr("sqlite:///var/bot.sqlite3")
     telegram_bot_token: SecretStr | None = None
     telegram_api_url: AnyHttpUrl = AnyHttpUrl("https://api.telegram.org")
     telegram_mode: TelegramMode = TelegramMode.POLLING
@@ -139,10 +141,28 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _known_database(cls, value: str) -> str:
-        scheme = value.split(":", 1)[0].split("+", 1)[0]
+    def _known_database(cls, value: SecretStr) -> SecretStr:
+        scheme = value.get_secret_value().split(":", 1)[0].split("+", 1)[0]
         if scheme not in {"sqlite", "postgres", "postgresql"}:
             raise ValueError("must start with sqlite:/// or postgresql://")
+        return value
+
+    @field_validator("data_key")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        # Named, never shown: the message holds no part of the value.
+        if value is None:
+            return None
+        parts = [part.strip() for part in value.get_secret_value().split(",") if part.strip()]
+        try:
+            sound = bool(parts) and all(len(urlsafe_b64decode(part)) == 32 for part in parts)
+        except (ValueError, TypeError):
+            sound = False
+        if not sound:
+            raise ValueError(
+                "each comma-separated key must be a Fernet key (32 url-safe base64-encoded"
+                " bytes); `rrbot keygen` makes one"
+            )
         return value
 
     @field_validator("timezone")
@@ -175,6 +195,14 @@ class Settings(BaseSettings):
                 raise ValueError("PUBLIC_URL is required when TELEGRAM_MODE=webhook")
             if not self.telegram_webhook_secret:
                 raise ValueError("TELEGRAM_WEBHOOK_SECRET is required when TELEGRAM_MODE=webhook")
+        postgres = not self.database_url.get_secret_value().startswith("sqlite")
+        if postgres and self.data_key is None:
+            # No silent development key where several processes share the database: each
+            # would make its own, and none could read what another wrote.
+            raise ValueError(
+                "DATA_KEY is required with PostgreSQL: every process (web, workers, the CLI)"
+                " must use the same key; make one with `rrbot keygen`"
+            )
         if bool(self.twilio_account_sid) != bool(self.twilio_auth_token):
             raise ValueError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN must be set together")
         if self.sms_enabled:
@@ -209,24 +237,28 @@ class Settings(BaseSettings):
     @property
     def async_database_url(self) -> str:
         """DATABASE_URL with the async driver this project uses (Heroku's postgres:// too)."""
-        url = self.database_url
-        scheme, rest = url.split(":", 1)
-        base = scheme.split("+", 1)[0]
-        if base == "sqlite":
-            return "sqlite+aiosqlite:" + rest
-        return "postgresql+asyncpg:" + rest
+        return async_database_url(self.database_url.get_secret_value())
 
     @property
     def sqlite_path(self) -> Path | None:
         """The SQLite file, resolved against the project when relative; None for PostgreSQL."""
-        if not self.database_url.startswith("sqlite"):
+        url = self.database_url.get_secret_value()
+        if not url.startswith("sqlite"):
             return None
-        path = urlsplit(self.database_url).path
+        path = urlsplit(url).path
         # sqlite:///relative and sqlite:////absolute, as SQLAlchemy reads them.
         raw = path[1:] if path.startswith("/") else path
         if raw in {"", ":memory:"}:
             return None
         return Path(raw)
+
+
+def async_database_url(url: str) -> str:
+    """A DATABASE_URL with the async driver this project uses (Heroku's postgres:// too)."""
+    scheme, rest = url.split(":", 1)
+    if scheme.split("+", 1)[0] == "sqlite":
+        return "sqlite+aiosqlite:" + rest
+    return "postgresql+asyncpg:" + rest
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

@@ -20,7 +20,7 @@ from sqlalchemy import make_url, text
 
 from bot.app import Services, build_services, build_web, build_worker
 from bot.delivery.worker import RetryPolicy, Worker
-from bot.settings import Settings, load_settings
+from bot.settings import Settings, async_database_url, load_settings
 from bot.sim.fake_telegram import FakeTelegram
 from bot.sim.fake_twilio import FakeTwilio
 from bot.sim.serve import RunningServer, bind, serve
@@ -53,7 +53,7 @@ def postgres_url() -> str | None:
 
 
 def async_url(url: str) -> str:
-    return load_settings({"DATABASE_URL": url}).async_database_url
+    return async_database_url(url)
 
 
 @pytest.fixture(scope="session")

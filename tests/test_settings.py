@@ -3,11 +3,14 @@ from __future__ import annotations
 import pytest
 
 from bot.settings import SettingsError, TelegramMode, load_settings
+from bot.storage.crypto import generate_key
+
+KEY = generate_key()
 
 
 def test_defaults_follow_the_contract() -> None:
     settings = load_settings({})
-    assert settings.database_url == "sqlite:///var/bot.sqlite3"
+    assert settings.database_url.get_secret_value() == "sqlite:///var/bot.sqlite3"
     assert str(settings.telegram_api_url) == "https://api.telegram.org/"
     assert settings.telegram_mode is TelegramMode.POLLING
     assert (settings.host, settings.port, settings.timezone) == (
@@ -33,7 +36,7 @@ def test_defaults_follow_the_contract() -> None:
     ],
 )
 def test_the_project_chooses_the_async_driver(url: str, driver: str) -> None:
-    assert load_settings({"DATABASE_URL": url}).async_database_url == driver
+    assert load_settings({"DATABASE_URL": url, "DATA_KEY": KEY}).async_database_url == driver
 
 
 @pytest.mark.parametrize(
@@ -62,6 +65,11 @@ def test_the_project_chooses_the_async_driver(url: str, driver: str) -> None:
             "TWILIO_FROM_NUMBER",
         ),
         ({"TWILIO_ACCOUNT_SID": "AC1"}, "TWILIO_AUTH_TOKEN"),
+        ({"DATA_KEY": "not-a-fernet-key"}, "DATA_KEY"),
+        ({"DATA_KEY": f"{KEY},{KEY[:-2]}"}, "DATA_KEY"),  # the old key of a rotation, cut
+        # No silent development key where several processes share one database.
+        ({"DATABASE_URL": "postgresql://bot@db.internal/bot"}, "DATA_KEY"),
+        ({"DATABASE_URL": "postgres://bot@db.internal/bot"}, "rrbot keygen"),
     ],
 )
 def test_a_bad_setting_stops_start_up_naming_it(env: dict[str, str], named: str) -> None:
@@ -70,8 +78,23 @@ def test_a_bad_setting_stops_start_up_naming_it(env: dict[str, str], named: str)
 
 
 def test_secrets_never_print() -> None:
-    settings = load_settings({"TELEGRAM_BOT_TOKEN": "123:very-secret", "DATA_KEY": "k" * 44})
-    assert "very-secret" not in repr(settings) and "k" * 44 not in str(settings)
+    url = "postgresql://bot:db-password@db.internal/bot"
+    settings = load_settings(
+        {"TELEGRAM_BOT_TOKEN": "123:very-secret", "DATA_KEY": KEY, "DATABASE_URL": url}
+    )
+    for shown in (repr(settings), str(settings)):
+        assert "very-secret" not in shown and KEY not in shown and "db-password" not in shown
+    assert settings.async_database_url == "postgresql+asyncpg://bot:db-password@db.internal/bot"
+
+
+def test_a_malformed_data_key_is_named_never_shown() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"DATA_KEY": "hunter2-is-not-a-key"})
+    assert "DATA_KEY" in str(caught.value) and "hunter2" not in str(caught.value)
+
+
+def test_sqlite_without_data_key_still_starts_for_a_newcomer() -> None:
+    assert load_settings({"DATABASE_URL": "sqlite:///var/bot.sqlite3"}).data_key is None
 
 
 def test_a_bad_value_is_not_echoed_in_the_error() -> None:

@@ -36,12 +36,21 @@ imports SQLAlchemy itself: every query it needs lives in a storage module)."""
 
 def make_engine(async_url: str, *, echo: bool = False) -> AsyncEngine:
     """An async engine; on SQLite with WAL, a busy timeout and write-ready (IMMEDIATE) transactions."""
+    # hide_parameters: an error (and an echoed statement) never carries the values bound to
+    # it: numbers, ciphertexts, report texts would otherwise reach tracebacks and logs.
     if async_url.startswith("sqlite"):
-        engine = create_async_engine(async_url, echo=echo, connect_args={"timeout": 30})
+        engine = create_async_engine(
+            async_url, echo=echo, connect_args={"timeout": 30}, hide_parameters=True
+        )
         _tune_sqlite(engine)
         return engine
     return create_async_engine(
-        async_url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True
+        async_url,
+        echo=echo,
+        pool_size=10,
+        max_overflow=10,
+        pool_pre_ping=True,
+        hide_parameters=True,
     )
 
 

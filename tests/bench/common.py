@@ -12,7 +12,7 @@ from pathlib import Path
 import asyncpg
 import phonenumbers
 
-from bot.settings import load_settings
+from bot.settings import async_database_url
 from tests.processes import spawn, wait_healthy
 
 TELEGRAM_TOKEN = "123456:BENCH-token-for-the-fake"
@@ -51,7 +51,7 @@ def phone_numbers(n: int) -> list[str]:
 
 
 def async_url(url: str) -> str:
-    return load_settings({"DATABASE_URL": url}).async_database_url
+    return async_database_url(url)
 
 
 def asyncpg_dsn(url: str) -> str:
