@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot.core.alerts import AlertDraft, AlertError, Preview
 from bot.core.audit import Actor
@@ -193,6 +194,12 @@ def with_services(job: Callable[[Services], Awaitable[T]]) -> T:
         return asyncio.run(go())
     except (AlertError, CoordinatorError, WorkshopError) as exc:
         errors.print(f"[bold red]{exc}[/]", highlight=False)
+        raise typer.Exit(1) from None
+    except (OSError, InterfaceError, OperationalError) as exc:
+        # One line, by type: the driver's message can name the host and the user.
+        errors.print(
+            f"[bold red]The database at DATABASE_URL did not answer ({type(exc).__name__}).[/]"
+        )
         raise typer.Exit(1) from None
 
 

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
+import traceback
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
 
 from bot import logs
-from bot.storage.models import Base
+from bot.storage.crypto import generate_key
+from bot.storage.models import Base, SubscriberRow
 from tests.conftest import Bot
 
 PHONE = "+13125550177"
@@ -106,3 +113,44 @@ def test_a_librarys_record_keeps_its_wording_but_not_the_update_it_quotes() -> N
     line = logs.JSONFormatter().format(record)
     assert "Kedzie" not in line and "Maria" not in line
     assert "Update will not be processed" in json.loads(line)["event"]
+
+
+async def insert_twice(bot: Bot, cipher: bytes) -> None:
+    now = datetime.now(UTC)
+    row = {
+        "channel": "sms", "address_index": "a-blind-index", "address_cipher": cipher,
+        "language": "en", "zone": "60629", "topics": [], "status": "active",
+        "consent_at": now, "consent_via": "test", "status_changed_at": now, "created_at": now,
+    }  # fmt: skip
+    async with bot.services.db.transaction() as session:
+        await session.execute(insert(SubscriberRow), [row, row])
+
+
+async def test_a_database_error_never_carries_the_values_bound_to_it(bot: Bot) -> None:
+    # A duplicate subscriber: the error names the statement, never the parameters. (The
+    # server's own detail names the duplicate key's values: blind indexes and ids only.)
+    with pytest.raises(IntegrityError) as caught:
+        await insert_twice(bot, SECRET_TEXT.encode())
+    assert SECRET_TEXT not in str(caught.value)
+    assert SECRET_TEXT not in "".join(traceback.format_exception(caught.value))
+
+
+def test_a_command_whose_database_is_down_says_so_in_a_line_without_secrets(
+    tmp_path: Path,
+) -> None:
+    # Nothing listens on port 1. Before: Typer's pretty traceback, 570 lines of frames and
+    # code (its local variables, where enabled, held the URL with its password).
+    key = generate_key()
+    env = {
+        **os.environ,
+        "DATABASE_URL": "postgresql://bot:pw-secret-4711@127.0.0.1:1/none",
+        "DATA_KEY": key,
+        "VAR_DIR": str(tmp_path / "var"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "audit"], env=env, capture_output=True, text=True, timeout=60
+    )
+    shown = done.stdout + done.stderr
+    assert done.returncode == 1
+    assert "DATABASE_URL did not answer" in shown and len(shown.splitlines()) <= 2
+    assert "pw-secret-4711" not in shown and key not in shown and "127.0.0.1" not in shown
