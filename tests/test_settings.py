@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import pytest
+from typer.testing import CliRunner
 
+from bot.cli import app as cli
 from bot.settings import SettingsError, TelegramMode, load_settings
 from bot.storage.crypto import generate_key
 
@@ -101,3 +103,21 @@ def test_a_bad_value_is_not_echoed_in_the_error() -> None:
     with pytest.raises(SettingsError) as caught:
         load_settings({"PORT": "secret-looking-value"})
     assert "secret-looking-value" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["run"], ["web"], ["worker"], ["db", "upgrade"], ["audit"], ["subscribers", "stats"]],
+)
+def test_every_command_that_opens_postgresql_refuses_to_start_without_data_key(
+    command: list[str],
+) -> None:
+    env = {"DATABASE_URL": "postgresql://bot@127.0.0.1:1/none", "DATA_KEY": ""}
+    result = CliRunner().invoke(cli, command, env=env)
+    assert result.exit_code == 2
+    assert "DATA_KEY" in result.output and "rrbot keygen" in result.output
+
+
+def test_keygen_needs_no_settings() -> None:
+    result = CliRunner().invoke(cli, ["keygen"], env={"DATABASE_URL": "postgresql://x@h/db"})
+    assert result.exit_code == 0 and len(result.output.strip()) == 44
