@@ -40,6 +40,7 @@ from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.storage.crypto import Vault, dev_key
 from bot.storage.db import Database
+from bot.storage.keycheck import check_key
 from bot.storage.migrate import check_current
 from bot.upkeep import Summaries, Upkeep
 from bot.web import Component, create_web_app
@@ -243,7 +244,14 @@ def build_web(
         )
     components += on_top
     token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
-    return create_web_app(services.db, services.metrics, routes, components, metrics_token=token)
+    return create_web_app(
+        services.db,
+        services.metrics,
+        routes,
+        components,
+        vault=services.vault,
+        metrics_token=token,
+    )
 
 
 def uvicorn_config(app: Starlette, settings: Settings) -> uvicorn.Config:
@@ -306,12 +314,17 @@ async def work(settings: Settings) -> None:
     import signal
 
     services = build_services(settings)
+    try:
+        if await check_current(services.db):
+            await check_key(services.db, services.vault)  # another DATA_KEY: refuse to start
+    except BaseException:
+        await services.db.close()
+        raise
     worker = build_worker(services)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await check_current(services.db)
     upkeep = build_upkeep(services)
     await worker.start()
     await upkeep.start()

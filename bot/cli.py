@@ -31,6 +31,7 @@ from bot.core.parse import ParseError, duration, local_time, zone_list
 from bot.core.vocabulary import AlertKind, InboxStatus, Role
 from bot.core.workshops import DEFAULT_MINUTES, WorkshopError, WorkshopPlan, series
 from bot.settings import Settings, SettingsError, load_settings
+from bot.storage.keycheck import KeyMismatch, check_key
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -112,7 +113,11 @@ def worker() -> None:
 
     settings = settings_or_exit()
     logs.configure(settings.log_level)
-    run_loop(work(settings))
+    try:
+        run_loop(work(settings))
+    except KeyMismatch as exc:
+        errors.print(f"[bold red]{exc}[/]", highlight=False)
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -186,6 +191,7 @@ def with_services(job: Callable[[Services], Awaitable[T]]) -> T:
     async def go() -> T:
         services = build_services(settings)
         try:
+            await check_key(services.db, services.vault)
             return await job(services)
         finally:
             await services.db.close()
@@ -195,6 +201,9 @@ def with_services(job: Callable[[Services], Awaitable[T]]) -> T:
     except (AlertError, CoordinatorError, WorkshopError) as exc:
         errors.print(f"[bold red]{exc}[/]", highlight=False)
         raise typer.Exit(1) from None
+    except KeyMismatch as exc:
+        errors.print(f"[bold red]{exc}[/]", highlight=False)
+        raise typer.Exit(2) from None
     except (OSError, InterfaceError, OperationalError) as exc:
         # One line, by type: the driver's message can name the host and the user.
         errors.print(

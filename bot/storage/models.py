@@ -407,3 +407,13 @@ class ReceiptRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(String(64))
     received_at: Mapped[datetime]
+
+
+class KeyCheckRow(Base):
+    """A known value encrypted under DATA_KEY when the database was first opened (one row)."""
+
+    __tablename__ = "key_checks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cipher: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
