@@ -414,3 +414,30 @@ async def test_a_woken_worker_claims_a_little_first_then_more_one_claim_at_a_tim
     assert most == 1  # on SQLite the in-process writer serialises claims anyway
     for person in crowd:
         assert len(received(bot, person, "VERIFIED ALERT") + received(bot, person, "ALERTA")) == 1
+
+
+async def test_two_approvals_at_once_give_one_approval_and_one_refusal(bot: Bot) -> None:
+    # Before a row lock, both read "pending": the second's queuing found every delivery
+    # already there and marked the alert done with no recipients (PostgreSQL).
+    crowd = [p for p in people() if p.channel == "telegram"][:6]
+    await sign_up(bot, crowd)
+    coordinators = bot.services.coordinators
+    rosa = await coordinators.add(911, Role.ADMIN, "Rosa", OPERATOR)
+    luis = await coordinators.add(912, Role.COORDINATOR, "Luis", OPERATOR)
+    ana = await coordinators.add(913, Role.COORDINATOR, "Ana", OPERATOR)
+    alerts = bot.services.alerts
+    draft = await alerts.draft(alert(("all",)), rosa.actor())
+    await alerts.submit(draft.id, rosa.actor())
+    results = await asyncio.gather(
+        alerts.approve(draft.id, luis.actor()),
+        alerts.approve(draft.id, ana.actor()),
+        return_exceptions=True,
+    )
+    approved = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, AlertError)]
+    assert (len(approved), len(refused)) == (1, 1), results
+    progress = await alerts.progress(draft.id)
+    assert progress.alert.status in (AlertStatus.QUEUED, AlertStatus.DONE)
+    assert progress.alert.recipients == len(crowd)
+    approvals = [e for e in await entries(bot.services.db) if e.action == "alert.approve"]
+    assert len(approvals) == 1

@@ -235,7 +235,7 @@ class Alerts:
         body = self._checked(draft)
         now = self.clock()
         async with self.db.transaction() as session:
-            row = await self._row(session, alert_id)
+            row = await self._row(session, alert_id, lock=True)
             self._expect(row, AlertStatus.DRAFT)
             self._expect_composer(row, by)
             zones = await self._zones(session, replace(draft, refers_to=row.refers_to))
@@ -281,8 +281,8 @@ class Alerts:
         async with self.db.transaction() as session:
             return _of(await self._row(session, alert_id))
 
-    async def _row(self, session: Session, alert_id: int) -> AlertRow:
-        row = await AlertRows(session).get(alert_id)
+    async def _row(self, session: Session, alert_id: int, *, lock: bool = False) -> AlertRow:
+        row = await AlertRows(session).get(alert_id, lock=lock)
         if row is None:
             raise AlertError(N_("no alert #{id}"), id=alert_id)
         return row
@@ -334,7 +334,7 @@ class Alerts:
         if by.coordinator_id is not None and await self.needs_approval():
             now = self.clock()
             async with self.db.transaction() as session:
-                row = await self._row(session, alert_id)
+                row = await self._row(session, alert_id, lock=True)
                 self._expect(row, AlertStatus.DRAFT)
                 self._expect_composer(row, by)
                 row.status = AlertStatus.PENDING
@@ -349,7 +349,7 @@ class Alerts:
     async def reject(self, alert_id: int, by: Actor) -> Alert:
         now = self.clock()
         async with self.db.transaction() as session:
-            row = await self._row(session, alert_id)
+            row = await self._row(session, alert_id, lock=True)
             self._expect(row, AlertStatus.PENDING)
             row.status = AlertStatus.REJECTED
             record(session, by, "alert.reject", f"alert:{row.id}", now)
@@ -358,7 +358,7 @@ class Alerts:
     async def _approve(self, alert_id: int, by: Actor, *, second: bool) -> Alert:
         now = self.clock()
         async with self.db.transaction() as session:
-            row = await self._row(session, alert_id)
+            row = await self._row(session, alert_id, lock=True)
             if second:
                 self._expect(row, AlertStatus.PENDING)
                 if row.created_by is not None and row.created_by == by.coordinator_id:

@@ -49,8 +49,11 @@ class AlertRows:
         await self.session.flush()
         return row
 
-    async def get(self, alert_id: int) -> AlertRow | None:
-        return await self.session.get(AlertRow, alert_id)
+    async def get(self, alert_id: int, *, lock: bool = False) -> AlertRow | None:
+        """The alert; with `lock`, held until the transaction ends (PostgreSQL's FOR UPDATE;
+        SQLite's transactions already run one at a time), so two coordinators deciding at
+        once decide one after the other."""
+        return await self.session.get(AlertRow, alert_id, with_for_update=lock or None)
 
     async def reach_zones(self, zones: Sequence[str]) -> Reach:
         """The active subscribers of `zones` (or of every zone), by channel and language."""
