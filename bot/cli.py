@@ -32,6 +32,7 @@ from bot.core.vocabulary import AlertKind, InboxStatus, Role
 from bot.core.workshops import DEFAULT_MINUTES, WorkshopError, WorkshopPlan, series
 from bot.settings import Settings, SettingsError, load_settings
 from bot.storage.keycheck import KeyMismatch, check_key
+from bot.storage.migrate import SchemaOutOfDate, check_current
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -191,7 +192,8 @@ def with_services(job: Callable[[Services], Awaitable[T]]) -> T:
     async def go() -> T:
         services = build_services(settings)
         try:
-            await check_key(services.db, services.vault)
+            if await check_current(services.db):  # else the job says the database is down
+                await check_key(services.db, services.vault)
             return await job(services)
         finally:
             await services.db.close()
@@ -201,7 +203,7 @@ def with_services(job: Callable[[Services], Awaitable[T]]) -> T:
     except (AlertError, CoordinatorError, WorkshopError) as exc:
         errors.print(f"[bold red]{exc}[/]", highlight=False)
         raise typer.Exit(1) from None
-    except KeyMismatch as exc:
+    except (KeyMismatch, SchemaOutOfDate) as exc:
         errors.print(f"[bold red]{exc}[/]", highlight=False)
         raise typer.Exit(2) from None
     except (OSError, InterfaceError, OperationalError) as exc:

@@ -1,4 +1,5 @@
-"""Keys fail closed: a process whose DATA_KEY cannot open the database refuses to start."""
+"""Start-up refusals: a process whose DATA_KEY cannot open the database, or whose database is
+not upgraded, refuses to start and says why in a line."""
 
 from __future__ import annotations
 
@@ -62,3 +63,9 @@ async def test_a_web_process_with_another_key_does_not_start(
     with pytest.raises(KeyMismatch, match="DATA_KEY"):
         async with app.router.lifespan_context(app):
             pass
+
+
+async def test_a_command_on_a_database_not_yet_upgraded_says_what_to_run(tmp_path: Path) -> None:
+    empty = f"sqlite:///{tmp_path / 'new.sqlite3'}"
+    code, output = await cli_with_key(empty, tmp_path, DATA_KEY, "audit")
+    assert code == 2 and "run `rrbot db upgrade` first" in " ".join(output.split())
