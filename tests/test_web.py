@@ -37,21 +37,22 @@ async def test_metrics_answer_only_the_bearer_token(bot: Bot) -> None:
     assert "rrbot_inbound_messages_total" in right.text
 
 
-async def test_metrics_answer_404_without_a_token_set(tmp_path: Path, database_url: str) -> None:
-    settings = make_settings(
-        database_url,
-        tmp_path,
-        METRICS_TOKEN="",
-        TELEGRAM_BOT_TOKEN="",
-        TWILIO_ACCOUNT_SID="",
-        TWILIO_AUTH_TOKEN="",
-    )
+async def get_from_a_web_process(
+    database_url: str, tmp_path: Path, path: str, **env: str
+) -> httpx.Response:
+    """GET `path` from the web app alone (no channels) on `database_url`."""
+    off = {"TELEGRAM_BOT_TOKEN": "", "TWILIO_ACCOUNT_SID": "", "TWILIO_AUTH_TOKEN": ""}
+    settings = make_settings(database_url, tmp_path, **{**off, **env})
     server = await serve(build_web(build_services(settings)), lifespan="on")
     try:
         async with httpx.AsyncClient() as client:
-            response = await client.get(f"{server.url}/metrics")
+            return await client.get(f"{server.url}{path}")
     finally:
         await server.stop()
+
+
+async def test_metrics_answer_404_without_a_token_set(tmp_path: Path, database_url: str) -> None:
+    response = await get_from_a_web_process(database_url, tmp_path, "/metrics", METRICS_TOKEN="")
     assert response.status_code == 404
     assert "rrbot_" not in response.text
 
@@ -63,19 +64,8 @@ def test_a_short_metrics_token_stops_start_up_naming_it() -> None:
 
 async def test_healthz_answers_503_when_the_database_does_not(tmp_path: Path) -> None:
     # A closed port: nothing listens there, so every connection is refused.
-    settings = make_settings(
-        "postgresql://postgres@127.0.0.1:1/none",
-        tmp_path,
-        TELEGRAM_BOT_TOKEN="",
-        TWILIO_ACCOUNT_SID="",
-        TWILIO_AUTH_TOKEN="",
-    )
-    server = await serve(build_web(build_services(settings)), lifespan="on")
-    try:
-        async with httpx.AsyncClient() as client:
-            response = await client.get(f"{server.url}/healthz")
-    finally:
-        await server.stop()
+    down = "postgresql://postgres@127.0.0.1:1/none"
+    response = await get_from_a_web_process(down, tmp_path, "/healthz")
     assert response.status_code == 503
     assert response.json()["database"] == "unreachable"
 
