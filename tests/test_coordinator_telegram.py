@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import select
 
@@ -240,3 +242,32 @@ async def test_an_invite_expires_after_a_day(bot: Bot) -> None:
     with pytest.raises(CoordinatorError, match="not valid"):
         await tomorrow.redeem(code, LUIS, "Luis")
     assert await bot.services.coordinators.by_telegram(LUIS) is None
+
+
+async def test_two_people_redeeming_one_invite_at_once_make_one_coordinator(bot: Bot) -> None:
+    from bot.core.coordinators import CoordinatorError
+
+    coordinators = bot.services.coordinators
+    rosa = await coordinators.add(ROSA, Role.ADMIN, "Rosa", Actor.operator())
+    code = await coordinators.invite(Role.COORDINATOR, rosa.actor())
+    results = await asyncio.gather(
+        coordinators.redeem(code, LUIS, "Luis"),
+        coordinators.redeem(code, LUIS + 1, "Ana"),
+        return_exceptions=True,
+    )
+    joined = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, CoordinatorError)]
+    assert (len(joined), len(refused)) == (1, 1), results
+    assert len(await coordinators.all()) == 2  # Rosa and whoever won
+
+
+async def test_a_removed_coordinators_unused_invites_stop_working(bot: Bot) -> None:
+    from bot.core.coordinators import CoordinatorError
+
+    coordinators = bot.services.coordinators
+    rosa = await coordinators.add(ROSA, Role.ADMIN, "Rosa", Actor.operator())
+    code = await coordinators.invite(Role.COORDINATOR, rosa.actor())
+    await coordinators.remove(rosa.id, Actor.operator())
+    with pytest.raises(CoordinatorError, match="not valid"):
+        await coordinators.redeem(code, LUIS, "Luis")
+    assert await coordinators.by_telegram(LUIS) is None

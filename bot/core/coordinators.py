@@ -98,7 +98,10 @@ class Coordinators:
             if row is None or not row.active:
                 raise CoordinatorError(N_("no active coordinator #{id}"), id=coordinator_id)
             row.active, row.removed_at = False, now
-            record(session, by, "coordinator.remove", f"coordinator:{row.id}", now)
+            # Their unused invites end with them: a link they handed out no longer makes anyone
+            # a coordinator.
+            revoked = await CoordinatorRows(session, self.vault).revoke_invites(row.id, now)
+            record(session, by, "coordinator.remove", f"coordinator:{row.id}", now, invites=revoked)
 
     async def set_duty(
         self, coordinator_id: int, on: bool, zones: tuple[str, ...], by: Actor
@@ -218,7 +221,7 @@ class Coordinators:
         now = self.clock()
         async with self.db.transaction() as session:
             rows = CoordinatorRows(session, self.vault)
-            invite = await rows.find_invite(code)
+            invite = await rows.find_invite(code, lock=True)
             if invite is None or invite.used_at is not None or invite.expires_at <= now:
                 raise CoordinatorError(
                     N_("that invite code is not valid (used, expired or mistyped)")

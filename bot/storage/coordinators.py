@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.vocabulary import Role
@@ -83,10 +83,24 @@ class CoordinatorRows:
             )
         )
 
-    async def find_invite(self, code: str) -> InviteRow | None:
-        return await self.session.scalar(
-            select(InviteRow).where(InviteRow.code_index == self._invite_index(code))
+    async def find_invite(self, code: str, *, lock: bool = False) -> InviteRow | None:
+        """The invite; with `lock`, held until the transaction ends, so that two people
+        redeeming one code at once redeem it one after the other (one wins)."""
+        query = select(InviteRow).where(InviteRow.code_index == self._invite_index(code))
+        return await self.session.scalar(query.with_for_update() if lock else query)
+
+    async def revoke_invites(self, created_by: int, now: datetime) -> int:
+        """End the unused invites a coordinator made; how many."""
+        result = await self.session.execute(
+            update(InviteRow)
+            .where(
+                InviteRow.created_by == created_by,
+                InviteRow.used_at.is_(None),
+                InviteRow.expires_at > now,
+            )
+            .values(expires_at=now)
         )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     def _invite_index(self, code: str) -> str:
         return self.vault.index(f"invite:{code}")
