@@ -40,8 +40,7 @@ from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.storage.crypto import Vault, dev_key
 from bot.storage.db import Database
-from bot.storage.keycheck import check_key
-from bot.storage.migrate import check_current
+from bot.storage.keycheck import check_ready
 from bot.upkeep import Summaries, Upkeep
 from bot.web import Component, create_web_app
 
@@ -315,8 +314,7 @@ async def work(settings: Settings) -> None:
 
     services = build_services(settings)
     try:
-        if await check_current(services.db):
-            await check_key(services.db, services.vault)  # another DATA_KEY: refuse to start
+        await check_ready(services.db, services.vault)
     except BaseException:
         await services.db.close()
         raise

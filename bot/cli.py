@@ -31,8 +31,8 @@ from bot.core.parse import ParseError, duration, local_time, zone_list
 from bot.core.vocabulary import AlertKind, InboxStatus, Role
 from bot.core.workshops import DEFAULT_MINUTES, WorkshopError, WorkshopPlan, series
 from bot.settings import Settings, SettingsError, load_settings
-from bot.storage.keycheck import KeyMismatch, check_key
-from bot.storage.migrate import SchemaOutOfDate, check_current
+from bot.storage.keycheck import KeyMismatch, check_ready
+from bot.storage.migrate import SchemaOutOfDate
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -116,7 +116,7 @@ def worker() -> None:
     logs.configure(settings.log_level)
     try:
         run_loop(work(settings))
-    except KeyMismatch as exc:
+    except (KeyMismatch, SchemaOutOfDate) as exc:
         errors.print(f"[bold red]{exc}[/]", highlight=False)
         raise typer.Exit(2) from None
 
@@ -192,8 +192,7 @@ def with_services(job: Callable[[Services], Awaitable[T]]) -> T:
     async def go() -> T:
         services = build_services(settings)
         try:
-            if await check_current(services.db):  # else the job says the database is down
-                await check_key(services.db, services.vault)
+            await check_ready(services.db, services.vault)  # unreachable: the job says so
             return await job(services)
         finally:
             await services.db.close()

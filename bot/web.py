@@ -15,8 +15,7 @@ from starlette.routing import BaseRoute, Route
 from bot.metrics import Metrics
 from bot.storage.crypto import Vault
 from bot.storage.db import Database
-from bot.storage.keycheck import check_key
-from bot.storage.migrate import check_current
+from bot.storage.keycheck import check_ready
 
 
 class Component(Protocol):
@@ -33,7 +32,7 @@ def create_web_app(
     routes: list[BaseRoute],
     components: Sequence[Component],
     *,
-    vault: Vault | None = None,
+    vault: Vault,
     metrics_token: str | None = None,
 ) -> Starlette:
     """Routes given by the channels plus health and metrics; components start in order, stop
@@ -63,8 +62,7 @@ def create_web_app(
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         started: list[Component] = []
         try:
-            if await check_current(db) and vault is not None:
-                await check_key(db, vault)  # a DATA_KEY that cannot open it: refuse to start
+            await check_ready(db, vault)
             for component in components:
                 await component.start()
                 started.append(component)

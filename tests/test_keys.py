@@ -67,5 +67,6 @@ async def test_a_web_process_with_another_key_does_not_start(
 
 async def test_a_command_on_a_database_not_yet_upgraded_says_what_to_run(tmp_path: Path) -> None:
     empty = f"sqlite:///{tmp_path / 'new.sqlite3'}"
-    code, output = await cli_with_key(empty, tmp_path, DATA_KEY, "audit")
-    assert code == 2 and "run `rrbot db upgrade` first" in " ".join(output.split())
+    for command in ("audit", "worker"):
+        code, output = await cli_with_key(empty, tmp_path, DATA_KEY, command)
+        assert code == 2 and "run `rrbot db upgrade` first" in " ".join(output.split()), command

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from bot.storage.crypto import KeyError_, Vault
 from bot.storage.db import Conflict, Database
+from bot.storage.migrate import check_current
 from bot.storage.models import KeyCheckRow
 
 CHECK = "rrbot key check v1"
@@ -20,6 +21,16 @@ CHECK = "rrbot key check v1"
 
 class KeyMismatch(RuntimeError):
     """DATA_KEY cannot open this database; the message never holds key material."""
+
+
+async def check_ready(db: Database, vault: Vault) -> bool:
+    """What every process checks at start: the schema is current (else `SchemaOutOfDate`) and
+    DATA_KEY opens the database (else `KeyMismatch`). False when the database cannot be
+    reached: the process starts anyway, and /healthz answers 503 until it can."""
+    if not await check_current(db):
+        return False
+    await check_key(db, vault)
+    return True
 
 
 async def check_key(db: Database, vault: Vault) -> None:
