@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from base64 import urlsafe_b64decode
 from collections.abc import Mapping
 from datetime import timedelta
 from enum import StrEnum
@@ -23,6 +22,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.core.vocabulary import ApprovalMode
+from bot.storage.crypto import KeyError_, Vault
 
 log = logging.getLogger(__name__)
 
@@ -153,16 +153,13 @@ class Settings(BaseSettings):
         # Named, never shown: the message holds no part of the value.
         if value is None:
             return None
-        parts = [part.strip() for part in value.get_secret_value().split(",") if part.strip()]
         try:
-            sound = bool(parts) and all(len(urlsafe_b64decode(part)) == 32 for part in parts)
-        except (ValueError, TypeError):
-            sound = False
-        if not sound:
+            Vault.from_setting(value.get_secret_value())  # the one parser of DATA_KEY
+        except KeyError_:
             raise ValueError(
                 "each comma-separated key must be a Fernet key (32 url-safe base64-encoded"
                 " bytes); `rrbot keygen` makes one"
-            )
+            ) from None
         return value
 
     @field_validator("timezone")
