@@ -257,7 +257,7 @@ async def test_two_people_redeeming_one_invite_at_once_make_one_coordinator(bot:
     )
     joined = [r for r in results if not isinstance(r, BaseException)]
     refused = [r for r in results if isinstance(r, CoordinatorError)]
-    assert (len(joined), len(refused)) == (1, 1), results
+    assert (len(joined), len(refused)) == (1, 1), [type(r).__name__ for r in results]
     assert len(await coordinators.all()) == 2  # Rosa and whoever won
 
 
