@@ -31,6 +31,7 @@ from bot.core.coordinators import Coordinators
 from bot.core.flows import Flows
 from bot.core.inbox import Inbox
 from bot.core.reports import Reports
+from bot.core.signoffs import SignOffs
 from bot.core.subscribers import SubscriberDirectory
 from bot.core.workshops import Workshops
 from bot.delivery.pacing import ChatBuckets, Pacer, make_pacer
@@ -70,6 +71,7 @@ class Services:
     alerts: Alerts
     reports: Reports
     workshops: Workshops
+    signoffs: SignOffs  # the two-person rule for announcements and the team
     receipts: Receipts
     # One bucket per provider for the whole process: the worker's bulk sends and the
     # channels' direct replies share it, and replies go first.
@@ -100,6 +102,7 @@ def build_services(settings: Settings, *, clock: Clock = utcnow) -> Services:
         timezone=settings.zone,
         keyboard=card_keyboard if settings.telegram_enabled else None,
     )
+    signoffs = SignOffs(db, clock, approval=settings.alert_approval)
     workshops = Workshops(
         db,
         vault,
@@ -111,6 +114,7 @@ def build_services(settings: Settings, *, clock: Clock = utcnow) -> Services:
         buttons=(lambda request: for_request(request).pack())
         if settings.telegram_enabled
         else None,
+        signoffs=signoffs,
     )
     return Services(
         settings=settings,
@@ -122,7 +126,8 @@ def build_services(settings: Settings, *, clock: Clock = utcnow) -> Services:
         ),
         directory=SubscriberDirectory(db, vault, clock),
         metrics=Metrics(),
-        coordinators=Coordinators(db, vault, clock),
+        coordinators=Coordinators(db, vault, clock, signoffs),
+        signoffs=signoffs,
         flows=Flows(db, vault, clock),
         inbox=Inbox(db, vault, clock),
         alerts=Alerts(

@@ -601,7 +601,7 @@ def workshops_add(
         told = await services.workshops.announce(
             ids[0], Actor.operator(), quiet_hours=not ignore_quiet_hours
         )
-        return ids, told
+        return ids, told.queued
 
     ids, told = with_services(job)
     typer.echo(" ".join(str(i) for i in ids))

@@ -280,8 +280,8 @@ async def test_an_announcement_reaches_the_zone_and_waits_out_the_quiet_hours(bo
     bot.telegram.add_user(74002, language_code="en")
     await say(bot, 74002, "/start en_60608")  # another zone: not told
     first = await schedule(bot)
-    queued = await bot.services.workshops.announce(first, Actor.operator(), quiet_hours=False)
-    assert queued == 2
+    announced = await bot.services.workshops.announce(first, Actor.operator(), quiet_hours=False)
+    assert announced.queued == 2 and announced.waiting is None
     await deliver_at(bot, datetime.now(UTC))
     told = bot.telegram.messages_to(LUCIA)[-1]
     assert told.text.startswith("Nuevo taller: Conozca sus derechos")

@@ -16,6 +16,7 @@ from bot.core.content import DEFAULT_LANGUAGE, Content
 from bot.core.errors import Explained
 from bot.core.i18n import N_
 from bot.core.segments import SegmentCount, count_segments
+from bot.core.signoffs import approval_needed
 from bot.core.vocabulary import AlertKind, AlertStatus, ApprovalMode
 from bot.storage.alerts import AlertRows
 from bot.storage.db import Database, Session
@@ -321,13 +322,8 @@ class Alerts:
         )
 
     async def needs_approval(self) -> bool:
-        if self.approval is ApprovalMode.ON:
-            return True
-        if self.approval is ApprovalMode.OFF:
-            return False
         async with self.db.transaction() as session:
-            active = await AlertRows(session).active_coordinators()
-        return active >= 2
+            return await approval_needed(session, self.approval)
 
     async def submit(self, alert_id: int, by: Actor) -> Alert:
         """The composer's "send": straight out, or to a second coordinator for approval."""

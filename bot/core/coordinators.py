@@ -11,10 +11,11 @@ from bot.core.audit import Actor, record
 from bot.core.content import DEFAULT_LANGUAGE
 from bot.core.errors import Explained
 from bot.core.i18n import N_
-from bot.core.vocabulary import Channel, Role
+from bot.core.signoffs import SignOff, SignOffs
+from bot.core.vocabulary import Channel, Role, SignOffAction
 from bot.storage.coordinators import CoordinatorRows
 from bot.storage.crypto import Vault
-from bot.storage.db import Database
+from bot.storage.db import Database, Session
 from bot.storage.models import CoordinatorRow
 from bot.storage.outbox import ButtonRows, Notice, Outbox, open_notice, seal_notice
 
@@ -72,10 +73,20 @@ Rendering = Callable[[str | None], tuple[str, ButtonRows]]
 class Coordinators:
     """Adding, finding, listing and removing coordinators; invites that expire and work once."""
 
-    def __init__(self, db: Database, vault: Vault, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        vault: Vault,
+        clock: Callable[[], datetime],
+        signoffs: SignOffs | None = None,
+    ) -> None:
         self.db = db
         self.vault = vault
         self.clock = clock
+        # Removing a coordinator and making an admin need a second admin (bot.core.signoffs).
+        self.signoffs = signoffs or SignOffs(db, clock)
+        self.signoffs.executes(SignOffAction.REMOVE, self._granted_removal)
+        self.signoffs.executes(SignOffAction.ADMIN, self._granted_admin)
 
     async def add(self, telegram_id: int, role: Role, label: str, by: Actor) -> Coordinator:
         now = self.clock()
@@ -91,17 +102,43 @@ class Coordinators:
             record(session, by, "coordinator.add", f"coordinator:{row.id}", now, role=str(role))
             return _of(row)
 
-    async def remove(self, coordinator_id: int, by: Actor) -> None:
+    async def remove(self, coordinator_id: int, by: Actor) -> SignOff | None:
+        """Remove a coordinator: at once from the operator's CLI; from an admin, once a second
+        admin agrees (the request is returned, and nothing changes until then)."""
         now = self.clock()
         async with self.db.transaction() as session:
-            row = await CoordinatorRows(session, self.vault).get(coordinator_id)
-            if row is None or not row.active:
-                raise CoordinatorError(N_("no active coordinator #{id}"), id=coordinator_id)
-            row.active, row.removed_at = False, now
-            # Their unused invites end with them: a link they handed out no longer makes anyone
-            # a coordinator.
-            revoked = await CoordinatorRows(session, self.vault).revoke_invites(row.id, now)
-            record(session, by, "coordinator.remove", f"coordinator:{row.id}", now, invites=revoked)
+            row = await self._active(session, coordinator_id)
+            if await self.signoffs.required(session, SignOffAction.REMOVE, by):
+                if row.id == by.coordinator_id:
+                    raise CoordinatorError(N_("another admin would have to remove you"))
+                return await self.signoffs.ask(session, SignOffAction.REMOVE, row.id, by, now)
+            await self._remove(session, row.id, by, now)
+            return None
+
+    async def _remove(
+        self, session: Session, coordinator_id: int, by: Actor, now: datetime
+    ) -> None:
+        """They lose everything at once: their role, the invites they handed out and have not
+        been used, and the notices still queued to them (cards, approval requests)."""
+        row = await self._active(session, coordinator_id)
+        row.active, row.removed_at = False, now
+        revoked = await CoordinatorRows(session, self.vault).revoke_invites(row.id, now)
+        dropped = await Outbox(session).drop_coordinator_notices(row.id, now)
+        record(
+            session, by, "coordinator.remove", f"coordinator:{row.id}", now,
+            invites=revoked, notices=dropped,
+        )  # fmt: skip
+
+    async def _granted_removal(
+        self, session: Session, sign_off: SignOff, by: Actor, now: datetime
+    ) -> None:
+        await self._remove(session, sign_off.subject, by, now)
+
+    async def _active(self, session: Session, coordinator_id: int) -> CoordinatorRow:
+        row = await CoordinatorRows(session, self.vault).get(coordinator_id)
+        if row is None or not row.active:
+            raise CoordinatorError(N_("no active coordinator #{id}"), id=coordinator_id)
+        return row
 
     async def set_duty(
         self, coordinator_id: int, on: bool, zones: tuple[str, ...], by: Actor
@@ -152,6 +189,7 @@ class Coordinators:
                         expires_at=now + NOTICE_LIFETIME,
                         ref=ref,
                         address_cipher=row.telegram_cipher,
+                        coordinator_id=row.id,
                         priority=1,
                     ),
                     now,
@@ -202,20 +240,33 @@ class Coordinators:
         async with self.db.transaction() as session:
             return await CoordinatorRows(session, self.vault).count_active()
 
-    async def invite(self, role: Role, by: Actor) -> str:
-        """A one-time code (valid 24 hours) a new coordinator sends to the bot."""
-        code = secrets.token_urlsafe(9)
+    async def invite(self, role: Role, by: Actor) -> str | SignOff:
+        """A one-time code (valid 24 hours) a new coordinator sends to the bot. An admin's
+        invite for a new admin waits for a second admin: the request is returned, and the code
+        is made when they agree (and given to the one who asked)."""
         now = self.clock()
         async with self.db.transaction() as session:
-            CoordinatorRows(session, self.vault).add_invite(
-                code,
-                role=role,
-                created_by=by.coordinator_id,
-                now=now,
-                expires_at=now + INVITE_LIFETIME,
-            )
-            record(session, by, "coordinator.invite", f"role:{role}", now)
+            if role is Role.ADMIN and await self.signoffs.required(
+                session, SignOffAction.ADMIN, by
+            ):
+                return await self.signoffs.ask(session, SignOffAction.ADMIN, 0, by, now)
+            return self._invite(session, role, by.coordinator_id, by, now)
+
+    def _invite(
+        self, session: Session, role: Role, created_by: int | None, by: Actor, now: datetime
+    ) -> str:
+        code = secrets.token_urlsafe(9)
+        CoordinatorRows(session, self.vault).add_invite(
+            code, role=role, created_by=created_by, now=now, expires_at=now + INVITE_LIFETIME
+        )
+        record(session, by, "coordinator.invite", f"role:{role}", now)
         return code
+
+    async def _granted_admin(
+        self, session: Session, sign_off: SignOff, by: Actor, now: datetime
+    ) -> str:
+        # The invite is the asker's: removing them later revokes it if it is still unused.
+        return self._invite(session, Role.ADMIN, sign_off.requested_by, by, now)
 
     async def redeem(self, code: str, telegram_id: int, label: str) -> Coordinator:
         now = self.clock()

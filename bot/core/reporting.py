@@ -369,6 +369,7 @@ class ReportIntake(ABC):
                 language,
                 text,
                 address_cipher=coordinator.telegram_cipher,
+                coordinator_id=coordinator.id,
                 ref=ref or f"report:{row.id}",
                 buttons=buttons,
                 priority=1,
@@ -395,6 +396,7 @@ class ReportIntake(ABC):
         ref: str,
         subscriber_id: int | None = None,
         address_cipher: bytes | None = None,
+        coordinator_id: int | None = None,
         buttons: ButtonRows = (),
         priority: int = 5,
     ) -> None:
@@ -408,6 +410,7 @@ class ReportIntake(ABC):
                 ref=ref,
                 subscriber_id=subscriber_id,
                 address_cipher=address_cipher,
+                coordinator_id=coordinator_id,
                 priority=priority,
             ),
             now,

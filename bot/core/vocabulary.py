@@ -47,6 +47,21 @@ class ApprovalMode(StrEnum):
     OFF = "off"
 
 
+class SignOffAction(StrEnum):
+    """What one coordinator may do only once a second one agrees (the operator's CLI needs
+    nobody): announcing to subscribers, and changing who runs the network."""
+
+    ANNOUNCE = "workshop.announce"  # a workshop announcement to its zones (when approval is on)
+    REMOVE = "coordinator.remove"  # a second admin agrees
+    ADMIN = "coordinator.admin"  # an invite that makes an admin: a second admin agrees
+
+
+class SignOffStatus(StrEnum):
+    PENDING = "pending"
+    GRANTED = "granted"  # done, in the same transaction as the grant
+    DENIED = "denied"
+
+
 class AlertKind(StrEnum):
     """The Common Alerting Protocol's message types, as a network uses them."""
 

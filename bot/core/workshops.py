@@ -5,6 +5,10 @@ they are coming: due at the reminder time, expiring when the workshop starts. So
 loses none, one that fell due while the bot was down goes out when it is back (if the
 workshop has not started) and never after, several workers never send one twice, and a
 cancellation skips what is still pending.
+
+Why one module: scheduling, announcing (with its sign-off), RSVPs, moves and reminders all
+write notices through one path (`_said`, `_notice`) with one set of rules on channels,
+languages and quiet hours; split, each part would need them again.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from bot.core.content import DEFAULT_LANGUAGE, Content
 from bot.core.errors import Explained
 from bot.core.i18n import N_, Lang
 from bot.core.intents import Intent, Request
-from bot.core.vocabulary import Channel, WorkshopState
+from bot.core.signoffs import SignOff, SignOffError, SignOffs
+from bot.core.vocabulary import Channel, SignOffAction, WorkshopState
 from bot.storage.crypto import Vault
 from bot.storage.db import Database, Session
 from bot.storage.models import SubscriberRow, WorkshopRow
@@ -89,6 +94,16 @@ class Workshop:
         return self.descriptions.get(language) or self.descriptions.get(DEFAULT_LANGUAGE, "")
 
 
+@dataclass(frozen=True)
+class Announcement:
+    """An announcement queued (for `due`: now, or the end of the quiet hours), or `waiting`
+    for a second coordinator to agree, with nothing queued yet."""
+
+    queued: int
+    due: datetime
+    waiting: SignOff | None = None
+
+
 Said = tuple[str, ButtonRows]
 """A notice's text and its buttons (none on SMS)."""
 
@@ -105,8 +120,12 @@ class Workshops:
         reminders: Sequence[timedelta] = REMINDERS,
         quiet: tuple[int, int] = (21, 8),
         buttons: Callable[[Request], str] | None = None,
+        signoffs: SignOffs | None = None,
     ) -> None:
         self.db = db
+        # The two-person rule for announcements (the application shares one with alerts).
+        self.signoffs = signoffs or SignOffs(db, clock)
+        self.signoffs.executes(SignOffAction.ANNOUNCE, self._granted)
         # Packs a subscriber's choice as a Telegram button's data (None without Telegram):
         # notices to Telegram offer a button where an SMS names a keyword.
         self.buttons = buttons
@@ -151,38 +170,67 @@ class Workshops:
             record(session, by, "workshop.add", f"workshop:{row.id}", now)
             return await self._of(session, row)
 
-    async def announce(self, workshop_id: int, by: Actor, *, quiet_hours: bool = True) -> int:
+    async def announce(
+        self, workshop_id: int, by: Actor, *, quiet_hours: bool = True
+    ) -> Announcement:
         """Tell the subscribers of its zones and languages who follow the workshops topic,
         through the outbox; during quiet hours the notices wait for the morning (unless
-        `quiet_hours` is False). How many were queued."""
+        `quiet_hours` is False). When the two-person rule is on, a second coordinator must
+        agree first (`SignOffs.decide`), and nothing is queued until then."""
         now = self.clock()
-        due = self.after_quiet(now) if quiet_hours else now
         async with self.db.transaction() as session:
             row = await self._row(session, workshop_id)
-            count = 0
-            for subscriber in await WorkshopRows(session).active_subscribers(row.zones):
-                if "workshops" not in (subscriber.topics or []):
-                    continue
-                if (
-                    subscriber.language not in row.languages
-                    and DEFAULT_LANGUAGE not in row.languages
-                ):
-                    continue  # given in neither their language nor English
-                lang = self._lang(subscriber)
-                said = self._said(
-                    subscriber,
-                    lang,
-                    row,
-                    sms=N_(
-                        "New workshop: {title}, {when}, at {place}. Reply WORKSHOPS to save a seat."
-                    ),
-                    rich=N_("New workshop: {title}, {when}, at {place}."),
-                    button=N_("Save a seat"),
+            self._announceable(row, now)
+            if await self.signoffs.required(session, SignOffAction.ANNOUNCE, by):
+                waiting = await self.signoffs.ask(
+                    session, SignOffAction.ANNOUNCE, row.id, by, now, quiet=quiet_hours
                 )
-                await self._notice(session, row, subscriber, said, due=due, expires=row.starts_at)
-                count += 1
-            record(session, by, "workshop.announce", f"workshop:{row.id}", now, queued=count)
-            return count
+                return Announcement(0, self._due(now, quiet_hours), waiting)
+            return await self._announce(session, row, by, now, quiet_hours)
+
+    async def _granted(
+        self, session: Session, sign_off: SignOff, by: Actor, now: datetime
+    ) -> Announcement:
+        """A second coordinator agreed: the announcement goes out (or waits for the morning)."""
+        row = await self._row(session, sign_off.subject)
+        if row.created_by is not None and row.created_by == by.coordinator_id:
+            raise SignOffError(N_("a coordinator other than the workshop's author must agree"))
+        self._announceable(row, now)
+        return await self._announce(session, row, by, now, bool(sign_off.detail.get("quiet")))
+
+    @staticmethod
+    def _announceable(row: WorkshopRow, now: datetime) -> None:
+        if row.starts_at <= now:  # (a cancelled one is not found at all)
+            raise WorkshopError(N_("workshop #{id} has already started"), id=row.id)
+
+    def _due(self, now: datetime, quiet_hours: bool) -> datetime:
+        return self.after_quiet(now) if quiet_hours else now
+
+    async def _announce(
+        self, session: Session, row: WorkshopRow, by: Actor, now: datetime, quiet_hours: bool
+    ) -> Announcement:
+        due = self._due(now, quiet_hours)
+        count = 0
+        for subscriber in await WorkshopRows(session).active_subscribers(row.zones):
+            if "workshops" not in (subscriber.topics or []):
+                continue
+            if subscriber.language not in row.languages and DEFAULT_LANGUAGE not in row.languages:
+                continue  # given in neither their language nor English
+            lang = self._lang(subscriber)
+            said = self._said(
+                subscriber,
+                lang,
+                row,
+                sms=N_(
+                    "New workshop: {title}, {when}, at {place}. Reply WORKSHOPS to save a seat."
+                ),
+                rich=N_("New workshop: {title}, {when}, at {place}."),
+                button=N_("Save a seat"),
+            )
+            await self._notice(session, row, subscriber, said, due=due, expires=row.starts_at)
+            count += 1
+        record(session, by, "workshop.announce", f"workshop:{row.id}", now, queued=count)
+        return Announcement(count, due)
 
     def after_quiet(self, moment: datetime) -> datetime:
         """`moment`, or the end of the quiet hours it falls in (network time)."""
@@ -197,6 +245,10 @@ class Workshops:
             wake = (local + timedelta(days=1)).replace(hour=end, minute=0, second=0, microsecond=0)
         # Rebuild in the zone so a daylight-saving change in between is respected.
         return datetime(wake.year, wake.month, wake.day, end, tzinfo=self.timezone).astimezone(UTC)
+
+    async def one(self, workshop_id: int) -> Workshop:
+        async with self.db.transaction() as session:
+            return await self._of(session, await self._row(session, workshop_id))
 
     async def upcoming(self, limit: int = 50) -> list[Workshop]:
         async with self.db.transaction() as session:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.core.vocabulary import AlertKind, AlertStatus, SubscriberStatus
-from bot.storage.models import AlertRow, CoordinatorRow, DeliveryRow, ReportRow, SubscriberRow
+from bot.storage.models import AlertRow, DeliveryRow, ReportRow, SubscriberRow
 from bot.storage.outbox import ALL_ZONES, REACHED
 
 Reach = dict[tuple[str, str], int]
@@ -92,13 +92,6 @@ class AlertRows:
     async def _reach(self, query: Select[str, str, int]) -> Reach:
         result = await self.session.execute(query)
         return {(channel, language): n for channel, language, n in result.all()}
-
-    async def active_coordinators(self) -> int:
-        """How many coordinators could approve (the two-person rule applies from two)."""
-        count = await self.session.scalar(
-            select(func.count()).select_from(CoordinatorRow).where(CoordinatorRow.active)
-        )
-        return int(count or 0)
 
     async def finished_untold(self) -> list[AlertRow]:
         """Alerts DONE whose composer has not been told yet, locked; those another process

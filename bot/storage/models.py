@@ -163,6 +163,23 @@ class InviteRow(Base):
     used_by: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id"))
 
 
+class SignOffRow(Base):
+    """One coordinator's request that a second one must agree to (bot.core.signoffs): what,
+    about which row, who asked, and who decided. Granting does it in the same transaction."""
+
+    __tablename__ = "sign_offs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[int]  # the workshop or coordinator it is about; 0 for a new admin's invite
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    requested_by: Mapped[int] = mapped_column(ForeignKey("coordinators.id"))
+    requested_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id"))
+    decided_at: Mapped[datetime | None]
+
+
 class AuditRow(Base):
     """One privileged action: who, what, when. Never a subscriber's number or chat id."""
 
@@ -240,6 +257,13 @@ class DeliveryRow(Base):
             sqlite_where=text("status IN ('queued', 'sending')"),
         ),
         Index("ix_deliveries_provider_id", "provider_id"),
+        # A coordinator's notices still to send, dropped when they are removed.
+        Index(
+            "ix_deliveries_coordinator_pending",
+            "coordinator_id",
+            postgresql_where=text("coordinator_id IS NOT NULL AND status IN ('queued', 'sending')"),
+            sqlite_where=text("coordinator_id IS NOT NULL AND status IN ('queued', 'sending')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -253,6 +277,8 @@ class DeliveryRow(Base):
     body_cipher: Mapped[bytes | None] = mapped_column(LargeBinary)
     ref: Mapped[str | None] = mapped_column(String(32), index=True)
     expires_at: Mapped[datetime | None]
+    # A notice to a coordinator: whom (so that removing them drops what is still queued).
+    coordinator_id: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id"))
     channel: Mapped[str] = mapped_column(String(16))
     language: Mapped[str] = mapped_column(String(8))
     # Lower goes first: replies and notices ahead of bulk.

@@ -130,6 +130,7 @@ class Notice:
     ref: str | None = None  # what it is about ("report:12")
     subscriber_id: int | None = None  # a subscriber: their address and status apply
     address_cipher: bytes | None = None  # anyone else: their encrypted address
+    coordinator_id: int | None = None  # a coordinator: dropped if they are removed
     priority: int = 5  # ahead of bulk alerts
     due_at: datetime | None = None  # later than now: a scheduled notice
 
@@ -334,6 +335,18 @@ class Outbox:
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
+    async def drop_coordinator_notices(self, coordinator_id: int, now: datetime) -> int:
+        """A removed coordinator's notices not yet handed to Telegram are skipped (claimed
+        ones too: the claim's confirmation fails once the row is skipped). How many."""
+        result = await self.session.execute(
+            update(DeliveryRow)
+            .where(DeliveryRow.coordinator_id == coordinator_id, DeliveryRow.status.in_(PENDING))
+            .values(
+                status=DeliveryStatus.SKIPPED, error="removed", lease_until=None, updated_at=now
+            )
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
     async def confirm(
         self, worker: str, claims: Sequence[tuple[int, int]], now: datetime, lease: timedelta
     ) -> set[int]:
@@ -524,6 +537,7 @@ class Outbox:
             subscriber_id=notice.subscriber_id,
             address_cipher=notice.address_cipher,
             body_cipher=notice.body_cipher,
+            coordinator_id=notice.coordinator_id,
             ref=notice.ref,
             expires_at=notice.expires_at,
             channel=notice.channel,

@@ -260,6 +260,18 @@ class Reject(CoordinatorButton, prefix="ax"):
 
 
 @dataclass(frozen=True)
+class Agree(CoordinatorButton, prefix="sa"):
+    """A second coordinator agrees to a sign-off request (bot.core.signoffs)."""
+
+    sign_off: int
+
+
+@dataclass(frozen=True)
+class Refuse(CoordinatorButton, prefix="sx"):
+    sign_off: int
+
+
+@dataclass(frozen=True)
 class Card(CoordinatorButton, prefix="r"):
     report: int
     action: CardAction

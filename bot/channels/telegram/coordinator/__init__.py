@@ -6,7 +6,8 @@ core module, behind one router.
 - `alerts.py` (core/alerts.py: the composer), `approvals.py` (the two-person rule),
   `following.py` (/status and the summary once an alert is done), `reports.py`
   (core/reports.py), `workshops.py` (core/workshops.py), `team.py` (core/coordinators.py:
-  the team, invites and duty).
+  the team, invites and duty), `signoffs.py` (core/signoffs.py: a second person's yes to an
+  announcement, a removal or a new admin).
 
 Button data is typed in bot/channels/telegram/buttons.py; flows live in bot/core/flows.py.
 """
@@ -19,6 +20,7 @@ from bot.channels.telegram.coordinator.alerts import AlertsFeature
 from bot.channels.telegram.coordinator.following import StatusFeature
 from bot.channels.telegram.coordinator.reports import ReportsFeature, card_keyboard
 from bot.channels.telegram.coordinator.router import Console, Fallback
+from bot.channels.telegram.coordinator.signoffs import SignOffsFeature
 from bot.channels.telegram.coordinator.team import DutyFeature, TeamFeature
 from bot.channels.telegram.coordinator.turn import Feature
 from bot.channels.telegram.coordinator.workshops import WorkshopsFeature
@@ -46,11 +48,13 @@ def build_console(
     """The console with a feature for each service there is. Note: order matters only for
     /help, which lists the features' commands in this order."""
     composer = AlertsFeature(alerts, coordinators, content, timezone)
-    team = TeamFeature(coordinators, content)
+    # The coordinators' sign-offs are the application's one (the workshops' too).
+    sign_offs = SignOffsFeature(coordinators.signoffs, coordinators, content, workshops)
+    team = TeamFeature(coordinators, content, sign_offs)
     features: list[Feature] = [composer, composer.approvals, StatusFeature(alerts)]
     if reports is not None:
         features.append(ReportsFeature(reports, alerts, composer, coordinators, content))
     if workshops is not None:
-        features.append(WorkshopsFeature(workshops, content))
-    features += [team, DutyFeature(coordinators, content)]
+        features.append(WorkshopsFeature(workshops, content, sign_offs))
+    features += [team, sign_offs, DutyFeature(coordinators, content)]
     return Console(coordinators, flows, content, features, fallback), team

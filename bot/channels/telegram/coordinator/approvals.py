@@ -106,32 +106,34 @@ class ApprovalsFeature(Feature):
                     id=alert.id, name=me
                 )
 
-        await self._settle_requests(turn, alert.id, approve)
+        line = N_("Approved by {name}") if approve else N_("Rejected by {name}")
+        await settle(turn, self.coordinators, self.content, f"alert:{alert.id}", line)
         if alert.created_by is not None:
             await self.coordinators.notify(
                 lambda language: (told(self.content.speaking(language)), ()),
                 to=[alert.created_by],
             )
 
-    async def _settle_requests(self, turn: Turn, alert_id: int, approved: bool) -> None:
-        """The approval request in every other coordinator's chat loses its buttons and says
-        who decided, in that coordinator's language: nobody is left pressing Approve on an
-        alert that is already out (the press would be refused, but the live button misleads)."""
-        line = N_("Approved by {name}") if approved else N_("Rejected by {name}")
-        chats = {chat: cid for cid, chat in (await self.coordinators.telegram_ids()).items()}
-        languages = {c.id: c.language for c in await self.coordinators.all()}
-        for notice in await self.coordinators.notices(f"alert:{alert_id}"):
-            viewer = chats.get(notice.chat_id)
-            if viewer is None or viewer == turn.me.id:
-                continue  # the one who pressed had their keyboard closed already
-            lang = self.content.speaking(languages.get(viewer))
-            said = lang.gettext(line).format(name=turn.me.label)
-            try:
-                await turn.context.bot.edit_message_text(
-                    f"{notice.text}\n\n→ {said}",
-                    chat_id=notice.chat_id,
-                    message_id=notice.message_id,
-                    reply_markup=None,
-                )
-            except TelegramError as exc:  # deleted, or too old to edit: nothing to mislead
-                log.info("approval request not settled", extra={"error": type(exc).__name__})
+
+async def settle(
+    turn: Turn, coordinators: Coordinators, content: Content, ref: str, line: str
+) -> None:
+    """A request in every other coordinator's chat loses its buttons and says who decided
+    (`line`, a msgid with {name}), in that coordinator's language: nobody is left pressing a
+    button of something already decided (the press would be refused, but it misleads)."""
+    chats = {chat: cid for cid, chat in (await coordinators.telegram_ids()).items()}
+    languages = {c.id: c.language for c in await coordinators.all()}
+    for notice in await coordinators.notices(ref):
+        viewer = chats.get(notice.chat_id)
+        if viewer is None or viewer == turn.me.id:
+            continue  # the one who pressed had their keyboard closed already
+        said = content.speaking(languages.get(viewer)).gettext(line).format(name=turn.me.label)
+        try:
+            await turn.context.bot.edit_message_text(
+                f"{notice.text}\n\n→ {said}",
+                chat_id=notice.chat_id,
+                message_id=notice.message_id,
+                reply_markup=None,
+            )
+        except TelegramError as exc:  # deleted, or too old to edit: nothing to mislead
+            log.info("request not settled", extra={"error": type(exc).__name__})

@@ -6,11 +6,14 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.channels.telegram.buttons import CoordinatorButton, Invite, Remove
+from bot.channels.telegram.coordinator.signoffs import SignOffsFeature
 from bot.channels.telegram.coordinator.turn import Context, Feature, Turn
 from bot.core.content import Content
 from bot.core.coordinators import CoordinatorError, Coordinators
+from bot.core.errors import Explained
 from bot.core.i18n import N_
 from bot.core.parse import ALL_ZONES, ParseError, zone_list
+from bot.core.signoffs import SignOff
 from bot.core.vocabulary import Role
 
 ROLE_NAMES = {Role.ADMIN: N_("admin"), Role.COORDINATOR: N_("coordinator")}
@@ -20,9 +23,12 @@ class TeamFeature(Feature):
     commands = ("coordinators",)
     buttons = (Invite, Remove)
 
-    def __init__(self, coordinators: Coordinators, content: Content) -> None:
+    def __init__(
+        self, coordinators: Coordinators, content: Content, signoffs: SignOffsFeature
+    ) -> None:
         self.coordinators = coordinators
         self.content = content
+        self.signoffs = signoffs  # removing and making admins: a second admin agrees
 
     def help(self, turn: Turn) -> list[str]:
         return [turn._("/coordinators lists the team (admins invite and remove)")]
@@ -55,9 +61,16 @@ class TeamFeature(Feature):
             await turn.answer(_("Only an admin can do that."))
             return
         if isinstance(button, Invite):
+            try:
+                invited = await self.coordinators.invite(button.role, turn.me.actor())
+            except Explained as exc:
+                await turn.answer(exc.say(_))
+                return
             await turn.answer()
-            code = await self.coordinators.invite(button.role, turn.me.actor())
-            link = f"https://t.me/{turn.context.bot.username}?start=inv_{code}"
+            if isinstance(invited, SignOff):
+                await self._asked(turn, invited)
+                return
+            link = f"https://t.me/{turn.context.bot.username}?start=inv_{invited}"
             await turn.say(
                 _(
                     "Invite for one {role}, valid 24 hours and once. Send them this link privately:\n{link}"
@@ -65,14 +78,23 @@ class TeamFeature(Feature):
             )
         elif isinstance(button, Remove):
             try:
-                await self.coordinators.remove(button.coordinator, turn.me.actor())
-            except CoordinatorError as exc:
+                asked = await self.coordinators.remove(button.coordinator, turn.me.actor())
+            except Explained as exc:
                 await turn.answer(exc.say(_))
                 return
             await turn.answer()
+            if asked is not None:
+                await self._asked(turn, asked)
+                return
             await turn.close_keyboard(_("Removed #{id}.").format(id=button.coordinator))
         else:
             await turn.stale()
+
+    async def _asked(self, turn: Turn, sign_off: SignOff) -> None:
+        """A second admin must agree: the request goes to them, and the admin hears so."""
+        _ = turn._
+        await self.signoffs.ask(turn, sign_off)
+        await turn.say(_("A second admin must agree: the request went to the other admins."))
 
     async def redeem(self, update: Update, context: Context, code: str) -> None:
         """`/start inv_CODE`: join as a coordinator, or hear why the code does not work."""

@@ -12,8 +12,10 @@ from bot.channels.telegram.buttons import (
     SaveWorkshop,
     WorkshopChoice,
 )
+from bot.channels.telegram.coordinator.signoffs import SignOffsFeature
 from bot.channels.telegram.coordinator.turn import Feature, Rows, Turn
 from bot.core.content import Content
+from bot.core.errors import Explained
 from bot.core.flows import Flow
 from bot.core.parse import ParseError, local_time, zone_list
 from bot.core.vocabulary import FlowKind
@@ -40,9 +42,10 @@ class WorkshopsFeature(Feature):
     buttons = (SaveWorkshop, CancelWorkshop)
     flow = FlowKind.WORKSHOP
 
-    def __init__(self, workshops: Workshops, content: Content) -> None:
+    def __init__(self, workshops: Workshops, content: Content, signoffs: SignOffsFeature) -> None:
         self.workshops = workshops
         self.content = content
+        self.signoffs = signoffs  # asks a second coordinator to agree to an announcement
 
     def help(self, turn: Turn) -> list[str]:
         return [
@@ -200,16 +203,29 @@ class WorkshopsFeature(Feature):
         if choice is WorkshopChoice.SCHEDULE:
             await turn.close_keyboard(_("Scheduled"))
         else:
-            now = self.workshops.clock()
             quiet = choice is not WorkshopChoice.NOW
-            told = await self.workshops.announce(added.id, turn.me.actor(), quiet_hours=quiet)
-            goes = self.workshops.after_quiet(now) if quiet else now
-            if goes > now:
+            try:
+                announced = await self.workshops.announce(
+                    added.id, turn.me.actor(), quiet_hours=quiet
+                )
+            except Explained as exc:
+                await turn.close_keyboard(_("Scheduled"))
+                await turn.say(text + " " + _("Not announced: {reason}").format(reason=exc.say(_)))
+                return
+            if announced.waiting is not None:
+                await turn.close_keyboard(_("Scheduled; the announcement waits for approval"))
+                await turn.say(
+                    text + " " + _("Its announcement waits for a second coordinator to agree.")
+                )
+                await self.signoffs.ask(turn, announced.waiting)
+                return
+            told = announced.queued
+            if announced.due > self.workshops.clock():
                 note = turn.n_(
                     "The announcement goes to {n} person at {time}, after the quiet hours.",
                     "The announcement goes to {n} people at {time}, after the quiet hours.",
                     told,
-                ).format(n=told, time=self.workshops.when(goes, turn.lang.code))
+                ).format(n=told, time=self.workshops.when(announced.due, turn.lang.code))
             else:
                 note = turn.n_(
                     "The announcement goes to {n} person now.",
