@@ -34,6 +34,8 @@ from bot.core.reports import Reports
 from bot.core.signoffs import SignOffs
 from bot.core.subscribers import SubscriberDirectory
 from bot.core.workshops import Workshops
+from bot.delivery.deletions import DELAY as DELETE_DELAY
+from bot.delivery.deletions import Deletions
 from bot.delivery.pacing import ChatBuckets, Pacer, make_pacer
 from bot.delivery.receipts import Receipts
 from bot.delivery.worker import LOOPS_PER_LANE, Lane, RetryPolicy, Worker
@@ -73,6 +75,7 @@ class Services:
     workshops: Workshops
     signoffs: SignOffs  # the two-person rule for announcements and the team
     receipts: Receipts
+    deletions: Deletions  # messages to delete at Twilio
     # One bucket per provider for the whole process: the worker's bulk sends and the
     # channels' direct replies share it, and replies go first.
     pacers: dict[str, Pacer]
@@ -139,7 +142,10 @@ def build_services(settings: Settings, *, clock: Clock = utcnow) -> Services:
         ),
         reports=reports,
         workshops=workshops,
-        receipts=Receipts(db, clock),
+        receipts=Receipts(
+            db, clock, delete_after=DELETE_DELAY if settings.twilio_delete_messages else None
+        ),
+        deletions=Deletions(db, clock, enabled=settings.twilio_delete_messages),
         pacers={
             "telegram": make_pacer(db, "telegram", settings.telegram_rate),
             "sms": make_pacer(db, "sms", settings.twilio_rate),
@@ -190,8 +196,17 @@ def build_worker(
 
 
 def build_upkeep(services: Services) -> Upkeep:
-    """The periodic upkeep: reports, flows, alert drafts, and the inbox's handled updates."""
-    return Upkeep(services.reports, services.flows, services.alerts, inbox=services.inbox)
+    """The periodic upkeep: reports, flows, alert drafts, the inbox's handled updates, and
+    the messages to delete at Twilio."""
+    settings = services.settings
+    deleting = settings.sms_enabled and settings.twilio_delete_messages
+    return Upkeep(
+        services.reports,
+        services.flows,
+        services.alerts,
+        inbox=services.inbox,
+        deletions=(services.deletions, TwilioSender(settings)) if deleting else None,
+    )
 
 
 def build_web(
@@ -239,6 +254,7 @@ def build_web(
             receipts=services.receipts,
             status_url=settings.public(STATUS_PATH),
             pacer=services.pacers["sms"],
+            deletions=services.deletions,
         )
         routes += sms.routes()
     if not (settings.telegram_enabled or settings.sms_enabled):

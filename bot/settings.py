@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     twilio_from_number: str | None = None
     twilio_messaging_service_sid: str | None = None
     twilio_api_url: AnyHttpUrl = AnyHttpUrl("https://api.twilio.com")
+    # Delete every message at Twilio once handled (inbound) or final (outbound): Twilio
+    # otherwise keeps From, To and Body of each (bot/delivery/deletions.py).
+    twilio_delete_messages: bool = True
     public_url: AnyHttpUrl | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)

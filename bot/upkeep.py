@@ -2,8 +2,8 @@
 
 `Upkeep` sends guided reports left unfinished, expires reports no coordinator acted on, purges
 report text past its retention, drops coordinators' flows past their expiry and alert drafts
-a day old that can no longer be sent, and deletes inbox entries handled an hour ago (their
-message text with them). Each step is an idempotent UPDATE or DELETE, so several worker
+a day old that can no longer be sent, deletes inbox entries handled an hour ago (their
+message text with them), and deletes at Twilio the messages it should no longer keep. Each step is an idempotent UPDATE or DELETE, so several worker
 processes may tick at once; a tick missed while the process was down simply runs at the next.
 `Summaries` tells each composer how their alert went.
 """
@@ -24,6 +24,7 @@ from bot.core.flows import Flows
 from bot.core.i18n import Lang
 from bot.core.inbox import Inbox
 from bot.core.reports import Reports
+from bot.delivery.deletions import Deletions, Remover
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,10 @@ class Upkeep:
         every: float = 60.0,
         *,
         inbox: Inbox | None = None,
+        deletions: tuple[Deletions, Remover] | None = None,
     ) -> None:
         self.reports = reports
+        self.deletions = deletions
         self.flows = flows
         self.alerts = alerts
         self.inbox = inbox
@@ -66,6 +69,8 @@ class Upkeep:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
+        if self.deletions is not None:
+            await self.deletions[1].close()
 
     async def tick(self) -> dict[str, int]:
         try:
@@ -76,6 +81,10 @@ class Upkeep:
                 done["alert_drafts"] = await self.alerts.drop_stale_drafts()
             if self.inbox is not None:
                 done["inbox"] = await self.inbox.purge()
+            if self.deletions is not None:
+                deletions, remove = self.deletions
+                for key, n in (await deletions.run(remove)).items():
+                    done[f"twilio_{key}"] = n
         except Exception:
             log.exception("report upkeep failed")
             return {}

@@ -30,6 +30,8 @@ EVERY_KIND = [
     b.PickText(BIG, "es"),
     b.Approve(999_999),
     b.Reject(999_999),
+    b.Agree(999_999),
+    b.Refuse(999_999),
     b.Card(999_999, CardAction.NOT_CONFIRMED),
     b.DuplicateOf(999_999, 999_998),
     b.SaveWorkshop(BIG, b.WorkshopChoice.ANNOUNCE),

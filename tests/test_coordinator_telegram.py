@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.channels.telegram.buttons import (
+    Agree,
     Approve,
     CancelWorkshop,
     Card,
@@ -17,6 +18,7 @@ from bot.channels.telegram.buttons import (
     PickKind,
     Preview,
     PreviewChoice,
+    Refuse,
     Reject,
     Remove,
     SaveWorkshop,
@@ -176,6 +178,8 @@ FORGED_BUTTONS = [
         Preview(1, PreviewChoice.SEND),
         Approve(1),
         Reject(1),
+        Agree(1),
+        Refuse(1),
         Invite(Role.ADMIN),
         Remove(1),
         PickExpiry(1, 4),

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from bot.core.vocabulary import DeliveryStatus, SubscriberStatus
 from bot.storage.db import Database
+from bot.storage.deletions import DeletionRows
 from bot.storage.outbox import Outbox
 
 # Twilio's MessageStatus values, as our delivery states.
@@ -23,6 +24,7 @@ TWILIO_STATUS = {
     "canceled": DeliveryStatus.FAILED,
 }
 OPTED_OUT_CODES = {"21610"}
+FINAL = {"delivered", "undelivered", "failed", "canceled"}  # no status comes after these
 KEPT = timedelta(days=1)  # a receipt that finds no delivery in a day was never ours
 RECHECKS = (0.0, 0.05, 0.1, 0.2, 0.4)  # seconds before each look for an early receipt's send
 
@@ -33,9 +35,14 @@ class Receipts:
     worker's group write) is kept and applied when the outcome lands (`Recorder`), or by
     `reconcile` in the upkeep."""
 
-    def __init__(self, db: Database, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, db: Database, clock: Callable[[], datetime], *, delete_after: timedelta | None = None
+    ) -> None:
         self.db = db
         self.clock = clock
+        # With TWILIO_DELETE_MESSAGES: a message with its final status is deleted at Twilio
+        # this long after (bot/delivery/deletions.py), in the receipt's own transaction.
+        self.delete_after = delete_after
 
     async def twilio(self, message_sid: str, status: str, error_code: str | None) -> bool:
         """Whether the message was ours; unknown statuses are ignored."""
@@ -45,6 +52,8 @@ class Receipts:
         now = self.clock()
         error = f"twilio:{error_code}" if error_code else None
         async with self.db.transaction() as session:
+            if self.delete_after is not None and status.lower() in FINAL:
+                await DeletionRows(session).schedule([message_sid], now + self.delete_after)
             outbox = Outbox(session)
             found = await outbox.set_status_by_provider_id(message_sid, mapped, error, now)
             if found is None:
@@ -61,6 +70,14 @@ class Receipts:
             if await self.reconcile([message_sid]):
                 break
         return True
+
+    async def reply(self, message_sid: str, status: str) -> None:
+        """A TwiML reply's status: once final, the reply is deleted at Twilio (a reply is no
+        delivery: nothing else is recorded)."""
+        if self.delete_after is None or not message_sid or status.lower() not in FINAL:
+            return
+        async with self.db.transaction() as session:
+            await DeletionRows(session).schedule([message_sid], self.clock() + self.delete_after)
 
     async def reconcile(self, provider_ids: list[str] | None = None) -> int:
         """Apply kept receipts whose delivery is now known (of these messages, or all);

@@ -43,7 +43,7 @@ import logging
 import secrets
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -81,6 +81,8 @@ PROVIDER_REPLIES = {
     "HELP": "Reply STOP to unsubscribe. Msg&Data Rates May Apply.",
 }
 HELP_KEYWORDS = frozenset({"HELP", "INFO"})
+# Statuses in which Twilio refuses to delete a message (error 20009).
+IN_PROGRESS = frozenset({"accepted", "scheduled", "queued", "sending", "receiving"})
 
 
 @dataclass
@@ -110,6 +112,7 @@ class InboundResult:
     status: int
     replies: list[str]
     elapsed: float  # seconds the webhook took
+    sid: str = ""  # the inbound message's sid at Twilio
 
 
 class FakeTwilio:
@@ -149,6 +152,8 @@ class FakeTwilio:
         self.requests_by_method: collections.Counter[str] = collections.Counter()
         self.count_429 = 0
         self.faults = Faults()
+        self.deleted: list[str] = []  # sids of messages deleted through the API, in order
+        self._refuse_deletes = 0
 
         self._validator = RequestValidator(auth_token)
         self._callbacks: dict[str, str] = {}  # StatusCallback URL by message sid
@@ -163,6 +168,11 @@ class FakeTwilio:
             routes=[
                 Route(f"{base}/Messages.json", self._create_message, methods=["POST"]),
                 Route(f"{base}/Messages/{{message_sid}}.json", self._fetch_message),
+                Route(
+                    f"{base}/Messages/{{message_sid}}.json",
+                    self._delete_message,
+                    methods=["DELETE"],
+                ),
                 Route("/{path:path}", self._not_found, methods=["GET", "POST", "DELETE"]),
             ]
         )
@@ -237,15 +247,19 @@ class FakeTwilio:
         }
         if sign:
             headers["X-Twilio-Signature"] = self._signature(self.webhook_url, form, forge=forge)
+        self.messages[sid] = self._resource(
+            sid, to=self.phone_number, from_=from_number, body=body, status="received",
+            direction="inbound", segments=segments,
+        )  # fmt: skip
         started = time.monotonic()
         response = await self._http().post(self.webhook_url, data=form, headers=headers)
         elapsed = time.monotonic() - started
-        replies: list[tuple[str, str]] = []
+        replies: list[tuple[str, str, str | None]] = []
         if 200 <= response.status_code < 300:
             replies = _twiml_messages(response.content, default_to=from_number)
-        for to, reply in replies:
-            await self._record_twiml(to, reply)
-        return InboundResult(response.status_code, [reply for _, reply in replies], elapsed)
+        for to, reply, action in replies:
+            await self._record_twiml(to, reply, action)
+        return InboundResult(response.status_code, [reply for _, reply, _ in replies], elapsed, sid)
 
     async def send_status(
         self, message_sid: str, status: str, error_code: int | None = None
@@ -308,6 +322,15 @@ class FakeTwilio:
             while self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    def kept(self) -> list[JSONDict]:
+        """The message records the account still keeps (what a records request would get)."""
+        return list(self.messages.values())
+
+    def refuse_deletes(self, n: int) -> None:
+        """Answer the next ``n`` deletions with 20009, as Twilio does while it still
+        processes a message (it advises waiting a minute)."""
+        self._refuse_deletes = n
+
     def rate_limit(self, per_second: float | None) -> None:
         """Answer message creation with 429 (code 20429) above this rate."""
         self.faults.rate_limit(per_second, None)
@@ -354,32 +377,12 @@ class FakeTwilio:
         sender = form.get("From") or None
         sid = _sid("SM")
         segments, encoding = _segments(body)
-        now = email.utils.format_datetime(datetime.now(UTC))
-        uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}.json"
         # Through a Messaging Service Twilio picks the sender later: "accepted", from null.
         initial = "queued" if sender is not None else "accepted"
-        resource: JSONDict = {
-            "account_sid": self.account_sid,
-            "api_version": API_VERSION,
-            "body": body,
-            "date_created": now,
-            "date_sent": None,
-            "date_updated": now,
-            "direction": "outbound-api",
-            "error_code": None,
-            "error_message": None,
-            "from": sender,
-            "messaging_service_sid": service,
-            "num_media": "0",
-            "num_segments": str(segments),
-            "price": None,
-            "price_unit": "USD",
-            "sid": sid,
-            "status": initial,
-            "subresource_uris": {"media": uri.replace(".json", "/Media.json")},
-            "to": to,
-            "uri": uri,
-        }
+        resource = self._resource(
+            sid, to=to, from_=sender, body=body, status=initial, direction="outbound-api",
+            segments=segments, service=service,
+        )  # fmt: skip
         self.messages[sid] = resource
         sms = Sms(
             to=to,
@@ -397,9 +400,7 @@ class FakeTwilio:
             self._callbacks[sid] = form["StatusCallback"]
         await self._append(sms)
         if self.auto_status:
-            task = asyncio.create_task(self._progress(sid), name="fake-twilio-status")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._progress(sid))
         return JSONResponse(resource, status_code=201)
 
     async def _fetch_message(self, request: Request) -> Response:
@@ -411,6 +412,23 @@ class FakeTwilio:
         if resource is None:
             return _error(404, 20404, f"The requested resource {request.url.path} was not found")
         return JSONResponse(resource)
+
+    async def _delete_message(self, request: Request) -> Response:
+        self.requests_by_method["messages.delete"] += 1
+        denied = self._authenticate(request)
+        if denied is not None:
+            return denied
+        sid = request.path_params["message_sid"]
+        resource = self.messages.get(sid)
+        if resource is None:
+            return _error(404, 20404, f"The requested resource {request.url.path} was not found")
+        if self._refuse_deletes > 0 or resource["status"] in IN_PROGRESS:
+            self._refuse_deletes = max(0, self._refuse_deletes - 1)
+            return _error(409, 20009, "Cannot delete this resource before it is complete")
+        del self.messages[sid]
+        self._callbacks.pop(sid, None)
+        self.deleted.append(sid)
+        return Response(status_code=204)
 
     async def _not_found(self, request: Request) -> Response:
         return _error(404, 20404, f"The requested resource {request.url.path} was not found")
@@ -510,28 +528,93 @@ class FakeTwilio:
             )
         )
 
-    async def _record_twiml(self, to: str, body: str) -> None:
+    async def _record_twiml(self, to: str, body: str, action: str | None = None) -> None:
+        """A TwiML reply: a message of the account like any other (its own sid); with
+        ``action``, its status is reported there as for an API message's StatusCallback."""
         segments, encoding = _segments(body)
         # Twilio blocks replies to a number that has opted out, even the reply to STOP.
-        status = "failed" if to in self.opted_out else "sent"
+        failed = to in self.opted_out
+        status = "failed" if failed else "sent"
+        sid = _sid("SM")
+        self.messages[sid] = self._resource(
+            sid, to=to, from_=self.phone_number, body=body, status=status,
+            direction="outbound-reply", segments=segments,
+        )  # fmt: skip
+        if failed:
+            self.messages[sid]["error_code"] = 21610
         sms = Sms(
             to=to,
             from_=self.phone_number,
             body=body,
-            sid=None,
+            sid=sid,
             via="twiml",
             status=status,
             segments=segments,
             encoding=encoding,
             at=time.monotonic(),
         )
+        self._sms_by_sid[sid] = sms
+        if action:
+            self._callbacks[sid] = action
         await self._append(sms)
+        if action and failed:
+            self._spawn(self.send_status(sid, "failed", 21610))
+        elif self.auto_status:
+            self._spawn(self._progress(sid, ("delivered",)))
 
-    async def _progress(self, sid: str) -> None:
-        """Move an API message through sent and delivered, posting callbacks if asked."""
-        for status in ("sent", "delivered"):
+    def _spawn(self, work: Coroutine[Any, Any, object]) -> None:
+        async def run() -> None:
+            await work
+
+        task = asyncio.create_task(run(), name="fake-twilio-status")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _resource(
+        self,
+        sid: str,
+        *,
+        to: str,
+        from_: str | None,
+        body: str,
+        status: str,
+        direction: str,
+        segments: int,
+        service: str | None = None,
+    ) -> JSONDict:
+        """A Message resource as Twilio's API shows it."""
+        now = email.utils.format_datetime(datetime.now(UTC))
+        uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}.json"
+        return {
+            "account_sid": self.account_sid,
+            "api_version": API_VERSION,
+            "body": body,
+            "date_created": now,
+            "date_sent": None,
+            "date_updated": now,
+            "direction": direction,
+            "error_code": None,
+            "error_message": None,
+            "from": from_,
+            "messaging_service_sid": service,
+            "num_media": "0",
+            "num_segments": str(segments),
+            "price": None,
+            "price_unit": "USD",
+            "sid": sid,
+            "status": status,
+            "subresource_uris": {"media": uri.replace(".json", "/Media.json")},
+            "to": to,
+            "uri": uri,
+        }
+
+    async def _progress(self, sid: str, statuses: tuple[str, ...] = ("sent", "delivered")) -> None:
+        """Move a message through sent and delivered, posting callbacks if asked."""
+        for status in statuses:
             await asyncio.sleep(self.status_delay)
-            resource = self.messages[sid]
+            resource = self.messages.get(sid)
+            if resource is None:  # deleted meanwhile
+                return
             resource["status"] = status
             now = datetime.now(UTC)
             resource["date_updated"] = email.utils.format_datetime(now)
@@ -575,8 +658,8 @@ def _segments(body: str) -> tuple[int, Literal["GSM-7", "UCS-2"]]:
     return count.segments, encoding
 
 
-def _twiml_messages(content: bytes, *, default_to: str) -> list[tuple[str, str]]:
-    """(recipient, text) of each ``<Message>`` in a TwiML ``<Response>``."""
+def _twiml_messages(content: bytes, *, default_to: str) -> list[tuple[str, str, str | None]]:
+    """(recipient, text, status URL) of each ``<Message>`` in a TwiML ``<Response>``."""
     if not content.strip():
         return []
     try:
@@ -586,9 +669,10 @@ def _twiml_messages(content: bytes, *, default_to: str) -> list[tuple[str, str]]
         return []
     if root.tag != "Response":
         return []
-    messages: list[tuple[str, str]] = []
+    messages: list[tuple[str, str, str | None]] = []
     for element in root.iter("Message"):
         body = element.find("Body")
         text = (body.text if body is not None else element.text) or ""
-        messages.append((element.get("to") or default_to, text.strip()))
+        action = element.get("action") or element.get("statusCallback")
+        messages.append((element.get("to") or default_to, text.strip(), action))
     return messages

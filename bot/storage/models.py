@@ -225,6 +225,9 @@ class AlertRow(Base):
     enqueue_after: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
+UNFINISHED_SMS = "channel = 'sms' AND status = 'sent' AND provider_id IS NOT NULL"
+
+
 class DeliveryRow(Base):
     """The outbox: one row per (message, recipient), so nothing is lost or sent twice.
 
@@ -257,6 +260,13 @@ class DeliveryRow(Base):
             sqlite_where=text("status IN ('queued', 'sending')"),
         ),
         Index("ix_deliveries_provider_id", "provider_id"),
+        # SMS Twilio accepted and never reported final: deleted there after a day.
+        Index(
+            "ix_deliveries_sms_unfinished",
+            "sent_at",
+            postgresql_where=text(UNFINISHED_SMS),
+            sqlite_where=text(UNFINISHED_SMS),
+        ),
         # A coordinator's notices still to send, dropped when they are removed.
         Index(
             "ix_deliveries_coordinator_pending",
@@ -292,6 +302,23 @@ class DeliveryRow(Base):
     error: Mapped[str | None] = mapped_column(String(64))
     sent_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+
+
+class DeletionRow(Base):
+    """A message to delete at Twilio, which keeps From, To and Body of every message: written
+    in the transaction that handled or recorded it, so a crash loses none, and removed once
+    Twilio has deleted it. One given up on (`failed_at`) stays, for the operator to see."""
+
+    __tablename__ = "provider_deletions"
+    __table_args__ = (Index("ix_provider_deletions_due", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sid: Mapped[str] = mapped_column(String(64), unique=True)
+    due_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(default=0)
+    lease_until: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(String(64))
+    failed_at: Mapped[datetime | None]
 
 
 class RateBucketRow(Base):

@@ -183,6 +183,23 @@ class TwilioSender:
             return Outcome(Result.RETRY, error=type(exc).__name__)
         return Outcome(Result.SENT, provider_id=str(created["sid"]))
 
+    async def delete(self, sid: str) -> str | None:
+        """Delete a message at Twilio (bot/delivery/deletions.py): None once Twilio no longer
+        keeps it (deleted now, or already gone), else the error to retry on (20009: Twilio
+        is still processing it)."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self._connect().messages(sid).delete_async()
+        except (TwilioRestException, TwilioServiceException) as exc:
+            if exc.status == 404:
+                return None
+            return f"twilio:{exc.code or exc.status}"
+        except TimeoutError:
+            return "timeout"
+        except (aiohttp.ClientError, OSError):
+            return "network"
+        return None
+
     async def close(self) -> None:
         if self._http is not None:
             await self._http.close()

@@ -15,6 +15,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from bot.channels.sms.inbound import read_inbound
 from bot.core.content import Content
 from bot.core.conversation import Conversation, Reply
+from bot.delivery.deletions import Deletions
 from bot.delivery.pacing import Pacer
 from bot.delivery.receipts import Receipts
 from bot.metrics import Metrics
@@ -24,16 +25,22 @@ log = logging.getLogger(__name__)
 PATH = "/twilio/sms"
 STATUS_PATH = "/twilio/status"
 TWIML = "application/xml"
+REPLY_QUERY = "of=reply"
 
 
 def forbidden() -> Response:
     return Response("forbidden", status_code=403, media_type="text/plain")
 
 
-def render_twiml(replies: list[Reply]) -> str:
+def render_twiml(replies: list[Reply], status_url: str | None = None) -> str:
+    """The replies as TwiML; with `status_url`, Twilio reports each reply's status there
+    (`action`), which gives the reply's sid, to delete it at Twilio once final."""
     response = MessagingResponse()
     for reply in replies:
-        response.message(reply.text)
+        if status_url is None:
+            response.message(reply.text)
+        else:
+            response.message(reply.text, action=status_url)
     return str(response)
 
 
@@ -51,6 +58,7 @@ class SmsWebhook:
         receipts: Receipts | None = None,
         status_url: str | None = None,
         pacer: Pacer | None = None,
+        deletions: Deletions | None = None,
     ) -> None:
         self.conversation = conversation
         self.content = content
@@ -61,6 +69,9 @@ class SmsWebhook:
         self.receipts = receipts
         self.status_url = status_url
         self.pacer = pacer
+        # TWILIO_DELETE_MESSAGES: each inbound message, and each reply once final, is
+        # deleted at Twilio (bot/delivery/deletions.py).
+        self.deletions = deletions if deletions is not None and deletions.enabled else None
 
     def routes(self) -> list[Route]:
         routes = [Route(PATH, self.receive, methods=["POST"])]
@@ -72,12 +83,18 @@ class SmsWebhook:
         """Twilio's delivery report for a message we sent: late, repeated or out of order."""
         if self.receipts is None or self.status_url is None:
             return forbidden()
-        form = await self.signed_form(request, self.status_url, STATUS_PATH)
+        # A TwiML reply's report comes to the same path marked `?of=reply` (signed with it):
+        # a reply is no delivery, only a message to delete at Twilio once final.
+        reply = request.url.query == REPLY_QUERY
+        url = f"{self.status_url}?{REPLY_QUERY}" if reply else self.status_url
+        form = await self.signed_form(request, url, STATUS_PATH)
         if form is None:
             return forbidden()
-        await self.receipts.twilio(
-            form.get("MessageSid", ""), form.get("MessageStatus", ""), form.get("ErrorCode") or None
-        )
+        sid, status = form.get("MessageSid", ""), form.get("MessageStatus", "")
+        if reply:
+            await self.receipts.reply(sid, status)
+        else:
+            await self.receipts.twilio(sid, status, form.get("ErrorCode") or None)
         # 200 whatever we made of it: Twilio would only retry the same report.
         return Response(status_code=200)
 
@@ -98,6 +115,9 @@ class SmsWebhook:
         form = await self.signed_form(request, self.url, PATH)
         if form is None:
             return forbidden()
+        if self.deletions is not None:
+            # Scheduled before it is handled: a crash while handling leaves no copy at Twilio.
+            await self.deletions.schedule([form.get("MessageSid", "")])
         inbound = read_inbound(form, self.content, self.conversation.opt_in_keywords)
         if inbound is None:
             log.info("sms from an invalid number ignored")
@@ -121,4 +141,9 @@ class SmsWebhook:
             "sms answered",
             extra={"intent": str(inbound.request.intent), "replies": len(replies)},
         )
-        return Response(render_twiml(replies), media_type=TWIML)
+        tracked = (
+            f"{self.status_url}?{REPLY_QUERY}"
+            if self.deletions is not None and self.status_url is not None
+            else None
+        )
+        return Response(render_twiml(replies, tracked), media_type=TWIML)
