@@ -31,6 +31,7 @@ from bot.core.coordinators import Coordinators
 from bot.core.flows import Flows
 from bot.core.inbox import Inbox
 from bot.core.reports import Reports
+from bot.core.retention import Periods, Retention
 from bot.core.signoffs import SignOffs
 from bot.core.subscribers import SubscriberDirectory
 from bot.core.workshops import Workshops
@@ -76,6 +77,7 @@ class Services:
     signoffs: SignOffs  # the two-person rule for announcements and the team
     receipts: Receipts
     deletions: Deletions  # messages to delete at Twilio
+    retention: Retention  # everything else's retention, and forgetting one person
     # One bucket per provider for the whole process: the worker's bulk sends and the
     # channels' direct replies share it, and replies go first.
     pacers: dict[str, Pacer]
@@ -146,6 +148,18 @@ def build_services(settings: Settings, *, clock: Clock = utcnow) -> Services:
             db, clock, delete_after=DELETE_DELAY if settings.twilio_delete_messages else None
         ),
         deletions=Deletions(db, clock, enabled=settings.twilio_delete_messages),
+        retention=Retention(
+            db,
+            vault,
+            clock,
+            Periods(
+                optouts=timedelta(days=settings.optout_retention_days),
+                deliveries=timedelta(days=settings.delivery_retention_days),
+                rsvps=timedelta(days=settings.rsvp_retention_days),
+                consents=timedelta(days=settings.consent_retention_days),
+            ),
+            delete_at_twilio=DELETE_DELAY if settings.twilio_delete_messages else None,
+        ),
         pacers={
             "telegram": make_pacer(db, "telegram", settings.telegram_rate),
             "sms": make_pacer(db, "sms", settings.twilio_rate),
@@ -205,6 +219,7 @@ def build_upkeep(services: Services) -> Upkeep:
         services.flows,
         services.alerts,
         inbox=services.inbox,
+        retention=services.retention,
         deletions=(services.deletions, TwilioSender(settings)) if deleting else None,
     )
 

@@ -28,7 +28,7 @@ from bot.core.audit import Actor
 from bot.core.content import load_content
 from bot.core.coordinators import Coordinator, CoordinatorError
 from bot.core.parse import ParseError, duration, local_time, zone_list
-from bot.core.vocabulary import AlertKind, InboxStatus, Role
+from bot.core.vocabulary import AlertKind, Channel, InboxStatus, Role
 from bot.core.workshops import DEFAULT_MINUTES, WorkshopError, WorkshopPlan, series
 from bot.settings import Settings, SettingsError, load_settings
 from bot.storage.keycheck import KeyMismatch, check_ready
@@ -500,6 +500,37 @@ def purge(
     """Delete old reports' text, photo and reporter now; status, zone and times stay. Audited."""
     purged = with_services(lambda services: services.reports.purge(reports_older_than))
     console.print(f"{purged} report(s) purged")
+
+
+@app.command()
+def forget(
+    phone: Annotated[
+        str | None, typer.Option(help="The person's number, as they text from (+13125550100)")
+    ] = None,
+    telegram_id: Annotated[
+        int | None, typer.Option("--telegram-id", help="The person's Telegram user id")
+    ] = None,
+) -> None:
+    """Remove everything linked to one person, at their request: subscription and history,
+    deliveries (and the messages kept at Twilio), RSVPs, their reports' link to them, a block.
+    Audited without saying whose. Prints what was removed, by kind."""
+    from bot.channels.sms.inbound import normalize_number
+
+    if (phone is None) == (telegram_id is None):
+        errors.print("[bold red]Give one of --phone or --telegram-id.[/]")
+        raise typer.Exit(2)
+    if phone is not None:
+        number = normalize_number(phone)
+        if number is None:
+            errors.print("[bold red]--phone is not a valid phone number.[/]")
+            raise typer.Exit(2)
+        channel, address = Channel.SMS, number
+    else:
+        channel, address = Channel.TELEGRAM, str(telegram_id)
+    removed = with_services(
+        lambda services: services.retention.forget(channel, address, Actor.operator())
+    )
+    console.print(", ".join(f"{kind}: {n}" for kind, n in removed.items()))
 
 
 def _prepare_sqlite(settings: Settings) -> None:

@@ -81,6 +81,14 @@ class Settings(BaseSettings):
     # Community reports: how long their text and the link to the reporter are kept, how
     # many one sender may file an hour, and how long one waits for a coordinator.
     report_retention_days: int = Field(default=30, ge=1, le=3650)
+    # Retention of the rest (bot/core/retention.py): a STOPped or blocked number's cipher
+    # (its blind index stays, so the opt-out holds); whom deliveries and notices went to;
+    # RSVPs after their workshop; consent records (each subscriber's latest is kept; four
+    # years by default, the TCPA's limitation period).
+    optout_retention_days: int = Field(default=30, ge=1, le=3650)
+    delivery_retention_days: int = Field(default=30, ge=1, le=3650)
+    rsvp_retention_days: int = Field(default=30, ge=1, le=3650)
+    consent_retention_days: int = Field(default=1461, ge=1, le=3650)
     reports_per_hour: int = Field(default=3, ge=1, le=100)
     report_expiry_hours: float = Field(default=12, gt=0, le=24 * 7)
     # Workshops: reminder offsets before the start (hours, comma-separated), and the quiet

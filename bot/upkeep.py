@@ -3,7 +3,8 @@
 `Upkeep` sends guided reports left unfinished, expires reports no coordinator acted on, purges
 report text past its retention, drops coordinators' flows past their expiry and alert drafts
 a day old that can no longer be sent, deletes inbox entries handled an hour ago (their
-message text with them), and deletes at Twilio the messages it should no longer keep. Each step is an idempotent UPDATE or DELETE, so several worker
+message text with them), applies every other retention period (bot/core/retention.py), and
+deletes at Twilio the messages it should no longer keep. Each step is an idempotent UPDATE or DELETE, so several worker
 processes may tick at once; a tick missed while the process was down simply runs at the next.
 `Summaries` tells each composer how their alert went.
 """
@@ -24,6 +25,7 @@ from bot.core.flows import Flows
 from bot.core.i18n import Lang
 from bot.core.inbox import Inbox
 from bot.core.reports import Reports
+from bot.core.retention import Retention
 from bot.delivery.deletions import Deletions, Remover
 
 log = logging.getLogger(__name__)
@@ -41,10 +43,12 @@ class Upkeep:
         every: float = 60.0,
         *,
         inbox: Inbox | None = None,
+        retention: Retention | None = None,
         deletions: tuple[Deletions, Remover] | None = None,
     ) -> None:
         self.reports = reports
         self.deletions = deletions
+        self.retention = retention
         self.flows = flows
         self.alerts = alerts
         self.inbox = inbox
@@ -81,6 +85,9 @@ class Upkeep:
                 done["alert_drafts"] = await self.alerts.drop_stale_drafts()
             if self.inbox is not None:
                 done["inbox"] = await self.inbox.purge()
+            if self.retention is not None:
+                for key, n in (await self.retention.purge()).items():
+                    done[f"retention_{key}"] = n
             if self.deletions is not None:
                 deletions, remove = self.deletions
                 for key, n in (await deletions.run(remove)).items():

@@ -388,6 +388,8 @@ class Worker:
         if job.expires_at <= now:
             # An expired alert is never delivered late.
             return Update(job.delivery_id, DeliveryStatus.SKIPPED, error="expired"), None
+        if job.address_cipher is None:  # a notice whose address a purge removed
+            return Update(job.delivery_id, DeliveryStatus.SKIPPED, error="forgotten"), None
         async with self.concurrency:
             # Decrypted here, not before: a claimed batch then costs its CPU send by send,
             # between other sends' I/O, rather than in one burst that stalls them all.

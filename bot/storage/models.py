@@ -72,7 +72,9 @@ class SubscriberRow(Base):
     channel: Mapped[str] = mapped_column(String(16))
     # HMAC blind index of the address: equality lookups without storing it in the clear.
     address_index: Mapped[str] = mapped_column(String(64))
-    address_cipher: Mapped[bytes] = mapped_column(LargeBinary)
+    # Dropped OPTOUT_RETENTION_DAYS after a STOP or a block (the index stays, so the opt-out
+    # holds), and written again if they come back.
+    address_cipher: Mapped[bytes | None] = mapped_column(LargeBinary)
     language: Mapped[str] = mapped_column(String(8))
     zone: Mapped[str | None] = mapped_column(String(5))
     topics: Mapped[list[str]] = mapped_column(JSON)
@@ -223,8 +225,11 @@ class AlertRow(Base):
     # NULL once everyone is queued (or a correction stopped it).
     enqueue_phase: Mapped[int | None]
     enqueue_after: Mapped[int] = mapped_column(default=0, server_default="0")
+    # When its deliveries lost their link to the people they reached (DELIVERY_RETENTION_DAYS).
+    purged_at: Mapped[datetime | None]
 
 
+NOTICE_KEPT = "alert_id IS NULL AND body_cipher IS NOT NULL"
 UNFINISHED_SMS = "channel = 'sms' AND status = 'sent' AND provider_id IS NOT NULL"
 
 
@@ -266,6 +271,13 @@ class DeliveryRow(Base):
             "sent_at",
             postgresql_where=text(UNFINISHED_SMS),
             sqlite_where=text(UNFINISHED_SMS),
+        ),
+        # Notices still holding a body: what the retention purge looks through.
+        Index(
+            "ix_deliveries_notices_kept",
+            "updated_at",
+            postgresql_where=text(NOTICE_KEPT),
+            sqlite_where=text(NOTICE_KEPT),
         ),
         # A coordinator's notices still to send, dropped when they are removed.
         Index(

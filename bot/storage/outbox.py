@@ -92,7 +92,7 @@ class Job:
     channel: str
     language: str
     attempts: int
-    address_cipher: bytes
+    address_cipher: bytes | None  # None: a subscriber opted out long ago (never sent)
     subscriber_status: str  # "active" for a notice to a non-subscriber
     texts: dict[str, str]  # an alert's texts by language; empty for a notice
     expires_at: datetime
@@ -456,7 +456,7 @@ class Outbox:
         if not rows:
             return []
         subscriber_ids = {row.subscriber_id for row in rows if row.subscriber_id is not None}
-        subscribers: dict[int, tuple[bytes, str]] = {}
+        subscribers: dict[int, tuple[bytes | None, str]] = {}
         if subscriber_ids:
             found = await self.session.execute(
                 select(SubscriberRow.id, SubscriberRow.address_cipher, SubscriberRow.status).where(

@@ -10,8 +10,9 @@ from datetime import datetime
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.vocabulary import ReportStatus
+from bot.core.vocabulary import DeliveryStatus, ReportStatus
 from bot.storage.models import AlertRow, CoordinatorRow, DeliveryRow, ReportBlockRow, ReportRow
+from bot.storage.outbox import PENDING
 
 
 @dataclass(frozen=True)
@@ -195,12 +196,33 @@ class ReportRows:
         )
 
     async def forget_notices(self, refs: Collection[str]) -> None:
-        """The deliveries of these refs lose their body and address (the rows stay)."""
+        """The deliveries of these refs lose their body, address, recipient and the
+        provider's id (the rows stay, for counts)."""
         await self.session.execute(
             update(DeliveryRow)
-            .where(DeliveryRow.ref.in_(refs))
-            .values(body_cipher=None, address_cipher=None)
+            .where(DeliveryRow.ref.in_(refs), DeliveryRow.status.not_in(PENDING))
+            .values(body_cipher=None, address_cipher=None, subscriber_id=None, provider_id=None)
         )
+        # One still to send is not sent at all: it was about what is forgotten.
+        await self.session.execute(
+            update(DeliveryRow)
+            .where(DeliveryRow.ref.in_(refs), DeliveryRow.status.in_(PENDING))
+            .values(
+                status=DeliveryStatus.SKIPPED,
+                error="purged",
+                lease_until=None,
+                body_cipher=None,
+                address_cipher=None,
+                subscriber_id=None,
+            )
+        )
+
+    async def by_reporter(self, reporter_indexes: Collection[str]) -> list[int]:
+        """The reports this sender made (under any DATA_KEY's index)."""
+        found = await self.session.scalars(
+            select(ReportRow.id).where(ReportRow.reporter_index.in_(list(reporter_indexes)))
+        )
+        return list(found.all())
 
     async def submitted_between(self, since: datetime, until: datetime) -> list[Submitted]:
         """Reports submitted from `since` up to (not including) `until`."""

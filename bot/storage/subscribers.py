@@ -38,7 +38,13 @@ class Subscribers:
                 SubscriberRow.channel == channel, SubscriberRow.address_index.in_(indexes)
             )
         )
-        if row is not None and row.address_index != indexes[0]:
+        if row is None:
+            return None
+        if row.address_cipher is None:
+            # Dropped after an opt-out (the index kept it): they are back, so it is needed
+            # again; the retention purge drops it anew if they do not opt back in.
+            row.address_cipher = self.vault.encrypt(address)
+        if row.address_index != indexes[0]:
             # Found under an older DATA_KEY: move it to the newest key as we pass.
             row.address_index = indexes[0]
             row.address_cipher = self.vault.rotate(row.address_cipher)
@@ -115,9 +121,6 @@ class Subscribers:
             row.consent_at = now
             row.consent_via = via
         self.session.add(ConsentRow(subscriber_id=row.id, action=action, via=via, at=now))
-
-    def address_of(self, row: SubscriberRow) -> str:
-        return self.vault.decrypt(row.address_cipher)
 
     async def counts(self) -> list[CountRow]:
         query = select(

@@ -201,10 +201,14 @@ async def test_inbound_text_is_signed_and_twiml_replies_are_recorded(world: Worl
     assert "MessagingServiceSid" not in form
     assert "OptOutType" not in form
     inbox = world.fake.inbox(PHONE)
-    assert [(s.body, s.via, s.sid) for s in inbox] == [
-        ("Recibido: Hola", "twiml", None),
-        ("Reply HELP for help", "twiml", None),
+    assert [(s.body, s.via) for s in inbox] == [
+        ("Recibido: Hola", "twiml"),
+        ("Reply HELP for help", "twiml"),
     ]
+    # Each is a message of the account, as the inbound text is: Twilio keeps all three.
+    kept = {m["sid"]: m["direction"] for m in world.fake.kept()}
+    assert kept[form["MessageSid"]] == "inbound" and result.sid == form["MessageSid"]
+    assert [kept[s.sid or ""] for s in inbox] == ["outbound-reply", "outbound-reply"]
 
 
 async def test_forged_or_unsigned_texts_fail_validation(world: World) -> None:
