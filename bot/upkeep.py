@@ -86,7 +86,7 @@ class Upkeep:
             if self.inbox is not None:
                 done["inbox"] = await self.inbox.purge()
             if self.retention is not None:
-                for key, n in (await self.retention.purge()).items():
+                for key, n in (await self.retention.due_purge()).items():
                     done[f"retention_{key}"] = n
             if self.deletions is not None:
                 deletions, remove = self.deletions

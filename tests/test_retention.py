@@ -163,3 +163,16 @@ async def test_forget_leaves_nothing_of_one_person_here_or_at_twilio(
     assert "subscriptions: 0" in nobody.output
     both = await rrbot(database_url, tmp_path, "forget")
     assert both.exit_code == 2 and "--phone or --telegram-id" in both.output
+
+
+async def test_the_workers_upkeep_applies_retention_hourly_and_deletes_at_twilio(bot: Bot) -> None:
+    from bot.app import build_upkeep
+
+    upkeep = build_upkeep(bot.services)
+    try:
+        first = await upkeep.tick()
+        assert "retention_optout_numbers" in first and "twilio_deleted" in first
+        second = await upkeep.tick()  # a minute later: the retention round waits for the hour
+        assert "retention_optout_numbers" not in second and "twilio_deleted" in second
+    finally:
+        await upkeep.stop()

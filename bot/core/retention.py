@@ -36,6 +36,7 @@ from bot.storage.retention import RetentionRows
 from bot.storage.subscribers import Subscribers
 
 ALERTS_PER_ROUND = 20  # a round's work stays short; the next round goes on
+EVERY = timedelta(hours=1)  # a round scans subscribers and consents: hourly is plenty
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,15 @@ class Retention:
         self.periods = periods
         # With TWILIO_DELETE_MESSAGES: a forgotten person's messages are deleted at Twilio.
         self.delete_at_twilio = delete_at_twilio
+        self._last: datetime | None = None
+
+    async def due_purge(self) -> dict[str, int]:
+        """`purge`, at most once an EVERY in this process (the upkeep ticks every minute)."""
+        now = self.clock()
+        if self._last is not None and now - self._last < EVERY:
+            return {}
+        self._last = now
+        return await self.purge()
 
     async def purge(self) -> dict[str, int]:
         """One round (idempotent: several workers may run it at once). How many of each."""
