@@ -240,6 +240,10 @@ class Fence:
                     self._checked[checked] = now
         return alert_id in self._corrected
 
+    def known_corrected(self, alert_id: int) -> bool:
+        """Whether a check so far found this alert corrected (no query)."""
+        return alert_id in self._corrected
+
     async def holds(self, delivery_id: int, attempts: int) -> bool:
         """Whether this worker still holds the claim (renewed): send only if so."""
         return await self._group.add((delivery_id, attempts), self._write)

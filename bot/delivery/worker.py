@@ -407,6 +407,11 @@ class Worker:
             if waited and not await self.fence.holds(job.delivery_id, job.attempts):
                 return None
             await lane.pacer.dispatch()  # after the checks, whatever they took
+            # The provider's spacing can hold a send a while longer: a correction another
+            # send's check found meanwhile still stops it. Only what is known (no query
+            # here: time between the slot and the request bunches sends at the provider).
+            if job.alert_id is not None and self.fence.known_corrected(job.alert_id):
+                return None
             sent = await self._send(lane, job, Message(job.delivery_id, address, text, 0, buttons))
             lane.sent()
             return sent
