@@ -20,7 +20,7 @@ from bot.core.audit import Actor
 from bot.core.vocabulary import AlertKind, DeliveryStatus
 from bot.delivery.recorder import Recorder
 from bot.storage.models import DeliveryRow, ReceiptRow, SubscriberRow
-from bot.storage.outbox import Notice, Outbox, Update, seal_notice
+from bot.storage.outbox import Notice, Outbox, Update
 from tests.conftest import Bot
 from tests.support import subscribed
 from tests.test_alerts import finished
@@ -148,11 +148,12 @@ async def test_a_receipt_that_comes_before_the_outcome_is_applied_when_it_lands(
             Notice(
                 channel="sms",
                 language="en",
-                body_cipher=seal_notice(bot.services.vault, "Workshop tomorrow."),
+                text="Workshop tomorrow.",
                 expires_at=now + timedelta(hours=1),
-                address_cipher=bot.services.vault.encrypt("+13125550190"),
+                address="+13125550190",
             ),
             now,
+            bot.services.vault,
         )
         [job] = await outbox.claim("w1", 10, now, timedelta(seconds=30), channel="sms")
     # An outcome from a worker that does not hold the claim changes nothing (the fence).

@@ -50,8 +50,9 @@ async def pending_chats(database_url: str) -> set[int]:
     try:
         vault = Vault.from_setting(DATA_KEY)
         async with db.transaction() as session:
-            rows = await InboxRows(session, vault).listing([InboxStatus.PENDING], limit=10_000)
-            bodies = [json.loads(vault.decrypt(row.body_cipher)) for row in rows]
+            inbox = InboxRows(session, vault)
+            rows = await inbox.listing([InboxStatus.PENDING], limit=10_000)
+            bodies = [inbox.content(row.update_id, row.body_cipher) or {} for row in rows]
     finally:
         await db.close()
     return {int(body["message"]["chat"]["id"]) for body in bodies}

@@ -14,6 +14,7 @@ from bot.core.vocabulary import ReportRefusal, ReportStatus, Role
 from bot.delivery.worker import Worker
 from bot.sim.fake_telegram import SentMessage
 from bot.storage.models import AlertRow, DeliveryRow, ReportRow
+from bot.storage.outbox import open_notice
 from tests.conftest import Bot
 from tests.support import buttons, edited, eventually, latest, press, say
 from tests.test_alerts import finished
@@ -274,7 +275,8 @@ async def test_upkeep_expires_sends_drafts_and_purges_text_but_keeps_counts(
             await session.scalars(select(DeliveryRow).where(DeliveryRow.ref == "card:2"))
         ).all()
     assert len(cards) == 2 and cards[0].body_cipher is not None  # zone unknown: everyone
-    assert "A raid at a warehouse" in bot.services.vault.decrypt(cards[0].body_cipher)
+    text, _ = open_notice(bot.services.vault, cards[0].id, cards[0].body_cipher)
+    assert "A raid at a warehouse" in text
     # 13 hours on: nobody acted, both expire.
     done = await travel(timedelta(hours=13)).upkeep()
     assert done["expired"] == 2

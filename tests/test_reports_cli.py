@@ -19,7 +19,8 @@ from bot.cli import app as cli
 from bot.core.audit import Actor
 from bot.core.reporting import reporter_key
 from bot.core.vocabulary import Channel, ReportStatus, Role
-from bot.storage.models import ReportRow
+from bot.storage.crypto import Purpose
+from bot.storage.models import ReportRow, place
 from tests.conftest import DATA_KEY, make_settings
 
 NETWORK_TZ = "America/Chicago"
@@ -67,11 +68,8 @@ def report(
         channel=Channel.SMS,
         language="en",
         zone=zone,
-        reporter_index=vault.index(reporter_key(Channel.SMS, PHONE)),
-        reporter_cipher=vault.encrypt(PHONE),
+        reporter_index=vault.index(reporter_key(Channel.SMS, PHONE), Purpose.REPORTER),
         wants_outcome=False,
-        details_cipher=vault.encrypt(json.dumps({"text": SECRET})),
-        photo_cipher=vault.encrypt(PHOTO),
         claimed_by=claimed_by,
         created_at=created,
         submitted_at=submitted_at,
@@ -82,6 +80,13 @@ async def store(services: Services, rows: list[ReportRow]) -> list[int]:
     async with services.db.transaction() as session:
         session.add_all(rows)
         await session.flush()
+        vault = services.vault
+        for row in rows:  # sealed to their rows, as the bot does
+            row.reporter_cipher = vault.seal(PHONE, place(ReportRow.reporter_cipher, row.id))
+            row.details_cipher = vault.seal(
+                json.dumps({"text": SECRET}), place(ReportRow.details_cipher, row.id)
+            )
+            row.photo_cipher = vault.seal(PHOTO, place(ReportRow.photo_cipher, row.id))
         return [row.id for row in rows]
 
 
@@ -229,9 +234,12 @@ async def test_purge_removes_what_identifies_old_reports_and_keeps_them_counted(
     ]
     recent = rows[day_old]
     assert recent.purged_at is None and recent.photo_cipher is not None
-    assert recent.reporter_index == services.vault.index(reporter_key(Channel.SMS, PHONE))
+    assert recent.reporter_index == services.vault.index(
+        reporter_key(Channel.SMS, PHONE), Purpose.REPORTER
+    )
     assert recent.details_cipher is not None
-    intact = json.loads(services.vault.decrypt(recent.details_cipher)) == {"text": SECRET}
+    where = place(ReportRow.details_cipher, recent.id)
+    intact = json.loads(services.vault.open(recent.details_cipher, where)) == {"text": SECRET}
     assert intact
 
     # Hours and minutes: 36 hours spares both recent reports, 150 minutes only the newer one.

@@ -17,7 +17,7 @@ from bot.storage.coordinators import CoordinatorRows
 from bot.storage.crypto import Vault
 from bot.storage.db import Database, Session
 from bot.storage.models import CoordinatorRow
-from bot.storage.outbox import ButtonRows, Notice, Outbox, open_notice, seal_notice
+from bot.storage.outbox import ButtonRows, Notice, Outbox, open_notice
 
 INVITE_LIFETIME = timedelta(hours=24)
 NOTICE_LIFETIME = timedelta(hours=24)  # a notice to coordinators undelivered by then is stale
@@ -185,14 +185,15 @@ class Coordinators:
                     Notice(
                         channel=Channel.TELEGRAM,
                         language=row.language or DEFAULT_LANGUAGE,
-                        body_cipher=seal_notice(self.vault, text, rows_of_buttons),
+                        text=text,
+                        buttons=rows_of_buttons,
                         expires_at=now + NOTICE_LIFETIME,
                         ref=ref,
-                        address_cipher=row.telegram_cipher,
-                        coordinator_id=row.id,
+                        coordinator_id=row.id,  # their chat, from their row when it is sent
                         priority=1,
                     ),
                     now,
+                    self.vault,
                 )
             return len(rows)
 
@@ -228,9 +229,9 @@ class Coordinators:
             sent = await Outbox(session).sent_notices(ref)
         return [
             SentNotice(
-                chat_id=int(self.vault.decrypt(notice.address_cipher)),
+                chat_id=int(self.vault.open(notice.address_cipher, notice.address_where)),
                 message_id=int(notice.provider_id),
-                text=open_notice(self.vault, notice.body_cipher)[0],
+                text=open_notice(self.vault, notice.delivery_id, notice.body_cipher)[0],
             )
             for notice in sent
             if notice.provider_id.isdigit()

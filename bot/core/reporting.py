@@ -22,10 +22,10 @@ from bot.core.cards import CardKeyboard
 from bot.core.content import Content
 from bot.core.i18n import N_, Lang
 from bot.core.vocabulary import Channel, ReplyTaken, ReportRefusal, ReportStatus
-from bot.storage.crypto import Vault
+from bot.storage.crypto import Purpose, Vault
 from bot.storage.db import Database, Session
-from bot.storage.models import CoordinatorRow, ReportRow
-from bot.storage.outbox import ButtonRows, Notice, Outbox, seal_notice
+from bot.storage.models import CoordinatorRow, ReportRow, place
+from bot.storage.outbox import ButtonRows, Notice, Outbox
 from bot.storage.reports import ReportRows
 
 STEPS = ("activity", "location", "time", "size", "uniform", "equipment", "photo")
@@ -121,16 +121,16 @@ class ReportIntake(ABC):
 
     async def awaiting(self, session: Session, channel: str, address: str) -> ReportRow | None:
         """The sender's report that expects their next message: a draft, or a reply."""
-        return await ReportRows(session).expecting(self._index(channel, address), self.clock())
+        return await ReportRows(session).expecting(self._indexes(channel, address), self.clock())
 
     async def refused(self, session: Session, channel: str, address: str) -> Refusal | None:
         """Why this sender's report is not taken now (blocked, or `per_hour` in the last
         hour), or None."""
         rows = ReportRows(session)
-        index = self._index(channel, address)
-        if await rows.is_blocked(index):
+        indexes = self._indexes(channel, address)  # every key's: a rotation resets nothing
+        if await rows.is_blocked(indexes):
             return Refusal(ReportRefusal.BLOCKED)
-        recent = await rows.made_since(index, self.clock() - timedelta(hours=1))
+        recent = await rows.made_since(indexes, self.clock() - timedelta(hours=1))
         return Refusal(ReportRefusal.LIMIT) if recent >= self.per_hour else None
 
     async def start(
@@ -141,9 +141,8 @@ class ReportIntake(ABC):
         previous = await self.awaiting(session, channel, address)
         if previous is not None and previous.status == ReportStatus.DRAFT:
             await self._submit_or_drop(session, previous)
-        row = self._new(channel, address, language, zone, ReportStatus.DRAFT)
+        row = await self._new(session, channel, address, language, zone, ReportStatus.DRAFT)
         row.step = STEPS[0]
-        await ReportRows(session).add(row)
         return row
 
     async def take_text(
@@ -157,10 +156,11 @@ class ReportIntake(ABC):
     ) -> ReportRow:
         """A one-message report (SMS `REPORT ...`): submitted at once. Without a place in it,
         the reporter's next reply is taken as the place."""
-        row = self._new(channel, address, language, self._zone_in(text) or zone, ReportStatus.NEW)
+        row = await self._new(
+            session, channel, address, language, self._zone_in(text) or zone, ReportStatus.NEW
+        )
         details: dict[str, Any] = {"text": text}
-        row.details_cipher = self._seal(details)
-        await ReportRows(session).add(row)
+        row.details_cipher = self._seal(row, details)
         if not mentions_place(text):
             self._await(row, AWAIT_LOCATION)
         else:
@@ -176,17 +176,17 @@ class ReportIntake(ABC):
             return None
         if photo and step != "photo":
             # A photo sent early: kept, and the current question still waits for its answer.
-            row.photo_cipher = self.vault.encrypt(photo)
+            row.photo_cipher = self.vault.seal(photo, place(ReportRow.photo_cipher, row.id))
             return step
         details = self.details(row)
         if step == "photo":
             if photo:
-                row.photo_cipher = self.vault.encrypt(photo)
+                row.photo_cipher = self.vault.seal(photo, place(ReportRow.photo_cipher, row.id))
         elif answer:
             details[step] = answer
             if step == "location" and (zone := self._zone_in(answer)) is not None:
                 row.zone = zone
-            row.details_cipher = self._seal(details)
+            row.details_cipher = self._seal(row, details)
         following = STEPS.index(step) + 1
         row.step = STEPS[following] if following < len(STEPS) else None
         return row.step
@@ -204,7 +204,7 @@ class ReportIntake(ABC):
         if details.get(ASKED_AGAIN):
             return False
         details[ASKED_AGAIN] = True
-        row.details_cipher = self._seal(details)
+        row.details_cipher = self._seal(row, details)
         row.step = STEPS[0]
         return True
 
@@ -239,7 +239,7 @@ class ReportIntake(ABC):
             details["location"] = text
             if row.zone is None and (zone := self._zone_in(text)) is not None:
                 row.zone = zone
-            row.details_cipher = self._seal(details)
+            row.details_cipher = self._seal(row, details)
             self._await(row, AWAIT_OUTCOME)
             await self._to_coordinators(
                 session,
@@ -255,7 +255,7 @@ class ReportIntake(ABC):
             return ReplyTaken.LOCATION
         if awaited == AWAIT_ANSWER:
             details.setdefault("answers", []).append(text)
-            row.details_cipher = self._seal(details)
+            row.details_cipher = self._seal(row, details)
             asked_by = row.asked_by
             row.step, row.awaiting_until, row.asked_by = None, None, None
             if asked_by is not None:
@@ -269,7 +269,7 @@ class ReportIntake(ABC):
                         self.content.lang(language)
                         .gettext("Answer on report #{id}: {answer}")
                         .format(id=row.id, answer=text),
-                        address_cipher=coordinator.telegram_cipher,
+                        coordinator_id=coordinator.id,
                         ref=f"report:{row.id}",
                     )
             record(session, Actor(None, "reporter"), "report.answer", f"report:{row.id}", now)
@@ -281,7 +281,7 @@ class ReportIntake(ABC):
     ) -> bool:
         """The reporter tapped "Tell me the outcome" (only their own report counts)."""
         row = await ReportRows(session).get(report_id)
-        if row is None or row.reporter_index != self._index(channel, address):
+        if row is None or row.reporter_index not in self._indexes(channel, address):
             return False
         row.wants_outcome = True
         return True
@@ -289,29 +289,49 @@ class ReportIntake(ABC):
     def details(self, row: ReportRow) -> dict[str, Any]:
         if row.details_cipher is None:
             return {}
-        loaded = json.loads(self.vault.decrypt(row.details_cipher))
+        loaded = json.loads(
+            self.vault.open(row.details_cipher, place(ReportRow.details_cipher, row.id))
+        )
         return loaded if isinstance(loaded, dict) else {}
 
     # --- internals ---------------------------------------------------------------------
 
-    def _new(
-        self, channel: str, address: str, language: str, zone: str | None, status: ReportStatus
+    async def _new(
+        self,
+        session: Session,
+        channel: str,
+        address: str,
+        language: str,
+        zone: str | None,
+        status: ReportStatus,
     ) -> ReportRow:
-        now = self.clock()
-        return ReportRow(
+        """A new report, added (it has its number) with its reporter sealed to it."""
+        row = ReportRow(
             status=status,
             channel=channel,
             language=language,
             zone=zone,
             reporter_index=self._index(channel, address),
-            reporter_cipher=self.vault.encrypt(address),
             wants_outcome=False,
-            created_at=now,
+            created_at=self.clock(),
         )
+        await ReportRows(session).add(row)
+        row.reporter_cipher = self.vault.seal(address, place(ReportRow.reporter_cipher, row.id))
+        return row
+
+    def reporter(self, row: ReportRow) -> str | None:
+        """The reporter's address (None once purged): only to send them something."""
+        if row.reporter_cipher is None:
+            return None
+        return self.vault.open(row.reporter_cipher, place(ReportRow.reporter_cipher, row.id))
 
     def _index(self, channel: str, address: str) -> str:
         """The sender's blind index: what limits and blocks are counted by."""
-        return self.vault.index(reporter_key(channel, address))
+        return self.vault.index(reporter_key(channel, address), Purpose.REPORTER)
+
+    def _indexes(self, channel: str, address: str) -> list[str]:
+        """The sender's index under every key (the newest first): to find their rows."""
+        return self.vault.indexes(reporter_key(channel, address), Purpose.REPORTER)
 
     def _zone_in(self, text: str) -> str | None:
         for found in re.findall(r"\b(\d{5})\b", text):
@@ -323,8 +343,10 @@ class ReportIntake(ABC):
         row.step = what
         row.awaiting_until = self.clock() + REPLY_WINDOW
 
-    def _seal(self, details: dict[str, Any]) -> bytes:
-        return self.vault.encrypt(json.dumps(details, ensure_ascii=False))
+    def _seal(self, row: ReportRow, details: dict[str, Any]) -> bytes:
+        return self.vault.seal(
+            json.dumps(details, ensure_ascii=False), place(ReportRow.details_cipher, row.id)
+        )
 
     async def _submit_or_drop(self, session: Session, row: ReportRow) -> None:
         if self.has_substance(row):
@@ -368,7 +390,6 @@ class ReportIntake(ABC):
                 Channel.TELEGRAM,
                 language,
                 text,
-                address_cipher=coordinator.telegram_cipher,
                 coordinator_id=coordinator.id,
                 ref=ref or f"report:{row.id}",
                 buttons=buttons,
@@ -395,7 +416,7 @@ class ReportIntake(ABC):
         *,
         ref: str,
         subscriber_id: int | None = None,
-        address_cipher: bytes | None = None,
+        address: str | None = None,
         coordinator_id: int | None = None,
         buttons: ButtonRows = (),
         priority: int = 5,
@@ -405,13 +426,15 @@ class ReportIntake(ABC):
             Notice(
                 channel=channel,
                 language=language,
-                body_cipher=seal_notice(self.vault, text, buttons),
+                text=text,
+                buttons=buttons,
                 expires_at=now + NOTICE_LIFETIME,
                 ref=ref,
                 subscriber_id=subscriber_id,
-                address_cipher=address_cipher,
+                address=address,
                 coordinator_id=coordinator_id,
                 priority=priority,
             ),
             now,
+            self.vault,
         )

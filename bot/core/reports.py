@@ -28,7 +28,7 @@ from bot.core.i18n import N_, Lang
 from bot.core.reporting import AWAIT_ANSWER, AWAIT_LOCATION, ReportIntake
 from bot.core.vocabulary import AlertKind, ReportStatus
 from bot.storage.db import Session
-from bot.storage.models import ReportRow
+from bot.storage.models import ReportRow, place
 from bot.storage.outbox import ButtonRows, Outbox
 from bot.storage.reports import ReportRows
 from bot.storage.subscribers import Subscribers
@@ -217,21 +217,26 @@ class Reports(ReportIntake):
             if row.reporter_index is None:
                 raise ReportError(N_("#{id} no longer knows its sender"), id=row.id)
             rows = ReportRows(session)
-            if not await rows.is_blocked(row.reporter_index):
+            if not await rows.is_blocked([row.reporter_index]):
                 rows.block(row.reporter_index, by.coordinator_id, self.clock())
             record(session, by, "report.block_sender", f"report:{row.id}", self.clock())
 
     async def photo(self, report_id: int) -> str | None:
         async with self.db.transaction() as session:
             row = await self._row(session, report_id)
-            return self.vault.decrypt(row.photo_cipher) if row.photo_cipher else None
+            if row.photo_cipher is None:
+                return None
+            return self.vault.open(row.photo_cipher, place(ReportRow.photo_cipher, row.id))
 
     async def cards(self, report_id: int) -> list[tuple[int, int]]:
         """(chat id, message id) of every card of this report that reached a coordinator."""
         async with self.db.transaction() as session:
             sent = await Outbox(session).sent_notices(card_ref(report_id))
             return [
-                (int(self.vault.decrypt(card.address_cipher)), int(card.provider_id))
+                (
+                    int(self.vault.open(card.address_cipher, card.address_where)),
+                    int(card.provider_id),
+                )
                 for card in sent
                 if card.provider_id.isdigit()
             ]
@@ -294,20 +299,19 @@ class Reports(ReportIntake):
         await self._to_reporter(session, row, lang.gettext(message).format(id=row.id))
 
     async def _to_reporter(self, session: Session, row: ReportRow, text: str) -> None:
-        if row.reporter_cipher is None:
+        address = self.reporter(row)
+        if address is None:
             return
         # A reporter who is also a subscriber goes through their subscription, so an SMS
         # STOP since the report silences this too.
-        subscriber = await Subscribers(session, self.vault).find(
-            row.channel, self.vault.decrypt(row.reporter_cipher)
-        )
+        subscriber = await Subscribers(session, self.vault).find(row.channel, address)
         await self._notice(
             session,
             row.channel,
             row.language,
             text,
             subscriber_id=subscriber.id if subscriber is not None else None,
-            address_cipher=None if subscriber is not None else row.reporter_cipher,
+            address=None if subscriber is not None else address,
             ref=f"report:{row.id}",
         )
 

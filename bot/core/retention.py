@@ -28,7 +28,7 @@ from bot.core.audit import Actor, record
 from bot.core.cards import card_ref
 from bot.core.reporting import reporter_key
 from bot.core.vocabulary import Channel
-from bot.storage.crypto import Vault
+from bot.storage.crypto import Purpose, Vault
 from bot.storage.db import Database
 from bot.storage.deletions import DeletionRows
 from bot.storage.reports import ReportRows
@@ -111,7 +111,7 @@ class Retention:
             rows = RetentionRows(session)
             reports = ReportRows(session)
             subscriber = await Subscribers(session, self.vault).find(channel, address)
-            reporter_indexes = self.vault.indexes(reporter_key(channel, address))
+            reporter_indexes = self.vault.indexes(reporter_key(channel, address), Purpose.REPORTER)
             report_ids = await reports.by_reporter(reporter_indexes)
             refs = [r for i in report_ids for r in (f"report:{i}", card_ref(i))]
             sids = await rows.provider_ids(subscriber.id if subscriber else None, refs)

@@ -32,7 +32,7 @@ from bot.core.vocabulary import Channel, SignOffAction, WorkshopState
 from bot.storage.crypto import Vault
 from bot.storage.db import Database, Session
 from bot.storage.models import SubscriberRow, WorkshopRow
-from bot.storage.outbox import ALL_ZONES, ButtonRows, Notice, Outbox, seal_notice
+from bot.storage.outbox import ALL_ZONES, ButtonRows, Notice, Outbox
 from bot.storage.workshops import HAPPENING as HAPPENING  # kept importable from here
 from bot.storage.workshops import WorkshopRows
 
@@ -424,13 +424,15 @@ class Workshops:
             Notice(
                 channel=subscriber.channel,
                 language=subscriber.language,
-                body_cipher=seal_notice(self.vault, text, buttons),
+                text=text,
+                buttons=buttons,
                 expires_at=expires,
                 ref=_ref(row.id),
                 subscriber_id=subscriber.id,
                 due_at=due,
             ),
             self.clock(),
+            self.vault,
         )
 
     async def _drop_reminders(

@@ -394,7 +394,7 @@ class Worker:
             # Decrypted here, not before: a claimed batch then costs its CPU send by send,
             # between other sends' I/O, rather than in one burst that stalls them all.
             text, buttons = self._content(job)
-            address = self.vault.decrypt(job.address_cipher)
+            address = self.vault.open(job.address_cipher, job.address_where)
             if not await self._turn(lane, address):
                 return Update(job.delivery_id, DeliveryStatus.QUEUED, error="released"), None
             # The fence: only the worker that holds the claim now sends, and not a row a
@@ -420,7 +420,7 @@ class Worker:
         """An alert's text in the person's language (English if none), or a notice's body."""
         if job.body_cipher is None:
             return job.texts.get(job.language) or job.texts["en"], ()
-        return open_notice(self.vault, job.body_cipher)
+        return open_notice(self.vault, job.delivery_id, job.body_cipher)
 
     async def _turn(self, lane: Lane, address: str) -> bool:
         """Wait for a turn to send; False if the worker is stopping first (stop() cancels the

@@ -10,8 +10,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.vocabulary import Role
-from bot.storage.crypto import Vault
-from bot.storage.models import CoordinatorRow, InviteRow
+from bot.storage.crypto import Purpose, Vault
+from bot.storage.models import CoordinatorRow, InviteRow, place
 
 
 class CoordinatorRows:
@@ -22,12 +22,16 @@ class CoordinatorRows:
         self.vault = vault
 
     async def find(self, telegram_id: int) -> CoordinatorRow | None:
-        """The coordinator (active or removed) with this Telegram id, under any DATA_KEY."""
-        return await self.session.scalar(
-            select(CoordinatorRow).where(
-                CoordinatorRow.telegram_index.in_(self.vault.indexes(str(telegram_id)))
-            )
+        """The coordinator (active or removed) with this Telegram id, under any DATA_KEY (one
+        found under an older key or index is moved to the newest as we pass)."""
+        indexes = self.vault.indexes(str(telegram_id), Purpose.COORDINATOR)
+        row = await self.session.scalar(
+            select(CoordinatorRow).where(CoordinatorRow.telegram_index.in_(indexes))
         )
+        if row is not None and row.telegram_index != indexes[0]:
+            row.telegram_index = indexes[0]
+            row.telegram_cipher = self._seal(telegram_id, row.id)
+        return row
 
     async def get(self, coordinator_id: int) -> CoordinatorRow | None:
         return await self.session.get(CoordinatorRow, coordinator_id)
@@ -37,8 +41,8 @@ class CoordinatorRows:
     ) -> CoordinatorRow:
         """A new active coordinator, on duty, flushed so it has its id."""
         row = CoordinatorRow(
-            telegram_index=self.vault.index(str(telegram_id)),
-            telegram_cipher=self.vault.encrypt(str(telegram_id)),
+            telegram_index=self.vault.index(str(telegram_id), Purpose.COORDINATOR),
+            telegram_cipher=b"",  # sealed to the row once it has its id
             label=label,
             role=role,
             active=True,
@@ -47,7 +51,13 @@ class CoordinatorRows:
         )
         self.session.add(row)
         await self.session.flush()
+        row.telegram_cipher = self._seal(telegram_id, row.id)
         return row
+
+    def _seal(self, telegram_id: int, coordinator_id: int) -> bytes:
+        return self.vault.seal(
+            str(telegram_id), place(CoordinatorRow.telegram_cipher, coordinator_id)
+        )
 
     async def active(
         self, *, ids: Sequence[int] | None = None, on_duty_only: bool = False
@@ -67,7 +77,9 @@ class CoordinatorRows:
         return int(count or 0)
 
     def telegram_id_of(self, row: CoordinatorRow) -> int:
-        return int(self.vault.decrypt(row.telegram_cipher))
+        return int(
+            self.vault.open(row.telegram_cipher, place(CoordinatorRow.telegram_cipher, row.id))
+        )
 
     def add_invite(
         self, code: str, *, role: Role, created_by: int | None, now: datetime, expires_at: datetime
@@ -86,7 +98,9 @@ class CoordinatorRows:
     async def find_invite(self, code: str, *, lock: bool = False) -> InviteRow | None:
         """The invite; with `lock`, held until the transaction ends, so that two people
         redeeming one code at once redeem it one after the other (one wins)."""
-        query = select(InviteRow).where(InviteRow.code_index == self._invite_index(code))
+        query = select(InviteRow).where(
+            InviteRow.code_index.in_(self.vault.indexes(code, Purpose.INVITE))
+        )
         return await self.session.scalar(query.with_for_update() if lock else query)
 
     async def revoke_invites(self, created_by: int, now: datetime) -> int:
@@ -103,4 +117,4 @@ class CoordinatorRows:
         return int(getattr(result, "rowcount", 0) or 0)
 
     def _invite_index(self, code: str) -> str:
-        return self.vault.index(f"invite:{code}")
+        return self.vault.index(code, Purpose.INVITE)

@@ -10,7 +10,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.crypto import Vault
-from bot.storage.models import FlowRow
+from bot.storage.models import FlowRow, place
 
 
 class FlowRows:
@@ -24,7 +24,9 @@ class FlowRows:
         return await self.session.get(FlowRow, coordinator_id, with_for_update=True)
 
     def data(self, row: FlowRow) -> dict[str, Any]:
-        loaded = json.loads(self.vault.decrypt(row.data_cipher))
+        loaded = json.loads(
+            self.vault.open(row.data_cipher, place(FlowRow.data_cipher, row.coordinator_id))
+        )
         return loaded if isinstance(loaded, dict) else {}
 
     async def put(
@@ -46,7 +48,9 @@ class FlowRows:
         row.token = token
         row.kind = kind
         row.step = step
-        row.data_cipher = self.vault.encrypt(json.dumps(data, ensure_ascii=False))
+        row.data_cipher = self.vault.seal(
+            json.dumps(data, ensure_ascii=False), place(FlowRow.data_cipher, coordinator_id)
+        )
         row.updated_at = now
         row.expires_at = expires_at
         await self.session.flush()

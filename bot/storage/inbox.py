@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.vocabulary import InboxStatus
 from bot.storage.crypto import KeyError_, Vault
-from bot.storage.models import InboxRow
+from bot.storage.models import InboxRow, place
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,10 @@ class InboxRows:
         values = [
             {
                 "update_id": update_id,
-                "body_cipher": self.vault.encrypt(json.dumps(data, ensure_ascii=False)),
+                # Sealed to Telegram's update_id: the row's own key, known before the insert.
+                "body_cipher": self.vault.seal(
+                    json.dumps(data, ensure_ascii=False), place(InboxRow.body_cipher, update_id)
+                ),
                 "status": InboxStatus.PENDING.value,
                 "attempts": 0,
                 "lease_until": lease_until,
@@ -82,7 +85,7 @@ class InboxRows:
             .execution_options(synchronize_session=False)
         )
         taken = [
-            Taken(row_id, update_id, self._content(cipher), attempts)
+            Taken(row_id, update_id, self.content(update_id, cipher), attempts)
             for row_id, update_id, cipher, attempts in result.all()
         ]
         return sorted(taken, key=lambda row: row.id)
@@ -156,9 +159,10 @@ class InboxRows:
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
-    def _content(self, cipher: bytes) -> dict[str, Any] | None:
+    def content(self, update_id: int, cipher: bytes) -> dict[str, Any] | None:
+        """The update a row holds (None if it does not open)."""
         try:
-            loaded = json.loads(self.vault.decrypt(cipher))
+            loaded = json.loads(self.vault.open(cipher, place(InboxRow.body_cipher, update_id)))
         except KeyError_:
             return None
         return loaded if isinstance(loaded, dict) else None

@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 from bot.storage.crypto import KeyError_, Vault
 from bot.storage.db import Conflict, Database
 from bot.storage.migrate import check_current
-from bot.storage.models import KeyCheckRow
+from bot.storage.models import KeyCheckRow, place
 
 CHECK = "rrbot key check v1"
+WHERE = place(KeyCheckRow.cipher, 1)
 
 
 class KeyMismatch(RuntimeError):
@@ -46,11 +47,11 @@ async def _check(db: Database, vault: Vault) -> None:
         row = await session.get(KeyCheckRow, 1)
         if row is None:
             session.add(
-                KeyCheckRow(id=1, cipher=vault.encrypt(CHECK), created_at=datetime.now(UTC))
+                KeyCheckRow(id=1, cipher=vault.seal(CHECK, WHERE), created_at=datetime.now(UTC))
             )
             return
         try:
-            opened = vault.decrypt(row.cipher) == CHECK
+            opened = vault.open(row.cipher, WHERE) == CHECK
         except KeyError_:
             opened = False
     if not opened:

@@ -20,7 +20,13 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    InstrumentedAttribute,
+    Mapped,
+    mapped_column,
+    relationship,
+)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -51,6 +57,11 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def place(column: InstrumentedAttribute[Any], row: object) -> str:
+    """Where a sealed value lives (table, column, row): what it is bound to (crypto.Vault)."""
+    return f"{column.class_.__tablename__}.{column.key}#{row}"
 
 
 class Base(DeclarativeBase):

@@ -42,7 +42,15 @@ from bot.core.vocabulary import (
     SubscriberStatus,
 )
 from bot.storage.crypto import Vault
-from bot.storage.models import AlertRow, ConsentRow, DeliveryRow, ReceiptRow, SubscriberRow
+from bot.storage.models import (
+    AlertRow,
+    ConsentRow,
+    CoordinatorRow,
+    DeliveryRow,
+    ReceiptRow,
+    SubscriberRow,
+    place,
+)
 
 ALL_ZONES = "all"
 REACHED = (
@@ -77,6 +85,7 @@ CLAIMED = (
     DeliveryRow.address_cipher,
     DeliveryRow.body_cipher,
     DeliveryRow.expires_at,
+    DeliveryRow.coordinator_id,
 )
 """What a claim reads of each delivery (sorted by the first two)."""
 
@@ -96,23 +105,32 @@ class Job:
     subscriber_status: str  # "active" for a notice to a non-subscriber
     texts: dict[str, str]  # an alert's texts by language; empty for a notice
     expires_at: datetime
-    body_cipher: bytes | None = None  # a notice's encrypted {"text", "buttons"}
+    body_cipher: bytes | None = None  # a notice's sealed {"text", "buttons"}
     alert_id: int | None = None  # the alert it delivers; None for a notice
+    address_where: str = ""  # where the address was sealed (its row: crypto.Vault.open)
+
+    @property
+    def body_where(self) -> str:
+        return place(DeliveryRow.body_cipher, self.delivery_id)
 
 
 ButtonRows = Sequence[Sequence[tuple[str, str]]]
 """Rows of (label, callback data): a notice's inline buttons (Telegram)."""
 
 
-def seal_notice(vault: Vault, text: str, buttons: ButtonRows = ()) -> bytes:
-    """A notice's body as the outbox keeps it: JSON {"text", "buttons"}, encrypted."""
+def seal_notice(vault: Vault, delivery_id: int, text: str, buttons: ButtonRows = ()) -> bytes:
+    """A notice's body as the outbox keeps it: JSON {"text", "buttons"}, sealed to its row."""
     body = {"text": text, "buttons": [[[label, data] for label, data in row] for row in buttons]}
-    return vault.encrypt(json.dumps(body, ensure_ascii=False))
+    return vault.seal(
+        json.dumps(body, ensure_ascii=False), place(DeliveryRow.body_cipher, delivery_id)
+    )
 
 
-def open_notice(vault: Vault, cipher: bytes) -> tuple[str, tuple[tuple[tuple[str, str], ...], ...]]:
+def open_notice(
+    vault: Vault, delivery_id: int, cipher: bytes
+) -> tuple[str, tuple[tuple[tuple[str, str], ...], ...]]:
     """What `seal_notice` sealed: the text and the button rows."""
-    body = json.loads(vault.decrypt(cipher))
+    body = json.loads(vault.open(cipher, place(DeliveryRow.body_cipher, delivery_id)))
     rows = tuple(
         tuple((str(label), str(data)) for label, data in row) for row in body.get("buttons", [])
     )
@@ -125,22 +143,25 @@ class Notice:
 
     channel: str
     language: str
-    body_cipher: bytes  # from seal_notice
+    text: str
     expires_at: datetime
+    buttons: ButtonRows = ()
     ref: str | None = None  # what it is about ("report:12")
     subscriber_id: int | None = None  # a subscriber: their address and status apply
-    address_cipher: bytes | None = None  # anyone else: their encrypted address
-    coordinator_id: int | None = None  # a coordinator: dropped if they are removed
+    coordinator_id: int | None = None  # a coordinator: theirs (and none once removed)
+    address: str | None = None  # anyone else: their address (sealed to the delivery)
     priority: int = 5  # ahead of bulk alerts
     due_at: datetime | None = None  # later than now: a scheduled notice
 
 
 @dataclass(frozen=True)
 class SentNotice:
-    """A Telegram notice the provider accepted: where it went (encrypted), its message id,
-    and its body (encrypted), so the message can be edited later."""
+    """A Telegram notice the provider accepted: where it went (sealed at `address_where`),
+    its message id, and its body (sealed to the delivery), so it can be edited later."""
 
+    delivery_id: int
     address_cipher: bytes
+    address_where: str
     provider_id: str
     body_cipher: bytes
 
@@ -464,6 +485,17 @@ class Outbox:
                 )
             )
             subscribers = {sid: (cipher, status) for sid, cipher, status in found}
+        coordinator_ids = {row.coordinator_id for row in rows if row.coordinator_id is not None}
+        coordinators: dict[int, tuple[bytes | None, str]] = {}
+        if coordinator_ids:
+            staff = await self.session.execute(
+                select(
+                    CoordinatorRow.id, CoordinatorRow.telegram_cipher, CoordinatorRow.active
+                ).where(CoordinatorRow.id.in_(coordinator_ids))
+            )
+            coordinators = {
+                cid: (cipher, ACTIVE if active else "removed") for cid, cipher, active in staff
+            }
         alert_ids = {row.alert_id for row in rows if row.alert_id is not None}
         alerts: dict[int, tuple[dict[str, str], datetime]] = {}
         if alert_ids:
@@ -475,11 +507,15 @@ class Outbox:
             alerts = {aid: (texts, expires_at) for aid, texts, expires_at in texts_of}
         jobs = []
         for row in rows:
-            address, status = (
-                subscribers[row.subscriber_id]
-                if row.subscriber_id is not None
-                else (row.address_cipher, ACTIVE)
-            )
+            if row.subscriber_id is not None:
+                address, status = subscribers[row.subscriber_id]
+                where = place(SubscriberRow.address_cipher, row.subscriber_id)
+            elif row.coordinator_id is not None:
+                address, status = coordinators[row.coordinator_id]
+                where = place(CoordinatorRow.telegram_cipher, row.coordinator_id)
+            else:
+                address, status = row.address_cipher, ACTIVE
+                where = place(DeliveryRow.address_cipher, row.id)
             texts, expires_at = (
                 alerts[row.alert_id] if row.alert_id is not None else ({}, row.expires_at)
             )
@@ -496,6 +532,7 @@ class Outbox:
                     expires_at,
                     row.body_cipher,
                     row.alert_id,
+                    where,
                 )
             )
         return jobs
@@ -516,7 +553,15 @@ class Outbox:
     async def sent_notices(self, ref: str) -> list[SentNotice]:
         """The Telegram notices of this ref the provider accepted and a purge has not emptied."""
         found = await self.session.execute(
-            select(DeliveryRow.address_cipher, DeliveryRow.provider_id, DeliveryRow.body_cipher)
+            select(
+                DeliveryRow.id,
+                DeliveryRow.address_cipher,
+                DeliveryRow.coordinator_id,
+                CoordinatorRow.telegram_cipher,
+                DeliveryRow.provider_id,
+                DeliveryRow.body_cipher,
+            )
+            .outerjoin(CoordinatorRow, CoordinatorRow.id == DeliveryRow.coordinator_id)
             .where(
                 DeliveryRow.ref == ref,
                 DeliveryRow.channel == Channel.TELEGRAM,
@@ -525,18 +570,21 @@ class Outbox:
             )
             .order_by(DeliveryRow.id)
         )
-        return [
-            SentNotice(address, provider_id, body)
-            for address, provider_id, body in found.all()
-            if address is not None and provider_id is not None and body is not None
-        ]
+        sent = []
+        for delivery_id, own, coordinator_id, staff, provider_id, body in found.all():
+            address: bytes | None = own
+            where = place(DeliveryRow.address_cipher, delivery_id)
+            if coordinator_id is not None:
+                address, where = staff, place(CoordinatorRow.telegram_cipher, coordinator_id)
+            if address and provider_id and body is not None:
+                sent.append(SentNotice(delivery_id, address, where, provider_id, body))
+        return sent
 
-    async def enqueue_notice(self, notice: Notice, now: datetime) -> int:
-        """One notice in the outbox, in the caller's transaction (it goes if that commits)."""
+    async def enqueue_notice(self, notice: Notice, now: datetime, vault: Vault) -> int:
+        """One notice in the outbox, in the caller's transaction (it goes if that commits);
+        its text (and address) sealed to its row."""
         row = DeliveryRow(
             subscriber_id=notice.subscriber_id,
-            address_cipher=notice.address_cipher,
-            body_cipher=notice.body_cipher,
             coordinator_id=notice.coordinator_id,
             ref=notice.ref,
             expires_at=notice.expires_at,
@@ -550,6 +598,11 @@ class Outbox:
         )
         self.session.add(row)
         await self.session.flush()
+        row.body_cipher = seal_notice(vault, row.id, notice.text, notice.buttons)
+        if notice.address is not None:
+            row.address_cipher = vault.seal(
+                notice.address, place(DeliveryRow.address_cipher, row.id)
+            )
         await self._announce()
         return row.id
 

@@ -3,7 +3,7 @@ expiry and purge, weekly counts. Never commits."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -43,12 +43,12 @@ class ReportRows:
         """A report deleted outright (a draft nothing was said in)."""
         await self.session.delete(row)
 
-    async def expecting(self, reporter_index: str, now: datetime) -> ReportRow | None:
+    async def expecting(self, reporter_indexes: Sequence[str], now: datetime) -> ReportRow | None:
         """The sender's newest report with a step: a draft, or one awaiting a reply past `now`."""
         return await self.session.scalar(
             select(ReportRow)
             .where(
-                ReportRow.reporter_index == reporter_index,
+                ReportRow.reporter_index.in_(list(reporter_indexes)),
                 ReportRow.step.is_not(None),
                 or_(
                     ReportRow.status == ReportStatus.DRAFT,
@@ -59,10 +59,13 @@ class ReportRows:
             .limit(1)
         )
 
-    async def is_blocked(self, reporter_index: str) -> bool:
-        """Whether a coordinator blocked this sender."""
+    async def is_blocked(self, reporter_indexes: Sequence[str]) -> bool:
+        """Whether a coordinator blocked this sender (under any of their indexes: a block made
+        before a key rotation still holds)."""
         found = await self.session.scalar(
-            select(ReportBlockRow.id).where(ReportBlockRow.reporter_index == reporter_index)
+            select(ReportBlockRow.id)
+            .where(ReportBlockRow.reporter_index.in_(list(reporter_indexes)))
+            .limit(1)
         )
         return found is not None
 
@@ -72,13 +75,13 @@ class ReportRows:
             ReportBlockRow(reporter_index=reporter_index, blocked_by=by, created_at=now)
         )
 
-    async def made_since(self, reporter_index: str, since: datetime) -> int:
+    async def made_since(self, reporter_indexes: Sequence[str], since: datetime) -> int:
         """How many reports (drafts aside) this sender made since `since`."""
         found = await self.session.scalar(
             select(func.count())
             .select_from(ReportRow)
             .where(
-                ReportRow.reporter_index == reporter_index,
+                ReportRow.reporter_index.in_(list(reporter_indexes)),
                 ReportRow.created_at >= since,
                 ReportRow.status != ReportStatus.DRAFT,
             )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
@@ -10,7 +9,8 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.vocabulary import AlertStatus, Channel, SubscriberStatus
-from bot.storage.crypto import KeyError_, Vault
+from bot.storage.crypto import Vault
+from bot.storage.inbox import InboxRows
 from bot.storage.models import (
     AlertRow,
     ConsentRow,
@@ -168,12 +168,9 @@ class RetentionRows:
         """Telegram updates still held (pending or set aside) from or to this chat: each is
         opened to look, since the update is stored whole and encrypted."""
         removed = []
+        rows = InboxRows(self.session, vault)
         for row in (await self.session.scalars(select(InboxRow))).all():
-            try:
-                update_json = json.loads(vault.decrypt(row.body_cipher))
-            except (KeyError_, ValueError):
-                continue
-            if _mentions(update_json, telegram_id):
+            if _mentions(rows.content(row.update_id, row.body_cipher), telegram_id):
                 removed.append(row.id)
         if removed:
             await self.session.execute(delete(InboxRow).where(InboxRow.id.in_(removed)))

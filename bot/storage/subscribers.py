@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.vocabulary import ConsentAction, SubscriberStatus
-from bot.storage.crypto import Vault
-from bot.storage.models import ConsentRow, SubscriberRow
+from bot.storage.crypto import Purpose, Vault
+from bot.storage.models import ConsentRow, SubscriberRow, place
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Subscribers:
         self.vault = vault
 
     async def find(self, channel: str, address: str) -> SubscriberRow | None:
-        indexes = self.vault.indexes(address)
+        indexes = self.vault.indexes(address, Purpose.SUBSCRIBER)
         row = await self.session.scalar(
             select(SubscriberRow).where(
                 SubscriberRow.channel == channel, SubscriberRow.address_index.in_(indexes)
@@ -40,14 +40,13 @@ class Subscribers:
         )
         if row is None:
             return None
-        if row.address_cipher is None:
-            # Dropped after an opt-out (the index kept it): they are back, so it is needed
-            # again; the retention purge drops it anew if they do not opt back in.
-            row.address_cipher = self.vault.encrypt(address)
-        if row.address_index != indexes[0]:
-            # Found under an older DATA_KEY: move it to the newest key as we pass.
+        where = place(SubscriberRow.address_cipher, row.id)
+        if row.address_cipher is None or row.address_index != indexes[0]:
+            # Dropped after an opt-out (the index kept them), or found under an older key or
+            # index: they are here, so the newest index and a fresh seal of the address. The
+            # retention purge drops it anew if they do not opt back in.
             row.address_index = indexes[0]
-            row.address_cipher = self.vault.rotate(row.address_cipher)
+            row.address_cipher = self.vault.seal(address, where)
         return row
 
     async def add(
@@ -89,8 +88,7 @@ class Subscribers:
         active = status is SubscriberStatus.ACTIVE
         row = SubscriberRow(
             channel=channel,
-            address_index=self.vault.index(address),
-            address_cipher=self.vault.encrypt(address),
+            address_index=self.vault.index(address, Purpose.SUBSCRIBER),
             language=language,
             zone=zone,
             topics=topics,
@@ -103,7 +101,8 @@ class Subscribers:
         self.session.add(row)
         action = ConsentAction.OPT_IN if active else ConsentAction.OPT_OUT
         row.consents.append(ConsentRow(action=action, via=via, at=now))
-        await self.session.flush()
+        await self.session.flush()  # its id: the address is sealed to this row
+        row.address_cipher = self.vault.seal(address, place(SubscriberRow.address_cipher, row.id))
         return row
 
     def set_status(

@@ -69,7 +69,7 @@ from urllib.parse import urlsplit, urlunsplit
 from rich import box
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 
 from bot.app import Services, build_services, build_worker
 from bot.core.alerts import Alert, AlertDraft, Progress
@@ -79,9 +79,9 @@ from bot.settings import Settings, load_settings
 from bot.sim.fake_telegram import FakeTelegram, SentMessage
 from bot.sim.fake_twilio import FakeTwilio, Sms
 from bot.sim.serve import RunningServer, serve
-from bot.storage.crypto import Vault, generate_key
+from bot.storage.crypto import Purpose, Vault, generate_key
 from bot.storage.migrate import upgrade
-from bot.storage.models import AlertRow, DeliveryRow, SubscriberRow
+from bot.storage.models import AlertRow, DeliveryRow, SubscriberRow, place
 from bot.storage.outbox import Outbox
 from tests.bench.common import (
     BOT_NUMBER,
@@ -559,15 +559,21 @@ class Bench:
         return time.monotonic() - started
 
     async def insert_subscribers(self, rows: list[tuple[str, str, str]]) -> None:
-        """Active subscribers, the address encrypted and blind-indexed as Subscribers.add does."""
+        """Active subscribers, the address sealed to its row and blind-indexed as
+        Subscribers.add does (the ids are given, since the seal names the row)."""
         now = datetime.now(UTC)
         table = SubscriberRow.metadata.tables[SubscriberRow.__tablename__]
+        async with self.services.db.transaction() as session:
+            first = int(await session.scalar(select(func.max(SubscriberRow.id))) or 0) + 1
         for start in range(0, len(rows), BATCH):
             values = [
                 {
+                    "id": first + start + i,
                     "channel": str(channel),
-                    "address_index": self.vault.index(address),
-                    "address_cipher": self.vault.encrypt(address),
+                    "address_index": self.vault.index(address, Purpose.SUBSCRIBER),
+                    "address_cipher": self.vault.seal(
+                        address, place(SubscriberRow.address_cipher, first + start + i)
+                    ),
                     "language": "es" if (start + i) % 4 == 0 else "en",
                     "zone": zone,
                     "topics": ["alerts", "workshops"],
@@ -581,6 +587,14 @@ class Bench:
             ]
             async with self.services.db.transaction() as session:
                 await session.execute(insert(table), values)
+        if self.args.database == "postgres":  # ids were given: the sequence moves past them
+            async with self.services.db.transaction() as session:
+                await session.execute(
+                    text(
+                        "SELECT setval(pg_get_serial_sequence('subscribers', 'id'), "
+                        "(SELECT max(id) FROM subscribers))"
+                    )
+                )
 
     def marker(self) -> str:
         self.markers += 1
