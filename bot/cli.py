@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
+from rich.progress import TaskID
 from rich.table import Table
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -70,6 +71,8 @@ inbox_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(inbox_app, name="inbox")
+keys_app = typer.Typer(help="DATA_KEY: rotation.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 
 T = TypeVar("T")
 
@@ -152,6 +155,47 @@ def keygen() -> None:
     from bot.storage.crypto import generate_key
 
     console.print(generate_key(), highlight=False)
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Seal every stored value under the newest key of DATA_KEY (its first) and remake every
+    blind index under it, in batches; run it again after an interruption and it goes on.
+
+    First set DATA_KEY=new,old on every process (`rrbot keygen` makes the new one), then run
+    this; once it says so, DATA_KEY can be the new key alone."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from bot.storage.rotation import remaining, rotate
+
+    async def job(services: Services) -> tuple[dict[str, int], int]:
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=errors
+        ) as bar:
+            tasks: dict[str, TaskID] = {}
+
+            def advance(column: str, done: int, total: int) -> None:
+                if column not in tasks:
+                    tasks[column] = bar.add_task(column, total=total)
+                bar.update(tasks[column], completed=done, total=max(total, done))
+
+            changed = await rotate(services.db, services.vault, advance)
+        return changed, await remaining(services.db, services.vault)
+
+    changed, left = with_services(job)
+    for column, n in changed.items():
+        if n:
+            console.print(f"{column}: {n} sealed anew")
+    if left:
+        errors.print(
+            f"[bold red]{left} value(s) are still under an older key (written meanwhile by a "
+            "process without the new key?): run rrbot keys rotate again.[/]"
+        )
+        raise typer.Exit(1)
+    console.print(
+        "Every stored value is under the newest key. DATA_KEY can now be that key alone "
+        "(its first); restart every process after changing it."
+    )
 
 
 @subscribers_app.command("stats")

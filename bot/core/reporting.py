@@ -27,6 +27,7 @@ from bot.storage.db import Database, Session
 from bot.storage.models import CoordinatorRow, ReportRow, place
 from bot.storage.outbox import ButtonRows, Notice, Outbox
 from bot.storage.reports import ReportRows
+from bot.storage.reports import reporter_key as reporter_key  # kept importable from here
 
 STEPS = ("activity", "location", "time", "size", "uniform", "equipment", "photo")
 """The guided questions, in order (SALUTE, led by what is happening and where)."""
@@ -87,10 +88,6 @@ def looks_like_report(text: str) -> bool:
     """Whether a message that is no keyword reads as a sighting: it names agents, vans or a
     raid, or a street corner (a long text like this is a report, not a question)."""
     return bool(_ENFORCEMENT.search(text) or _STREET.search(text))
-
-
-def reporter_key(channel: str, address: str) -> str:
-    return f"{channel}:{address}"
 
 
 class ReportIntake(ABC):

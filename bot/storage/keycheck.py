@@ -15,6 +15,7 @@ from bot.storage.crypto import KeyError_, Vault
 from bot.storage.db import Conflict, Database
 from bot.storage.migrate import check_current
 from bot.storage.models import KeyCheckRow, place
+from bot.storage.rotation import load_retired
 
 CHECK = "rrbot key check v1"
 WHERE = place(KeyCheckRow.cipher, 1)
@@ -31,6 +32,8 @@ async def check_ready(db: Database, vault: Vault) -> bool:
     if not await check_current(db):
         return False
     await check_key(db, vault)
+    # Indexes made under keys a rotation retired are still recognised (bot/storage/rotation.py).
+    await load_retired(db, vault)
     return True
 
 

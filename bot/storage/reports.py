@@ -15,6 +15,11 @@ from bot.storage.models import AlertRow, CoordinatorRow, DeliveryRow, ReportBloc
 from bot.storage.outbox import PENDING
 
 
+def reporter_key(channel: str, address: str) -> str:
+    """What a reporter's blind index is made of: their channel and address."""
+    return f"{channel}:{address}"
+
+
 @dataclass(frozen=True)
 class Submitted:
     """What the weekly counts read of one submitted report: no text, no reporter."""
