@@ -180,3 +180,23 @@ async def test_an_admin_invite_is_made_when_a_second_admin_agrees(bot: Bot, work
     assert "Welcome, coordinator #3" in welcome.text
     joined = await bot.services.coordinators.by_telegram(ANA)
     assert joined is not None and joined.role is Role.ADMIN
+
+
+async def test_a_removed_coordinators_report_card_is_no_longer_edited(
+    bot: Bot, worker: Worker
+) -> None:
+    from tests.support import edited, latest
+    from tests.test_reports import card
+
+    await team(bot, (ROSA, Role.ADMIN, "Rosa"), (LUIS, Role.COORDINATOR, "Luis"))
+    await bot.twilio.text("+13125550191", "REPORT agents at 55th and Kedzie 60629")
+    rosa_card = await card(bot, ROSA, 1)
+    luis_card = await card(bot, LUIS, 1)
+    luis = await bot.services.coordinators.by_telegram(LUIS)
+    assert luis is not None
+    await bot.services.coordinators.remove(luis.id, Actor.operator())
+    await bot.telegram.press(ROSA, rosa_card.message_id, buttons(rosa_card)["I'm verifying"])
+    await edited(bot, ROSA, rosa_card, "being verified by Rosa")
+    await asyncio.sleep(0.3)  # the cards are edited one after the other: time for his
+    # Luis's copy still shows the report as it was when he was removed: no news of it.
+    assert latest(bot, LUIS, luis_card).text == luis_card.text
