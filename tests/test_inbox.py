@@ -29,7 +29,7 @@ from tests.processes import Processes, free_port, wait_healthy
 from tests.support import metrics
 from tests.test_cli import rrbot
 
-PEOPLE = 400
+PEOPLE = 200
 FIRST = 730001  # user ids FIRST .. FIRST + PEOPLE - 1
 KILL_AFTER = 40  # answered chats: some, not all, so the kill lands mid-burst
 USER, OTHER = 52001, 52002
