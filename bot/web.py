@@ -1,4 +1,4 @@
-"""The Starlette app: the channels' webhook routes, /healthz and /metrics."""
+"""The Starlette app: the channels' webhook routes, /healthz and /metrics, behind a body limit."""
 
 from __future__ import annotations
 
@@ -8,14 +8,66 @@ from contextlib import asynccontextmanager
 from typing import Protocol
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.metrics import Metrics
 from bot.storage.crypto import Vault
 from bot.storage.db import Database
 from bot.storage.keycheck import check_ready
+
+MAX_BODY = 64 * 1024  # bytes: a Twilio form or a Telegram update is a few KB
+
+
+class TooLarge(Exception):
+    """A request body went past MAX_BODY while it was being read."""
+
+
+class BodyLimit:
+    """Refuses a body over `limit` bytes with 413 before reading it: at once when its
+    Content-Length says so, else as soon as the bytes read pass the limit (a chunked or
+    lying body), so a 256 MB POST costs at most `limit` bytes of memory."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None:
+            if not declared.isdigit():  # (isdigit: only ASCII digits count here too)
+                await _plain(400, "bad request")(scope, receive, send)
+                return
+            if int(declared) > self.limit:
+                await _plain(413, "payload too large")(scope, receive, send)
+                return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise TooLarge
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def _plain(status: int, text: str) -> Response:
+    return Response(text, status_code=status, media_type="text/plain")
+
+
+async def _too_large(_: Request, __: Exception) -> Response:
+    return _plain(413, "payload too large")
 
 
 class Component(Protocol):
@@ -78,5 +130,9 @@ def create_web_app(
             Route("/metrics", metrics_route, methods=["GET"]),
             *routes,
         ],
+        # Inside Starlette's error handling: a body found too large while a route reads it
+        # is answered 413 by the exception handler, not 500.
+        middleware=[Middleware(BodyLimit)],
+        exception_handlers={TooLarge: _too_large},
         lifespan=lifespan,
     )
