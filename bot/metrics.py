@@ -21,7 +21,7 @@ class Metrics:
         )
         self.rejected = Counter(
             "rrbot_webhooks_rejected",
-            "Webhook calls refused (bad signature or secret), by route",
+            "Webhook calls refused (bad signature or secret, a replay), by route",
             ["route"],
             registry=self.registry,
         )

@@ -43,6 +43,9 @@ class SettingsError(Exception):
 NonNegativeRate = Annotated[float, Field(ge=0)]
 
 
+LOOPBACK = {"127.0.0.1", "localhost", "[::1]", "::1"}
+
+
 class Settings(BaseSettings):
     """Everything the bot reads from its environment, validated once at start-up."""
 
@@ -98,6 +101,15 @@ class Settings(BaseSettings):
     # The keywords that lift Twilio's block after a STOP: Twilio's defaults, plus any set in
     # the account's Advanced Opt-Out (ALTA, JOIN, ...). The first is the one the bot names.
     twilio_opt_in_keywords: str = "START,UNSTOP,YES"
+
+    @field_validator("public_url")
+    @classmethod
+    def _https(cls, value: AnyHttpUrl | None) -> AnyHttpUrl | None:
+        # Webhooks carry numbers and message text, and their signatures can be replayed by
+        # whoever reads them on the way: https, except on this machine (the demo, tests).
+        if value is not None and value.scheme != "https" and value.host not in LOOPBACK:
+            raise ValueError("must be https (http only on 127.0.0.1 or localhost)")
+        return value
 
     @field_validator("twilio_opt_in_keywords")
     @classmethod

@@ -67,6 +67,7 @@ def test_the_project_chooses_the_async_driver(url: str, driver: str) -> None:
             "TWILIO_FROM_NUMBER",
         ),
         ({"TWILIO_ACCOUNT_SID": "AC1"}, "TWILIO_AUTH_TOKEN"),
+        ({"PUBLIC_URL": "http://bot.example.org"}, "PUBLIC_URL: must be https"),
         ({"DATA_KEY": "not-a-fernet-key"}, "DATA_KEY"),
         ({"DATA_KEY": f"{KEY},{KEY[:-2]}"}, "DATA_KEY"),  # the old key of a rotation, cut
         # No silent development key where several processes share one database.

@@ -14,6 +14,7 @@ from bot.core.segments import MAX_SEGMENTS, count_segments
 from bot.core.vocabulary import Channel, SubscriberStatus
 from bot.storage.models import ReportRow
 from tests.conftest import Bot, make_settings
+from tests.support import metrics
 
 CONFIG = Path(__file__).resolve().parent.parent / "config"
 
@@ -185,6 +186,21 @@ async def test_a_forged_or_unsigned_webhook_gets_403_and_stores_nothing(
     assert result.replies == []
     assert await subscriber(bot) is None
     assert (await bot.services.directory.stats()) == []
+
+
+async def test_a_replayed_request_is_answered_with_nothing_and_changes_nothing(
+    bot: Bot,
+) -> None:
+    first = await bot.twilio.text(PHONE, "JOIN 60629")
+    assert first.status == 200 and first.replies
+    await bot.twilio.text(PHONE, "STOP")
+    # Someone who captured the signed JOIN sends it again, after the STOP.
+    again = await bot.twilio.replay()
+    assert (again.status, again.replies) == (200, [])
+    row = await subscriber(bot)
+    assert row is not None and row.status is SubscriberStatus.OPTED_OUT  # the STOP stands
+    counted = await metrics(bot)
+    assert 'rrbot_webhooks_rejected_total{route="replay"} 1.0' in counted
 
 
 async def test_a_signature_for_another_url_is_refused(bot: Bot) -> None:

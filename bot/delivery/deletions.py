@@ -33,6 +33,7 @@ BATCH = 50
 FIRST_RETRY = timedelta(minutes=1)
 LAST_RETRY = timedelta(hours=6)
 MAX_ATTEMPTS = 16  # about three days of retries
+REPLAY_WINDOW = timedelta(days=30)  # inbound message ids kept to refuse a replay
 
 
 class Remover(Protocol):
@@ -53,6 +54,22 @@ class Deletions:
         self.clock = clock
         self.enabled = enabled
 
+    async def arrived(self, sid: str) -> bool:
+        """An inbound message, before it is handled: False if its id was handled before (a
+        signed request sent again: answer nothing, change nothing). The first time, its id is
+        kept REPLAY_DAYS and, when deleting, it is scheduled for deletion at Twilio, in one
+        transaction. A message without an id is taken as new."""
+        if not sid:
+            return True
+        now = self.clock()
+        async with self.db.transaction() as session:
+            rows = DeletionRows(session)
+            if not await rows.first_sight(sid, now):
+                return False
+            if self.enabled:
+                await rows.schedule([sid], now + DELAY)
+        return True
+
     async def schedule(self, sids: Sequence[str], *, after: timedelta = DELAY) -> None:
         """These messages are deleted at Twilio `after` from now (its own transaction)."""
         if not self.enabled or not any(sids):
@@ -64,9 +81,11 @@ class Deletions:
         """One round: messages left unfinished for a day are scheduled, and due deletions are
         done. How many were deleted, retried, given up on and scheduled."""
         done = {"deleted": 0, "retried": 0, "given_up": 0, "unfinished": 0}
+        now = self.clock()
+        async with self.db.transaction() as session:
+            done["seen_forgotten"] = await DeletionRows(session).forget_seen(now - REPLAY_WINDOW)
         if not self.enabled:
             return done
-        now = self.clock()
         async with self.db.transaction() as session:
             rows = DeletionRows(session)
             unfinished = await rows.unfinished_sms(now - UNFINISHED_AFTER, limit=1000)

@@ -153,6 +153,7 @@ class FakeTwilio:
         self.count_429 = 0
         self.faults = Faults()
         self.deleted: list[str] = []  # sids of messages deleted through the API, in order
+        self._last_inbound: tuple[str, dict[str, str], dict[str, str]] | None = None
         self._refuse_deletes = 0
 
         self._validator = RequestValidator(auth_token)
@@ -251,6 +252,7 @@ class FakeTwilio:
             sid, to=self.phone_number, from_=from_number, body=body, status="received",
             direction="inbound", segments=segments,
         )  # fmt: skip
+        self._last_inbound = (self.webhook_url, form, headers)
         started = time.monotonic()
         response = await self._http().post(self.webhook_url, data=form, headers=headers)
         elapsed = time.monotonic() - started
@@ -260,6 +262,26 @@ class FakeTwilio:
         for to, reply, action in replies:
             await self._record_twiml(to, reply, action)
         return InboundResult(response.status_code, [reply for _, reply, _ in replies], elapsed, sid)
+
+    async def replay(self) -> InboundResult:
+        """The last inbound request posted again, byte for byte (signature and all): what
+        someone who captured it could send. Twilio itself never does."""
+        if self._last_inbound is None:
+            raise RuntimeError("no inbound text to replay")
+        url, form, headers = self._last_inbound
+        started = time.monotonic()
+        response = await self._http().post(url, data=form, headers=headers)
+        replies = (
+            _twiml_messages(response.content, default_to=form["From"])
+            if 200 <= response.status_code < 300
+            else []
+        )
+        return InboundResult(
+            response.status_code,
+            [reply for _, reply, _ in replies],
+            time.monotonic() - started,
+            form["MessageSid"],
+        )
 
     async def send_status(
         self, message_sid: str, status: str, error_code: int | None = None

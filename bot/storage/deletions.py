@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.vocabulary import Channel, DeliveryStatus
-from bot.storage.models import DeletionRow, DeliveryRow
+from bot.storage.models import DeletionRow, DeliveryRow, InboundMessageRow
 
 
 class DeletionRows:
@@ -99,6 +99,24 @@ class DeletionRows:
                 .where(DeliveryRow.id.in_(list(delivery_ids)))
                 .values(provider_id=None)
             )
+
+    async def first_sight(self, sid: str, now: datetime) -> bool:
+        """Remember an inbound message's id; False if it was already remembered (a replay)."""
+        dialect = self.session.bind.dialect.name if self.session.bind is not None else ""
+        module: Any = postgresql if dialect == "postgresql" else sqlite
+        result = await self.session.execute(
+            module.insert(InboundMessageRow)
+            .values(sid=sid, received_at=now)
+            .on_conflict_do_nothing(index_elements=["sid"])
+            .returning(InboundMessageRow.sid)
+        )
+        return result.first() is not None
+
+    async def forget_seen(self, received_before: datetime) -> int:
+        result = await self.session.execute(
+            delete(InboundMessageRow).where(InboundMessageRow.received_at < received_before)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def counts(self) -> tuple[int, int]:
         """(waiting, given up)."""

@@ -349,6 +349,17 @@ class DeletionRow(Base):
     failed_at: Mapped[datetime | None]
 
 
+class InboundMessageRow(Base):
+    """An inbound message's provider id (Twilio's MessageSid), once handled: a signed request
+    sent again (a replay) changes nothing. Kept REPLAY_DAYS; the id names no person."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (Index("ix_inbound_messages_received", "received_at"),)
+
+    sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[datetime]
+
+
 class RateBucketRow(Base):
     """A token bucket shared by every worker process (PostgreSQL is their only coordination)."""
 

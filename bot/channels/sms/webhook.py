@@ -69,8 +69,10 @@ class SmsWebhook:
         self.receipts = receipts
         self.status_url = status_url
         self.pacer = pacer
-        # TWILIO_DELETE_MESSAGES: each inbound message, and each reply once final, is
-        # deleted at Twilio (bot/delivery/deletions.py).
+        # Each inbound message's id is kept to refuse replays and, with TWILIO_DELETE_MESSAGES,
+        # scheduled for deletion at Twilio before it is handled (so a crash while handling
+        # leaves no copy there); each reply is deleted once final (bot/delivery/deletions.py).
+        self.replays = deletions
         self.deletions = deletions if deletions is not None and deletions.enabled else None
 
     def routes(self) -> list[Route]:
@@ -115,9 +117,11 @@ class SmsWebhook:
         form = await self.signed_form(request, self.url, PATH)
         if form is None:
             return forbidden()
-        if self.deletions is not None:
-            # Scheduled before it is handled: a crash while handling leaves no copy at Twilio.
-            await self.deletions.schedule([form.get("MessageSid", "")])
+        if self.replays is not None and not await self.replays.arrived(form.get("MessageSid", "")):
+            # Handled before: a signed request sent again. Nothing changes, nothing is said.
+            self.metrics.rejected.labels(route="replay").inc()
+            log.warning("sms webhook: a replay of a handled message ignored")
+            return Response(render_twiml([]), media_type=TWIML)
         inbound = read_inbound(form, self.content, self.conversation.opt_in_keywords)
         if inbound is None:
             log.info("sms from an invalid number ignored")
