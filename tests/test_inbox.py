@@ -225,13 +225,40 @@ class TestWebhookMode:
         await bot.telegram.inject_raw_update(update)  # Telegram retrying, or a proxy's replay
         headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-webhook-token"}
         async with httpx.AsyncClient() as client:
-            posted = await client.post(f"{bot.url}/telegram/webhook", json=update, headers=headers)
-        assert posted.status_code == 200
+            posted = await asyncio.gather(
+                *(
+                    client.post(f"{bot.url}/telegram/webhook", json=update, headers=headers)
+                    for _ in range(100)  # a hundred posts of one update, at once
+                )
+            )
+        assert {p.status_code for p in posted} == {200}
         await bot.telegram.wait_for(USER, 1)
         await bot.telegram.wait_webhook_idle()
         await asyncio.sleep(0.5)
         assert len(bot.telegram.messages_to(USER)) == 1
         assert set(bot.telegram.webhook_responses) == {200}
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            "null",
+            "[]",
+            '"an update"',
+            "5",
+            "{}",
+            '{"update_id": "9"}',
+            "[" * 30_000 + "]" * 30_000,
+        ],
+        ids=["null", "list", "string", "number", "empty", "string-id", "deep"],
+    )
+    async def test_json_that_is_not_an_update_answers_400(self, bot: Bot, body: str) -> None:
+        headers = {
+            "X-Telegram-Bot-Api-Secret-Token": "s3cret-webhook-token",
+            "Content-Type": "application/json",
+        }
+        async with httpx.AsyncClient() as client:
+            posted = await client.post(f"{bot.url}/telegram/webhook", content=body, headers=headers)
+        assert posted.status_code == 400
 
     async def test_an_unreadable_update_is_stored_answered_200_and_set_aside(
         self, bot: Bot

@@ -8,7 +8,6 @@ webhook mode, so no mode has PTB's Updater.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import os
 
@@ -105,7 +104,7 @@ class TelegramChannel:
             return Response("forbidden", status_code=403, media_type="text/plain")
         try:
             data = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past reading
             data = None
         if not isinstance(data, dict) or type(data.get("update_id")) is not int:
             log.warning("telegram webhook: not an update")
