@@ -299,3 +299,51 @@ async def test_a_network_may_sign_up_zips_outside_its_area_for_network_wide_aler
         assert stored.zone is None  # alerts for every zone reach them; zoned ones do not
     finally:
         await services.db.close()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "JOIN \u1369\u136a\u136b\u136c\u136d",  # Ethiopic numbers: no ZIP (it was HTTP 500)
+        "\u0666\u0660\u0666\u0662\u0669",  # Arabic-Indic digits: ZIP 60629
+        "\u1369",  # an Ethiopic "1" alone (int() cannot read it)
+        "\u200f\u200f\u200f",  # nothing but invisible marks
+    ],
+)
+async def test_digits_and_marks_of_any_keyboard_get_an_answer(bot: Bot, body: str) -> None:
+    result = await bot.twilio.text(PHONE, body)
+    assert result.status == 200 and result.replies
+
+
+async def test_a_zip_in_arabic_indic_digits_signs_up_for_that_zip(bot: Bot) -> None:
+    await text(bot, "JOIN \u0666\u0660\u0666\u0662\u0669")
+    row = await subscriber(bot)
+    assert row is not None and row.zone == "60629"
+
+
+async def test_an_opt_out_word_that_begins_a_sentence_is_asked_about(bot: Bot) -> None:
+    await text(bot, "JOIN 60629")
+    [asked] = await text(bot, "cancel my RSVP for Saturday")
+    assert asked == "Reply STOP to stop all messages."
+    row = await subscriber(bot)
+    assert row is not None and row.status is SubscriberStatus.ACTIVE
+    await text(bot, "\u200fSTOP\u200f")  # a right-to-left keyboard's marks around it
+    row = await subscriber(bot)
+    assert row is not None and row.status is SubscriberStatus.OPTED_OUT
+
+
+async def test_a_native_panic_while_handling_answers_500_and_is_counted(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Panic(BaseException):  # as pyo3's PanicException is: no Exception
+        pass
+
+    async def panics(*_: object, **__: object) -> None:
+        raise Panic
+
+    monkeypatch.setattr(bot.services.conversation, "handle", panics)
+    result = await bot.twilio.text(PHONE, "RIGHTS")
+    assert (result.status, result.replies) == (500, [])
+    assert 'rrbot_handler_errors_total{channel="sms"} 1.0' in await metrics(bot)
+    monkeypatch.undo()
+    assert (await bot.twilio.text(PHONE, "RIGHTS")).status == 200  # still serving

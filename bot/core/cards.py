@@ -13,12 +13,16 @@ from typing import TYPE_CHECKING
 
 from bot.core.content import Content
 from bot.core.i18n import N_, Lang
+from bot.core.text import cut, for_telegram, shown
 from bot.core.vocabulary import ReportStatus
 from bot.storage.outbox import ButtonRows
 
 if TYPE_CHECKING:
     # Only a type here: core/reports.py builds views and imports this module to send cards.
     from bot.core.reports import ReportView
+
+FIELD = 1000  # characters of one answer on a card: the card stays readable, and within limits
+ANSWERS = 3  # the latest answers to relayed questions a card shows
 
 LABELS = {
     # In the order the card shows them: an SMS report's one message, then the guided answers.
@@ -79,12 +83,14 @@ def render_card(view: ReportView, content: Content, _: Callable[[str], str]) -> 
             channel=view.channel, language=content.language_name(view.language)
         ),
     ]
+    # The reporter's words, as typed by anyone: no controls or bidi overrides, and cut so the
+    # card stays within Telegram's limit (it is refused whole, never cut, otherwise).
     for key, label in LABELS.items():
         value = view.details.get(key)
         if value:
-            lines.append(f"{_(label)}: {value}")
-    for answer in view.details.get("answers", []):
-        lines.append(_("Answer: {answer}").format(answer=answer))
+            lines.append(f"{_(label)}: {cut(shown(str(value)), FIELD)}")
+    for answer in view.details.get("answers", [])[-ANSWERS:]:
+        lines.append(_("Answer: {answer}").format(answer=cut(shown(str(answer)), FIELD)))
     if view.has_photo:
         lines.append(_("Photo: yes"))
     if view.awaits_place:
@@ -97,7 +103,7 @@ def render_card(view: ReportView, content: Content, _: Callable[[str], str]) -> 
         )
     if view.alert_id:
         lines.append(_("Alert #{id} drafted from it").format(id=view.alert_id))
-    return "\n".join(lines)
+    return for_telegram("\n".join(lines))
 
 
 def card_actions(view: ReportView, viewer: int | None) -> list[list[CardAction]]:

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
+
+# What stops a task or the process rather than fails a handling: never caught as a failure.
+STOPPING = (KeyboardInterrupt, SystemExit, GeneratorExit, asyncio.CancelledError)
+
+
+def is_failure(exc: BaseException) -> bool:
+    """Whether `exc` is a handling that failed, to answer and count: every Exception, and the
+    BaseExceptions native libraries raise (a Rust panic is a BaseException), not a stop."""
+    return not isinstance(exc, STOPPING)
 
 
 class Explained(ValueError):

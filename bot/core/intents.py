@@ -10,7 +10,8 @@ class Intent(StrEnum):
     """One thing a person can ask the bot, by keyword, command or button."""
 
     SUBSCRIBE = "subscribe"  # JOIN / START / /start, maybe with a language and a ZIP
-    STOP = "stop"  # STOP and the other carrier opt-out words, /stop
+    STOP = "stop"  # STOP and the other carrier opt-out words (the whole message), /stop
+    STOP_QUESTION = "stop_question"  # a message that begins with one and goes on: asked
     HELP = "help"  # HELP / AYUDA / /help: what this is, the hotline, how to stop
     RIGHTS = "rights"  # RIGHTS / DERECHOS / /rights: the summary and the topic menu
     RIGHTS_TOPIC = "rights_topic"  # a topic by key (button) or by its menu number (SMS)

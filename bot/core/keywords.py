@@ -49,15 +49,31 @@ ENGLISH_NAMES = {
 _PUNCTUATION = string.punctuation + "¡¿«»“”‘’…。！？、"
 
 
+def clean(text: str) -> str:
+    """`text` without invisible format marks (RLM, LRM, a BOM, zero-width spaces and joiners,
+    bidi controls: right-to-left keyboards insert some by themselves), and with the digits of
+    other scripts (Arabic-Indic, Persian, Devanagari, ...) as the ASCII digits they mean."""
+    out = []
+    for c in text:
+        if unicodedata.category(c) == "Cf":
+            continue
+        if not c.isascii() and (digit := unicodedata.decimal(c, None)) is not None:
+            out.append(str(digit))
+        else:
+            out.append(c)
+    return "".join(out)
+
+
 def fold(word: str) -> str:
-    """Upper case without accents or surrounding punctuation: "¡Español!" -> "ESPANOL"."""
-    decomposed = unicodedata.normalize("NFKD", word.strip().strip(_PUNCTUATION).strip())
+    """Upper case without accents, invisible marks or surrounding punctuation, other scripts'
+    digits as ASCII: "¡Español!" -> "ESPANOL", "\u200fSTOP" -> "STOP", "٦٠٦٢٩" -> "60629"."""
+    decomposed = unicodedata.normalize("NFKD", clean(word).strip().strip(_PUNCTUATION).strip())
     return "".join(c for c in decomposed if not unicodedata.combining(c)).upper()
 
 
 def parse_text(body: str, language_names: dict[str, str], topic_count: int) -> Request:
     """Read one text message (an SMS, or plain text on Telegram). `language_names` maps each offered language's own name to its code."""
-    words = body.split()
+    words = clean(body).split()
     if not words:
         return Request(Intent.MENU)
     first = fold(words[0])
@@ -66,7 +82,7 @@ def parse_text(body: str, language_names: dict[str, str], topic_count: int) -> R
 
     if len(words) == 1 and _is_zip(first):
         return Request(Intent.SET_ZONE, first)
-    if len(words) == 1 and first.isdigit() and 1 <= int(first) <= topic_count:
+    if len(words) == 1 and _is_number(first) and 1 <= int(first) <= topic_count:
         return Request(Intent.RIGHTS_TOPIC, first)
     if first in names and len(words) == 1:
         return Request(Intent.SET_LANGUAGE, names[first], keyword_language=names[first])
@@ -74,6 +90,10 @@ def parse_text(body: str, language_names: dict[str, str], topic_count: int) -> R
     if found is None:
         return Request(Intent.MENU)
     intent, language = found
+    if intent is Intent.STOP and len(words) > 1:
+        # Carriers and Twilio opt out on the keyword as the whole message: "cancel my RSVP"
+        # is no opt-out there, so it is none here, and it is asked about in one line.
+        return Request(Intent.STOP_QUESTION, keyword_language=language, keyword=first)
     if intent is Intent.SUBSCRIBE:
         zip_code = next((word for word in rest if _is_zip(word)), None)
         return Request(intent, zip_code, keyword_language=language, keyword=first)
@@ -83,9 +103,9 @@ def parse_text(body: str, language_names: dict[str, str], topic_count: int) -> R
         # "RSVP 2" says yes to the second workshop listed; "RSVP NO 2" (or "2 NO") cancels.
         return Request(intent, " ".join(rest) or None, keyword_language=language, keyword=first)
     if intent is Intent.REPORT:
-        text = body.strip()[len(words[0]) :].strip() or None
+        text = clean(body).strip()[len(words[0]) :].strip() or None
         return Request(intent, text, keyword_language=language, keyword=first)
-    # A message that starts with a keyword gets that keyword's answer ("Stop please" opts out).
+    # A message that starts with a keyword gets that keyword's answer ("Help me please").
     return Request(intent, keyword_language=language, keyword=first)
 
 
@@ -176,7 +196,7 @@ HINTS: dict[str, frozenset[str]] = {
 
 def guess_language(text: str) -> str | None:
     """The language whose common words a message uses most, or None (no hit, or a tie)."""
-    words = [fold(word) for word in text.split()]
+    words = [fold(word) for word in clean(text).split()]
     hits = {code: sum(word in hints for word in words) for code, hints in HINTS.items()}
     best = max(hits.values(), default=0)
     leaders = [code for code, n in hits.items() if n == best]
@@ -185,7 +205,7 @@ def guess_language(text: str) -> str | None:
 
 def zip_in(text: str) -> str | None:
     """The first five-digit word of a message ("vivo en el 60623" -> "60623"), or None."""
-    return next((w for w in (fold(word) for word in text.split()) if _is_zip(w)), None)
+    return next((w for w in (fold(word) for word in clean(text).split()) if _is_zip(w)), None)
 
 
 def _name_index(items: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -194,6 +214,11 @@ def _name_index(items: Iterable[tuple[str, str]]) -> dict[str, str]:
         if code in index.values():
             index.setdefault(name, code)
     return index
+
+
+def _is_number(word: str) -> bool:
+    """ASCII digits only, and few: what int() reads as they look."""
+    return 0 < len(word) <= 6 and word.isascii() and word.isdigit()
 
 
 def _is_zip(word: str) -> bool:

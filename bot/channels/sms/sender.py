@@ -14,6 +14,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
+from bot.core.text import for_sms
 from bot.core.vocabulary import Channel, SubscriberStatus
 from bot.delivery.sender import Message, Outcome, Result
 from bot.settings import Settings
@@ -160,7 +161,7 @@ class TwilioSender:
         form = {
             "To": message.address,
             **self._form,
-            "Body": message.text,
+            "Body": for_sms(message.text),  # Twilio refuses a longer Body whole: cut instead
             "ValidityPeriod": min(remaining, MAX_VALIDITY),
         }
         try:

@@ -15,6 +15,8 @@ from twilio.twiml.messaging_response import MessagingResponse
 from bot.channels.sms.inbound import read_inbound
 from bot.core.content import Content
 from bot.core.conversation import Conversation, Reply
+from bot.core.errors import is_failure
+from bot.core.text import for_sms
 from bot.delivery.deletions import Deletions
 from bot.delivery.pacing import Pacer
 from bot.delivery.receipts import Receipts
@@ -37,10 +39,11 @@ def render_twiml(replies: list[Reply], status_url: str | None = None) -> str:
     (`action`), which gives the reply's sid, to delete it at Twilio once final."""
     response = MessagingResponse()
     for reply in replies:
+        text = for_sms(reply.text)
         if status_url is None:
-            response.message(reply.text)
+            response.message(text)
         else:
-            response.message(reply.text, action=status_url)
+            response.message(text, action=status_url)
     return str(response)
 
 
@@ -129,7 +132,9 @@ class SmsWebhook:
         self.metrics.inbound.labels(channel="sms", intent=inbound.request.intent).inc()
         try:
             replies = await self.conversation.handle(inbound)
-        except Exception:
+        except BaseException as exc:
+            if not is_failure(exc):
+                raise
             self.metrics.errors.labels(channel="sms").inc()
             log.exception("sms handling failed", extra={"intent": str(inbound.request.intent)})
             # 500 makes Twilio log the failure in its console (it does not retry SMS webhooks).

@@ -29,6 +29,7 @@ from telegram import Bot, Update
 from telegram.ext import Application
 from telegram.warnings import PTBUserWarning
 
+from bot.core.errors import is_failure
 from bot.core.inbox import Entry, Inbox
 from bot.core.vocabulary import Channel
 from bot.metrics import Metrics
@@ -186,7 +187,12 @@ class Feed:
         token = _current.set(handling)
         try:
             await self.application.process_update(update)
-        except Exception as exc:
+        except BaseException as exc:  # a native library's panic too, never a stop
+            if not is_failure(exc):
+                raise
+            # PTB's error handler (which counts) sees Exceptions only: this one is counted here.
+            if not isinstance(exc, Exception):
+                self.metrics.errors.labels(channel="telegram").inc()
             handling.error = type(exc).__name__
         finally:
             _current.reset(token)

@@ -12,6 +12,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.warnings import PTBUserWarning
 
 from bot.channels.telegram.request import AiohttpRequest
+from bot.core.text import for_telegram
 from bot.core.vocabulary import Channel, SubscriberStatus
 from bot.delivery.sender import Message, Outcome, Result
 from bot.settings import Settings
@@ -86,7 +87,10 @@ class TelegramSender:
         return Outcome(Result.SENT, provider_id=str(sent["message_id"]))
 
     def _parameters(self, message: Message) -> dict[str, object]:
-        parameters: dict[str, object] = {"chat_id": int(message.address), "text": message.text}
+        parameters: dict[str, object] = {
+            "chat_id": int(message.address),
+            "text": for_telegram(message.text),  # too long is refused whole: cut instead
+        }
         if message.buttons:
             parameters["reply_markup"] = InlineKeyboardMarkup(
                 [

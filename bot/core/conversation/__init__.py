@@ -136,6 +136,7 @@ class _Turn(ConsentAnswers, PreferenceAnswers, RightsAnswers, WorkshopAnswers, R
         handler = {
             Intent.SUBSCRIBE: self.subscribe,
             Intent.STOP: self.stop,
+            Intent.STOP_QUESTION: self.stop_question,
             Intent.HELP: self.help,
             Intent.RIGHTS: self.rights,
             Intent.RIGHTS_TOPIC: self.rights_topic,

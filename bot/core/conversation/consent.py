@@ -166,6 +166,11 @@ class ConsentAnswers(PreferenceAnswers):
             "or /rights any time."
         )
 
+    async def stop_question(self) -> list[Reply]:
+        """A message that begins with an opt-out word and goes on ("cancel my RSVP"): no
+        opt-out, as at the carrier; one line says how to stop, if that was meant."""
+        return [Reply(self._("Reply STOP to stop all messages."))]
+
     async def help(self) -> list[Reply]:
         _ = self._
         network = self.content.network
