@@ -23,6 +23,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.core.vocabulary import ApprovalMode
 from bot.storage.crypto import KeyError_, Vault
+from bot.storage.db import tls_options
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +169,12 @@ class Settings(BaseSettings):
         scheme = value.get_secret_value().split(":", 1)[0].split("+", 1)[0]
         if scheme not in {"sqlite", "postgres", "postgresql"}:
             raise ValueError("must start with sqlite:/// or postgresql://")
+        if scheme != "sqlite":
+            try:
+                tls_options(async_database_url(value.get_secret_value()))
+            except ValueError as exc:  # never the URL itself: it may hold a password
+                reason = str(exc).removeprefix("DATABASE_URL: ")
+                raise ValueError(reason if "sslmode" in reason else "is not a URL") from None
         return value
 
     @field_validator("data_key")

@@ -122,3 +122,33 @@ def test_every_command_that_opens_postgresql_refuses_to_start_without_data_key(
 def test_keygen_needs_no_settings() -> None:
     result = CliRunner().invoke(cli, ["keygen"], env={"DATABASE_URL": "postgresql://x@h/db"})
     assert result.exit_code == 0 and len(result.output.strip()) == 44
+
+
+def test_a_bad_sslmode_or_url_is_named_never_shown() -> None:
+    for url in (
+        "postgresql://bot:hunter22@db/bot?sslmode=bogus",
+        "postgresql://bot:hunter22@db:x/b",
+    ):
+        with pytest.raises(SettingsError, match="DATABASE_URL") as raised:
+            load_settings({"DATABASE_URL": url, "DATA_KEY": KEY})
+        assert "hunter22" not in str(raised.value)
+
+
+async def test_a_hosted_databases_sslmode_reaches_the_driver(database_url: str) -> None:
+    """As hosted PostgreSQL services issue DATABASE_URL (issue 16, point 8). This server has
+    TLS off: `prefer` connects without it, `require` is refused by the server (so TLS was asked
+    for); asyncpg had rejected the `sslmode` keyword itself, and the bot could not start."""
+    from bot.settings import async_database_url
+    from bot.storage.db import Database
+
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite has no TLS: this runs in the PostgreSQL pass")
+    separator = "&" if "?" in database_url else "?"
+    prefer = Database.from_url(async_database_url(f"{database_url}{separator}sslmode=prefer"))
+    require = Database.from_url(async_database_url(f"{database_url}{separator}sslmode=require"))
+    try:
+        assert await prefer.ping()
+        assert not await require.ping()
+    finally:
+        await prefer.close()
+        await require.close()

@@ -6,11 +6,12 @@ import asyncio
 import collections
 import contextlib
 import logging
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import URL, event, make_url, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
@@ -44,14 +45,45 @@ def make_engine(async_url: str, *, echo: bool = False) -> AsyncEngine:
         )
         _tune_sqlite(engine)
         return engine
+    url, connect_args = tls_options(async_url)
     return create_async_engine(
-        async_url,
+        url,
         echo=echo,
         pool_size=10,
         max_overflow=10,
         pool_pre_ping=True,
         hide_parameters=True,
+        connect_args=connect_args,
     )
+
+
+LIBPQ_TLS = ("sslmode", "sslrootcert", "sslcert", "sslkey")
+
+
+def tls_options(async_url: str) -> tuple[URL, dict[str, Any]]:
+    """A PostgreSQL URL as hosted services issue it (libpq's `sslmode`, `sslrootcert`, ...),
+    made into what asyncpg takes: its `ssl` argument (asyncpg rejects the libpq keywords, so
+    `?sslmode=require` had kept the bot from starting). `sslmode` keeps libpq's meaning:
+    require encrypts without checking the certificate, verify-ca checks it against
+    `sslrootcert`, verify-full checks the host name too."""
+    url = make_url(async_url)
+    query = dict(url.query)
+    given = {key: str(query.pop(key)) for key in LIBPQ_TLS if key in query}
+    url = url.set(query=query)
+    if not given:
+        return url, {}
+    mode = given.get("sslmode", "prefer")
+    if mode not in ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"):
+        raise ValueError("DATABASE_URL: sslmode must be one of libpq's modes")
+    if mode in ("disable", "allow", "prefer") or (mode == "require" and "sslrootcert" not in given):
+        return url, {"ssl": mode}
+    context = ssl.create_default_context(cafile=given.get("sslrootcert"))
+    context.check_hostname = mode == "verify-full"
+    if mode == "require":  # libpq: a root certificate given makes require check the chain
+        context.check_hostname = False
+    if "sslcert" in given:
+        context.load_cert_chain(given["sslcert"], given.get("sslkey"))
+    return url, {"ssl": context}
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:
