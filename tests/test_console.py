@@ -20,13 +20,14 @@ from bot.channels.telegram.buttons import (
     PickKind,
     Preview,
     PreviewChoice,
+    SwitchFlow,
 )
 from bot.channels.telegram.coordinator import Console
 from bot.channels.telegram.coordinator.turn import Feature
 from bot.core.audit import Actor, entries
 from bot.core.cards import CardAction
 from bot.core.inbox import Inbox
-from bot.core.vocabulary import AlertKind, AlertStatus, InboxStatus, Role
+from bot.core.vocabulary import AlertKind, AlertStatus, FlowKind, InboxStatus, Role
 from bot.delivery.worker import Worker
 from bot.sim.fake_telegram import FakeTelegram, SentMessage
 from tests.conftest import Bot, Fakes, make_settings, process_env
@@ -195,6 +196,19 @@ async def test_a_second_flow_asks_before_dropping_the_first_and_cancel_ends_it(b
     assert nothing.text == "Nothing to cancel."
     [menu] = await say(bot, ROSA, "60629")  # no flow: an ordinary message again
     assert "Kedzie" not in menu.text
+
+
+async def test_a_forged_question_to_no_report_does_not_take_the_next_message(bot: Bot) -> None:
+    await team(bot)
+    [kind] = await say(bot, ROSA, "/alert")
+    had = len(bot.telegram.messages_to(ROSA))
+    # Drop the alert for a question to report #999, which does not exist (issue 16, point 6).
+    forged = SwitchFlow(token(kind, "Alert"), FlowKind.RELAY, 999).pack()
+    await bot.telegram.press(ROSA, kind.message_id, forged)
+    [refused] = (await bot.telegram.wait_for(ROSA, had + 1))[had:]
+    assert "#999" in refused.text
+    [reply] = await say(bot, ROSA, "where exactly?")  # an ordinary message again
+    assert "Sent to the reporter" not in reply.text and "#999" not in reply.text
 
 
 async def test_a_coordinators_help_lists_their_commands(bot: Bot) -> None:

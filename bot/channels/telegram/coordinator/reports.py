@@ -305,6 +305,16 @@ class ReportsFeature(Feature):
         if not subject:  # a relay is always about a report: it starts from the card
             await turn.say(turn._("Press Need more info on the report's card again."))
             return
+        # Checked before the flow starts: a question to a report that does not exist (a
+        # forged button) or is decided would take the coordinator's next message for nothing.
+        try:
+            view = await self.reports.view(subject)
+        except ReportError as exc:
+            await turn.say(exc.say(turn._))
+            return
+        if not view.open:
+            await turn.say(turn._("#{id} is decided: no question can be sent.").format(id=subject))
+            return
         flow = await turn.flows.start(turn.me.id, FlowKind.RELAY, "question", {"report": subject})
         await self.resume(turn, flow)
 
