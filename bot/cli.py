@@ -28,7 +28,7 @@ from bot.core.alerts import AlertDraft, AlertError, Preview
 from bot.core.audit import Actor
 from bot.core.content import load_content
 from bot.core.coordinators import Coordinator, CoordinatorError
-from bot.core.parse import ParseError, duration, local_time, zone_list
+from bot.core.parse import ROW_ID, ParseError, duration, local_time, zone_list
 from bot.core.vocabulary import AlertKind, Channel, InboxStatus, Role
 from bot.core.workshops import DEFAULT_MINUTES, WorkshopError, WorkshopPlan, series
 from bot.settings import Settings, SettingsError, load_settings
@@ -288,7 +288,7 @@ def coordinators_list() -> None:
 
 @coordinators_app.command("remove")
 def coordinators_remove(
-    coordinator: Annotated[int, typer.Argument(help="The # from `list`")],
+    coordinator: Annotated[int, typer.Argument(help="The # from `list`", min=1, max=ROW_ID)],
 ) -> None:
     """Take away someone's coordinator rights (kept in the audit log)."""
     with_services(lambda services: services.coordinators.remove(coordinator, Actor.operator()))
@@ -318,7 +318,10 @@ def alerts_send(
         ),
     ] = AlertKind.ALERT,
     refers: Annotated[
-        int | None, typer.Option(help="The alert an update, correction or all-clear follows")
+        int | None,
+        typer.Option(
+            help="The alert an update, correction or all-clear follows", min=1, max=ROW_ID
+        ),
     ] = None,
     expires: Annotated[str, typer.Option(help="How long it holds, e.g. 4h or 90m")] = "4h",
     yes: Annotated[bool, typer.Option("--yes", help="Send without asking")] = False,
@@ -363,7 +366,7 @@ def print_preview(preview: Preview) -> None:
 
 @alerts_app.command("status")
 def alerts_status(
-    alert_id: Annotated[int, typer.Argument(help="The alert's id")],
+    alert_id: Annotated[int, typer.Argument(help="The alert's id", min=1, max=ROW_ID)],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Queued, sending, sent, delivered, failed and skipped, per channel."""
@@ -384,7 +387,7 @@ def alerts_status(
 
 
 @alerts_app.command("list")
-def alerts_list(limit: int = 20) -> None:
+def alerts_list(limit: Annotated[int, typer.Option(min=1, max=1000)] = 20) -> None:
     """The latest alerts."""
     found = with_services(lambda services: services.alerts.recent(limit))
     table = Table("#", "type", "status", "zones", "recipients", "created", "expires")
@@ -396,7 +399,7 @@ def alerts_list(limit: int = 20) -> None:
 
 
 @app.command()
-def audit(limit: int = 50) -> None:
+def audit(limit: Annotated[int, typer.Option(min=1, max=100_000)] = 50) -> None:
     """The audit log: who did what, when (never a subscriber's number)."""
     from bot.core.audit import entries
 
@@ -466,7 +469,7 @@ def inbox_list(
 
 @inbox_app.command("retry")
 def inbox_retry(
-    entry: Annotated[int, typer.Argument(help="The # from `rrbot inbox list`")],
+    entry: Annotated[int, typer.Argument(help="The # from `rrbot inbox list`", min=1, max=ROW_ID)],
 ) -> None:
     """Hand a set-aside update to the handlers again, with three more attempts. Audited.
 
@@ -634,15 +637,21 @@ def workshops_add(
     title_es: Annotated[str | None, typer.Option(help="The Spanish title")] = None,
     description: Annotated[str | None, typer.Option(help="What it covers, in English")] = None,
     description_es: Annotated[str | None, typer.Option(help="What it covers, in Spanish")] = None,
-    minutes: Annotated[int, typer.Option(help="How long it lasts")] = DEFAULT_MINUTES,
+    minutes: Annotated[
+        int, typer.Option(help="How long it lasts", min=1, max=24 * 60)
+    ] = DEFAULT_MINUTES,
     languages: Annotated[str, typer.Option(help="Given in, e.g. es,en")] = "en",
     zones: Annotated[str, typer.Option(help="ZIP codes it serves, or all")] = "all",
-    capacity: Annotated[int | None, typer.Option(help="Seats (none: no limit)")] = None,
+    capacity: Annotated[
+        int | None, typer.Option(help="Seats (none: no limit)", min=1, max=100_000)
+    ] = None,
     repeat: Annotated[
         str | None,
         typer.Option(help="A monthly series from --start on, e.g. 'second saturday'"),
     ] = None,
-    count: Annotated[int, typer.Option(help="How many workshops the series has")] = 6,
+    count: Annotated[
+        int, typer.Option(help="How many workshops the series has", min=1, max=366)
+    ] = 6,
     announce: Annotated[
         bool, typer.Option(help="Tell the subscribers of its zones who follow workshops")
     ] = False,
@@ -732,7 +741,9 @@ def workshops_list() -> None:
 
 
 @workshops_app.command("cancel")
-def workshops_cancel(workshop_id: Annotated[int, typer.Argument(help="The workshop's id")]) -> None:
+def workshops_cancel(
+    workshop_id: Annotated[int, typer.Argument(help="The workshop's id", min=1, max=ROW_ID)],
+) -> None:
     """Cancel: its reminders are dropped and everyone coming is told."""
     told = with_services(lambda services: services.workshops.cancel(workshop_id, Actor.operator()))
     console.print(f"workshop #{workshop_id} cancelled; {told} told")
@@ -740,7 +751,7 @@ def workshops_cancel(workshop_id: Annotated[int, typer.Argument(help="The worksh
 
 @workshops_app.command("move")
 def workshops_move(
-    workshop_id: Annotated[int, typer.Argument(help="The workshop's id")],
+    workshop_id: Annotated[int, typer.Argument(help="The workshop's id", min=1, max=ROW_ID)],
     start: Annotated[str, typer.Option(help="The new YYYY-MM-DD HH:MM (network time)")],
     place: Annotated[str | None, typer.Option(help="A new place")] = None,
 ) -> None:

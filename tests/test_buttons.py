@@ -99,3 +99,23 @@ def test_anything_else_parses_to_none(data: str | None) -> None:
 def test_packing_refuses_data_over_64_bytes() -> None:
     with pytest.raises(ValueError, match="64 bytes"):
         b.PickText(1, "x" * 60).pack()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "aa:99999999999999999999",
+        "aa:2147483648",
+        "aa:\u0666",
+        "aa:-1",
+        "aa:1e3",
+        "aa: 7",
+        "r:abc:claim",
+    ],
+)
+def test_a_number_no_table_could_hold_or_not_in_ascii_digits_is_no_button(data: str) -> None:
+    assert CallbackData.parse(data) is None  # answered as stale: never an overflow or a 500
+
+
+def test_the_largest_id_a_table_holds_still_packs() -> None:
+    assert CallbackData.parse(b.Approve(2**31 - 1).pack()) == b.Approve(2**31 - 1)

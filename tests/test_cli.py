@@ -127,3 +127,24 @@ async def test_multi_word_values_take_the_contracts_hyphen_or_an_underscore(
     wrong = await rrbot(database_url, tmp_path, "alerts", "send", "--zones", "all", "--type",
                         "allclear", "--text", "x", "--yes")  # fmt: skip
     assert wrong.exit_code == 2 and "all-clear" in wrong.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("alerts", "status", "99999999999999999999"),
+        ("workshops", "cancel", "99999999999999999999"),
+        ("alerts", "send", "--zones", "all", "--text", "x", "--expires", "99999999999d", "--yes"),
+        ("alerts", "send", "--zones", "all", "--text", "x", "--expires", "9999d", "--yes"),
+    ],
+)
+async def test_a_number_too_large_is_refused_in_a_line_naming_it(
+    bot: Bot, database_url: str, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    result = await rrbot(database_url, tmp_path, *args)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and "OverflowError" not in result.output
+    said = " ".join(result.output.split())
+    assert any(
+        clear in said for clear in ("2147483647", "at most ten years", "use days, hours or minutes")
+    ), said

@@ -13,7 +13,11 @@ from bot.core.i18n import N_
 
 ALL_ZONES = "all"
 ALL_WORDS = frozenset({"all", "todas", "todos", "todo"})  # "all" in English and Spanish
-_DURATION = re.compile(r"\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*")
+_DURATION = re.compile(
+    r"\s*(?:(\d{1,6})\s*d)?\s*(?:(\d{1,6})\s*h)?\s*(?:(\d{1,6})\s*m(?:in)?)?\s*", re.ASCII
+)
+LONGEST = timedelta(days=3650)  # what any duration here may be: ten years
+ROW_ID = 2**31 - 1  # the largest id a table holds (PostgreSQL's integer)
 
 
 class ParseError(Explained):
@@ -58,4 +62,16 @@ def duration(text: str) -> timedelta:
     found = timedelta(days=int(match[1] or 0), hours=int(match[2] or 0), minutes=int(match[3] or 0))
     if found <= timedelta(0):
         raise ParseError(N_("{text}: must be more than zero"), text=repr(text))
+    if found > LONGEST:
+        raise ParseError(N_("{text}: at most ten years"), text=repr(text))
     return found
+
+
+def number(text: str, *, largest: int = ROW_ID) -> int | None:
+    """A whole number as typed or carried by a button (an id, a menu number): ASCII digits
+    only, and no larger than `largest`; None otherwise (never an OverflowError or a raw
+    Python message, whatever was sent)."""
+    if not (0 < len(text) <= len(str(largest)) and text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if value <= largest else None

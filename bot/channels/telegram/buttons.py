@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from bot.core.cards import CardAction
 from bot.core.intents import Intent, Request
+from bot.core.parse import number
 from bot.core.vocabulary import AlertKind, FlowKind, Role
 
 MAX_BYTES = 64  # Telegram's limit on callback_data
@@ -94,9 +95,10 @@ def _decode(kind: Any, text: str) -> object:
             raise ValueError(text)
         return text == "1"
     if kind is int:
-        if not text.isdigit() or len(text) > 12:
-            raise ValueError(text)
-        return int(text)
+        value = number(text)  # ASCII digits, no larger than a table's id
+        if value is None:
+            raise ValueError("not a number a button carries")
+        return value
     if isinstance(kind, type) and issubclass(kind, StrEnum):
         return kind(text)
     return text

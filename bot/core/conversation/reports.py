@@ -6,6 +6,7 @@ from __future__ import annotations
 from bot.core.conversation.messages import Choice, Reply
 from bot.core.conversation.turn import BaseTurn
 from bot.core.intents import Intent, Request
+from bot.core.parse import number
 from bot.core.reporting import AWAIT_LOCATION, PROMPTS, Refusal
 from bot.core.reports import Reports
 from bot.core.vocabulary import ReplyTaken, ReportRefusal, ReportStatus
@@ -168,10 +169,11 @@ class ReportAnswers(BaseTurn):
         """A report button outside a draft: "Tell me the outcome" on a receipt."""
         reports = self.c.reports
         kind, _sep, arg = (self.request.arg or "").partition(":")
-        if reports is None or kind != "outcome" or not arg.isdigit():
+        report_id = number(arg)
+        if reports is None or kind != "outcome" or report_id is None:
             return await self.menu()
         taken = await reports.want_outcome(
-            self.session, self.inbound.channel, self.inbound.address, int(arg)
+            self.session, self.inbound.channel, self.inbound.address, report_id
         )
         if not taken:
             return await self.menu()

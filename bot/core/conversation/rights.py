@@ -6,6 +6,7 @@ from bot.core.content import TOPIC_KEYS
 from bot.core.conversation.messages import Choice, Reply
 from bot.core.conversation.turn import BaseTurn
 from bot.core.intents import Intent, Request
+from bot.core.parse import number
 
 
 class RightsAnswers(BaseTurn):
@@ -29,7 +30,8 @@ class RightsAnswers(BaseTurn):
 
     async def rights_topic(self) -> list[Reply]:
         arg = self.request.arg or ""
-        key = TOPIC_KEYS[int(arg) - 1] if arg.isdigit() and 0 < int(arg) <= len(TOPIC_KEYS) else arg
+        n = number(arg, largest=len(TOPIC_KEYS))
+        key = TOPIC_KEYS[n - 1] if n else arg
         if key not in TOPIC_KEYS:
             return await self.rights()
         topic = self.content.topic(self.lang.code, key)

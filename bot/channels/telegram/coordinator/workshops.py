@@ -17,7 +17,7 @@ from bot.channels.telegram.coordinator.turn import Feature, Rows, Turn
 from bot.core.content import Content
 from bot.core.errors import Explained
 from bot.core.flows import Flow
-from bot.core.parse import ParseError, local_time, zone_list
+from bot.core.parse import ParseError, local_time, number, zone_list
 from bot.core.vocabulary import FlowKind
 from bot.core.workshops import DEFAULT_MINUTES, WorkshopError, WorkshopPlan, Workshops
 
@@ -256,7 +256,9 @@ class WorkshopsFeature(Feature):
         """`/workshop move ID YYYY-MM-DD HH:MM [new place]`: everyone coming is told."""
         _ = turn._
         try:
-            workshop_id = int(args[0])
+            workshop_id = number(args[0])
+            if workshop_id is None:
+                raise ValueError("no workshop number")
             start = local_time(" ".join(args[1:3]), self.workshops.timezone)
         except (IndexError, ValueError):
             await turn.say(
