@@ -379,3 +379,42 @@ async def test_on_telegram_an_rsvp_is_cancelled_by_button_and_no_keyword_is_name
             )
         ).all()
     assert queued == []  # her reminders are off
+
+
+async def test_a_workshop_that_cannot_be_is_refused_in_words(
+    bot: Bot, database_url: str, tmp_path: Path
+) -> None:
+    """Issue 16, point 7: no negative length, no capacity 0 (shown unlimited, counted full),
+    no unknown language, no time the clocks skip (moved silently before)."""
+    from dataclasses import replace
+
+    import pytest
+
+    from bot.core.workshops import WorkshopError
+    from tests.test_cli import rrbot
+
+    plan = WorkshopPlan(
+        titles={"en": "Know your rights"}, starts_at=START, minutes=90, place="Gage Park"
+    )
+    for bad, said in (
+        (replace(plan, minutes=-30), "from 1 minute"),
+        (replace(plan, capacity=0), "at least one seat"),
+        (replace(plan, languages=("en", "xx")), "not languages of this network: xx"),
+        (
+            replace(plan, starts_at=datetime(2027, 3, 14, 2, 30, tzinfo=CHICAGO)),
+            "does not exist here",
+        ),
+    ):
+        with pytest.raises(WorkshopError, match=said):
+            await bot.services.workshops.add(bad, Actor.operator())
+    assert await bot.services.workshops.upcoming() == []
+    gap = await rrbot(
+        database_url, tmp_path, "workshops", "add", "--title", "KYR", "--place", "x",
+        "--start", "2027-03-14 02:30",
+    )  # fmt: skip
+    assert gap.exit_code == 1 and "does not exist here" in gap.output
+    none = await rrbot(
+        database_url, tmp_path, "workshops", "add", "--title", "KYR", "--place", "x",
+        "--start", "2027-05-01 10:00", "--capacity", "0",
+    )  # fmt: skip
+    assert none.exit_code == 2

@@ -147,6 +147,20 @@ class Workshops:
             raise WorkshopError(N_("the start time needs a time zone"))
         if plan.starts_at <= self.clock():
             raise WorkshopError(N_("the start time is in the past"))
+        if not _exists(plan.starts_at):
+            raise WorkshopError(
+                N_("{time} does not exist here: the clocks move forward then"),
+                time=f"{plan.starts_at:%Y-%m-%d %H:%M}",
+            )
+        if not 1 <= plan.minutes <= 24 * 60:
+            raise WorkshopError(N_("a workshop lasts from 1 minute to 24 hours"))
+        if plan.capacity is not None and plan.capacity < 1:
+            raise WorkshopError(N_("a workshop has at least one seat (or no limit)"))
+        foreign = [code for code in plan.languages if code not in self.content.languages]
+        if foreign or not plan.languages:
+            raise WorkshopError(
+                N_("not languages of this network: {codes}"), codes=", ".join(foreign) or "-"
+            )
         unknown = [
             z for z in plan.zones if z != ALL_ZONES and self.content.zones.name_of(z) is None
         ]
@@ -522,6 +536,13 @@ def calendar_file(workshop: Workshop, language: str) -> bytes:
     event.add("location", workshop.place)
     calendar.add_component(event)
     return bytes(calendar.to_ical())
+
+
+def _exists(moment: datetime) -> bool:
+    """Whether a wall-clock time exists in its zone (02:30 on the spring-forward night does
+    not: zoneinfo would move it silently)."""
+    back = moment.astimezone(UTC).astimezone(moment.tzinfo)
+    return back.replace(tzinfo=None) == moment.replace(tzinfo=None)
 
 
 def _ref(workshop_id: int) -> str:
