@@ -173,3 +173,19 @@ async def test_a_receipt_that_comes_before_the_outcome_is_applied_when_it_lands(
         row = await session.get(DeliveryRow, job.delivery_id)
         assert row is not None and row.status == DeliveryStatus.DELIVERED
         assert (await session.scalars(select(ReceiptRow))).all() == []  # applied, not kept
+
+
+async def test_a_worker_named_after_a_very_long_host_name_still_claims(bot: Bot) -> None:
+    """Issue 16, point 9: the name its claims carry fits the column (PostgreSQL refused it)."""
+    users = await subscribed(bot, 96000, n=3)
+    worker = build_worker(bot.services, name="rack-7." + "very-long-subdomain." * 12 + "example")
+    await worker.start()
+    try:
+        alert = await bot.services.alerts.send_now(
+            AlertDraft(AlertKind.ALERT, ("60629",), {"en": "Checkpoint at Archer."}),
+            Actor.operator(),
+        )
+        await finished(bot, alert.id, within=20)
+    finally:
+        await worker.stop()
+    assert sum(received(bot, "Checkpoint at Archer").values()) == len(users)

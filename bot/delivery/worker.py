@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import os
 import random
 import socket
 import time
@@ -143,7 +144,8 @@ class Worker:
         self.db = db
         self.vault = vault
         self.lanes = {lane.sender.channel: lane for lane in lanes}
-        self.name = name or f"{socket.gethostname()}:{id(self):x}"
+        # Its claims carry it (deliveries.worker: 64 characters); a host name can be 253.
+        self.name = (name or f"{socket.gethostname()[:40]}:{os.getpid()}:{id(self):x}")[:64]
         self.concurrency = asyncio.Semaphore(concurrency)
         self.lease = lease
         self.poll_interval = poll_interval
