@@ -510,6 +510,22 @@ class FakeTelegram:
         """What the bot sent to a chat, in order, each with its latest edit applied."""
         return list(self._by_chat.get(chat_id, []))
 
+    async def wait_callback_answers(
+        self,
+        count: int,
+        timeout: float = 5.0,  # noqa: ASYNC109 - part of the helper's contract for tests
+    ) -> list[CallbackAnswer]:
+        """Wait until the bot has answered at least ``count`` button presses in all."""
+        try:
+            async with asyncio.timeout(timeout), self._sent_changed:
+                await self._sent_changed.wait_for(lambda: len(self.callback_answers) >= count)
+        except TimeoutError:
+            raise TimeoutError(
+                f"expected {count} answered press(es) within {timeout}s, "
+                f"saw {len(self.callback_answers)}"
+            ) from None
+        return self.callback_answers
+
     async def wait_for(
         self,
         chat_id: int,
@@ -877,6 +893,8 @@ class FakeTelegram:
         self.callback_answers.append(
             CallbackAnswer(query_id, params.str_("text"), params.bool_("show_alert"))
         )
+        async with self._sent_changed:
+            self._sent_changed.notify_all()
         return True
 
     async def _delete_message(self, params: _Params, request: Request) -> bool:
