@@ -58,3 +58,22 @@ async def test_a_long_guided_telegram_report_still_reaches_the_coordinator(
     got = await card(bot, ROSA, 1, already=1)  # it arrives: cut, never refused whole
     assert len(got.text.encode("utf-16-le")) // 2 <= TELEGRAM_LIMIT
     assert ELLIPSIS in got.text
+
+
+async def test_a_coordinators_screen_longer_than_telegram_allows_still_arrives(bot: Bot) -> None:
+    from bot.core.audit import Actor
+    from bot.core.vocabulary import Role
+    from tests.support import say
+
+    bot.telegram.add_user(ROSA)
+    await bot.services.coordinators.add(ROSA, Role.COORDINATOR, "Rosa", Actor.operator())
+    await say(bot, ROSA, "/workshop")
+    title = "Conozca sus derechos " * 150  # 3,150 characters
+    await say(bot, ROSA, title)
+    await say(bot, ROSA, title)  # the Spanish title
+    await say(bot, ROSA, "2027-11-07 10:00")
+    await say(bot, ROSA, "Biblioteca " * 150)  # the place
+    await say(bot, ROSA, "60629")
+    [summary] = await say(bot, ROSA, "20")  # title and place: past 4,096 together
+    assert len(summary.text.encode("utf-16-le")) // 2 <= TELEGRAM_LIMIT
+    assert summary.text.endswith(ELLIPSIS)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import unicodedata
 
 TELEGRAM_LIMIT = 4096  # UTF-16 code units
+CAPTION_LIMIT = 1024  # a document's caption
 SMS_LIMIT = 1600  # characters Twilio accepts in one Body
 ELLIPSIS = "…"
 

@@ -35,6 +35,7 @@ from bot.core.intents import Intent, Request
 from bot.core.keywords import parse_text
 from bot.core.reports import Reports
 from bot.core.subscribers import SubscriberDirectory
+from bot.core.text import CAPTION_LIMIT, cut, for_telegram
 from bot.core.vocabulary import Channel, SubscriberStatus
 from bot.core.workshops import Workshops
 from bot.delivery.pacing import Pacer
@@ -278,12 +279,12 @@ class TelegramHandlers:
                     await context.bot.send_document(
                         chat_id,
                         InputFile(reply.attachment.content, filename=reply.attachment.filename),
-                        caption=reply.text,
+                        caption=cut(reply.text, CAPTION_LIMIT, utf16=True),
                         reply_markup=keyboard(reply),
                     )
                 else:
                     await context.bot.send_message(
-                        chat_id, reply.text, reply_markup=keyboard(reply)
+                        chat_id, for_telegram(reply.text), reply_markup=keyboard(reply)
                     )
                 return
             except RetryAfter as exc:

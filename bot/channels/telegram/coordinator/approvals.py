@@ -16,6 +16,7 @@ from bot.core.alerts import Preview as Cost
 from bot.core.content import Content
 from bot.core.coordinators import Coordinators
 from bot.core.i18n import N_, Lang
+from bot.core.text import for_telegram
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ async def settle(
         said = content.speaking(languages.get(viewer)).gettext(line).format(name=turn.me.label)
         try:
             await turn.context.bot.edit_message_text(
-                f"{notice.text}\n\n→ {said}",
+                for_telegram(f"{notice.text}\n\n→ {said}"),
                 chat_id=notice.chat_id,
                 message_id=notice.message_id,
                 reply_markup=None,

@@ -20,6 +20,7 @@ from bot.channels.telegram.buttons import CoordinatorButton, KeepFlow, SwitchFlo
 from bot.core.coordinators import Coordinator
 from bot.core.flows import Flow, Flows
 from bot.core.i18n import N_, Lang
+from bot.core.text import for_telegram
 from bot.core.vocabulary import FlowKind
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ class Turn:
         chat = self.update.effective_chat
         if chat is None:
             return None
-        return await chat.send_message(text, reply_markup=keyboard(rows))
+        return await chat.send_message(for_telegram(text), reply_markup=keyboard(rows))
 
     async def answer(self, text: str | None = None) -> None:
         """Answer the pressed button (Telegram stops its spinner); `text` shows briefly."""
@@ -96,7 +97,9 @@ class Turn:
             return
         try:
             if line and message.text:
-                await message.edit_text(f"{message.text}\n\n→ {line}", reply_markup=None)
+                await message.edit_text(
+                    for_telegram(f"{message.text}\n\n→ {line}"), reply_markup=None
+                )
             else:
                 await message.edit_reply_markup(reply_markup=None)
         except TelegramError as exc:  # deleted, too old, or unchanged: the keyboard is moot
