@@ -232,6 +232,14 @@ def with_services(job: Callable[[Services], Awaitable[T]]) -> T:
     from bot.app import build_services
 
     settings = settings_or_exit()
+    sqlite = settings.sqlite_path
+    if sqlite is not None and not sqlite.exists():
+        # Nothing to read: say so, and create nothing (no directory, no empty database).
+        errors.print(
+            "[bold red]The database at DATABASE_URL does not exist yet: "
+            "run `rrbot db upgrade` first.[/]"
+        )
+        raise typer.Exit(2)  # as for a database not yet upgraded
 
     async def go() -> T:
         services = build_services(settings)

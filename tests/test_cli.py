@@ -148,3 +148,14 @@ async def test_a_number_too_large_is_refused_in_a_line_naming_it(
     assert any(
         clear in said for clear in ("2147483647", "at most ten years", "use days, hours or minutes")
     ), said
+
+
+async def test_a_command_on_a_database_that_does_not_exist_creates_nothing(tmp_path: Path) -> None:
+    """Issue 16, point 8: a read command says so in a line; no directory, no empty file."""
+    missing = tmp_path / "not" / "there" / "bot.sqlite3"
+    env = {"DATABASE_URL": f"sqlite:///{missing}", "VAR_DIR": str(tmp_path / "var")}
+    for args in (["audit"], ["alerts", "list"], ["subscribers", "stats"]):
+        result = await asyncio.to_thread(CliRunner().invoke, cli, args, env=env)
+        assert result.exit_code == 2 and "does not exist yet" in result.output
+        assert "Traceback" not in result.output
+    assert not (tmp_path / "not").exists()
