@@ -709,24 +709,37 @@ def workshops_import(
     import yaml
 
     settings = settings_or_exit()
-    entries = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("workshops") or []
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        entries = loaded.get("workshops") or [] if isinstance(loaded, dict) else None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        raise typer.BadParameter("cannot be read as YAML", param_hint=str(path)) from None
+    if not isinstance(entries, list):
+        raise typer.BadParameter("has no list under `workshops:`", param_hint=str(path))
     plans = []
-    for entry in entries:
-        plan = WorkshopPlan(
-            titles={str(k): str(v) for k, v in entry["title"].items()},
-            descriptions={str(k): str(v) for k, v in (entry.get("description") or {}).items()},
-            starts_at=parse_local(str(entry["start"]), settings.zone),
-            minutes=int(entry.get("minutes", DEFAULT_MINUTES)),
-            place=str(entry["place"]),
-            languages=tuple(entry.get("languages", ["en"])),
-            zones=parse_zones(",".join(str(z) for z in entry.get("zones", ["all"])), settings),
-            capacity=entry.get("capacity"),
-        )
-        repeat = entry.get("repeat")  # a monthly series: "second saturday", with `count`
+    for number, entry in enumerate(entries, 1):
         try:
+            plan = WorkshopPlan(
+                titles={str(k): str(v) for k, v in entry["title"].items()},
+                descriptions={str(k): str(v) for k, v in (entry.get("description") or {}).items()},
+                starts_at=parse_local(str(entry["start"]), settings.zone),
+                minutes=int(entry.get("minutes", DEFAULT_MINUTES)),
+                place=str(entry["place"]),
+                languages=tuple(str(code) for code in entry.get("languages", ["en"])),
+                zones=parse_zones(",".join(str(z) for z in entry.get("zones", ["all"])), settings),
+                capacity=entry.get("capacity"),
+            )
+            repeat = entry.get("repeat")  # a monthly series: "second saturday", with `count`
             plans += series(plan, str(repeat) if repeat else None, int(entry.get("count", 6)))
         except WorkshopError as exc:
-            raise typer.BadParameter(str(exc), param_hint=str(path)) from None
+            raise typer.BadParameter(f"workshop {number}: {exc}", param_hint=str(path)) from None
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            # The field's name only (a KeyError's), never a value from the file.
+            what = f"needs `{exc.args[0]}`" if isinstance(exc, KeyError) else "is malformed"
+            raise typer.BadParameter(f"workshop {number} {what}", param_hint=str(path)) from None
+    if not plans:
+        errors.print(f"[bold red]{path.name}: no workshops in it, nothing scheduled.[/]")
+        raise typer.Exit(1)
 
     async def job(services: Services) -> list[int]:
         return [(await services.workshops.add(plan, Actor.operator())).id for plan in plans]

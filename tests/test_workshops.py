@@ -418,3 +418,23 @@ async def test_a_workshop_that_cannot_be_is_refused_in_words(
         "--start", "2027-05-01 10:00", "--capacity", "0",
     )  # fmt: skip
     assert none.exit_code == 2
+
+
+async def test_a_season_file_that_makes_nothing_or_is_malformed_says_so(
+    bot: Bot, database_url: str, tmp_path: Path
+) -> None:
+    from tests.test_cli import rrbot
+
+    for text, code, said in (
+        ("workshops: []\n", 1, "no workshops in it"),
+        ("nothing: here\n", 1, "no workshops in it"),
+        ("workshops:\n  - place: x\n", 2, "needs `title`"),
+        ("workshops: [1, 2]\n", 2, "is malformed"),
+        ("workshops: [\n", 2, "cannot be read as YAML"),
+    ):
+        season = tmp_path / "season.yaml"
+        season.write_text(text, encoding="utf-8")
+        result = await rrbot(database_url, tmp_path, "workshops", "import", str(season))
+        assert result.exit_code == code, result.output
+        assert said in " ".join(result.output.split()) and "Traceback" not in result.output
+    assert await bot.services.workshops.upcoming() == []
