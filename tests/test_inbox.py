@@ -26,7 +26,7 @@ from bot.storage.inbox import InboxRows
 from bot.upkeep import Upkeep
 from tests.conftest import DATA_KEY, Bot, Fakes, async_url, make_settings, process_env
 from tests.processes import Processes, free_port, wait_healthy
-from tests.support import metrics
+from tests.support import eventually, metrics
 from tests.test_cli import rrbot
 
 PEOPLE = 200
@@ -237,6 +237,28 @@ class TestWebhookMode:
         await asyncio.sleep(0.5)
         assert len(bot.telegram.messages_to(USER)) == 1
         assert set(bot.telegram.webhook_responses) == {200}
+
+    async def test_a_repeat_after_the_inbox_let_go_of_the_update_is_still_ignored(
+        self, bot: Bot
+    ) -> None:
+        """Issue 16, point 5: an hour after its handling the inbox deletes an update (and its
+        text); its update_id is kept as seen, so a repeat then is ignored too."""
+        bot.telegram.add_user(USER)
+        update = message_update(9_000_002, USER, "/start en_60629")
+        headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-webhook-token"}
+        async with httpx.AsyncClient() as client:
+            url = f"{bot.url}/telegram/webhook"
+            assert (await client.post(url, json=update, headers=headers)).status_code == 200
+            await bot.telegram.wait_for(USER, 1)
+            await eventually(  # marked done just after its reply
+                bot.services.inbox.counts, until=lambda n: n[InboxStatus.DONE] == 1
+            )
+            later = datetime.now(UTC) + timedelta(hours=2)
+            services = bot.services
+            assert await Inbox(services.db, services.vault, lambda: later).purge() == 1
+            assert (await client.post(url, json=update, headers=headers)).status_code == 200
+        await asyncio.sleep(0.5)
+        assert len(bot.telegram.messages_to(USER)) == 1
 
     @pytest.mark.parametrize(
         "body",

@@ -168,4 +168,5 @@ class Inbox:
     async def purge(self) -> int:
         """Delete entries done longer than KEEP_DONE ago (upkeep); how many."""
         async with self.db.transaction() as session:
-            return await InboxRows(session, self.vault).remove_done(self.clock() - self.keep_done)
+            now = self.clock()
+            return await InboxRows(session, self.vault).remove_done(now - self.keep_done, now)

@@ -30,7 +30,7 @@ from bot.core.reporting import reporter_key
 from bot.core.vocabulary import Channel
 from bot.storage.crypto import Purpose, Vault
 from bot.storage.db import Database
-from bot.storage.deletions import DeletionRows
+from bot.storage.deletions import REPLAY_WINDOW, DeletionRows
 from bot.storage.reports import ReportRows
 from bot.storage.retention import RetentionRows
 from bot.storage.subscribers import Subscribers
@@ -83,6 +83,7 @@ class Retention:
             done["optout_numbers"] = await rows.drop_optout_ciphers(now - p.optouts)
             done["rsvps"] = await rows.drop_rsvps(now - p.rsvps)
             done["consents"] = await rows.drop_consents(now - p.consents)
+            done["seen_ids"] = await DeletionRows(session).forget_seen(now - REPLAY_WINDOW)
         async with self.db.transaction() as session:
             done["notices"] = await RetentionRows(session).forget_notices(now - p.deliveries)
         async with self.db.transaction() as session:

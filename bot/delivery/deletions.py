@@ -33,7 +33,6 @@ BATCH = 50
 FIRST_RETRY = timedelta(minutes=1)
 LAST_RETRY = timedelta(hours=6)
 MAX_ATTEMPTS = 16  # about three days of retries
-REPLAY_WINDOW = timedelta(days=30)  # inbound message ids kept to refuse a replay
 
 
 class Remover(Protocol):
@@ -58,7 +57,8 @@ class Deletions:
         """An inbound message, before it is handled: False if its id was handled before (a
         signed request sent again: answer nothing, change nothing). The first time, its id is
         kept REPLAY_DAYS and, when deleting, it is scheduled for deletion at Twilio, in one
-        transaction. A message without an id is taken as new."""
+        transaction (the retention purge forgets ids after REPLAY_WINDOW). A message without
+        an id is taken as new."""
         if not sid:
             return True
         now = self.clock()
@@ -82,8 +82,6 @@ class Deletions:
         done. How many were deleted, retried, given up on and scheduled."""
         done = {"deleted": 0, "retried": 0, "given_up": 0, "unfinished": 0}
         now = self.clock()
-        async with self.db.transaction() as session:
-            done["seen_forgotten"] = await DeletionRows(session).forget_seen(now - REPLAY_WINDOW)
         if not self.enabled:
             return done
         async with self.db.transaction() as session:

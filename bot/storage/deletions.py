@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.vocabulary import Channel, DeliveryStatus
 from bot.storage.models import DeletionRow, DeliveryRow, InboundMessageRow
 
+REPLAY_WINDOW = timedelta(days=30)  # inbound message ids kept to refuse a replay
+
 
 class DeletionRows:
     def __init__(self, session: AsyncSession) -> None:

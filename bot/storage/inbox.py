@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.vocabulary import InboxStatus
 from bot.storage.crypto import KeyError_, Vault
-from bot.storage.models import InboxRow, place
+from bot.storage.models import InboundMessageRow, InboxRow, place
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,11 @@ class Taken:
     update_id: int
     data: dict[str, Any] | None
     attempts: int
+
+
+def seen_id(update_id: int) -> str:
+    """How a handled Telegram update is remembered among inbound messages."""
+    return f"telegram:{update_id}"
 
 
 class InboxRows:
@@ -42,6 +47,20 @@ class InboxRows:
     ) -> list[Taken]:
         """Store each (update_id, content) not stored yet, leased to the caller; the new ones,
         in update_id order. A repeat of a stored update_id changes nothing."""
+        if not updates:
+            return []
+        # Handled and purged from the inbox since: remembered as seen (REPLAY_WINDOW), and a
+        # repeat of one changes nothing either.
+        seen = set(
+            (
+                await self.session.scalars(
+                    select(InboundMessageRow.sid).where(
+                        InboundMessageRow.sid.in_([seen_id(u) for u, _ in updates])
+                    )
+                )
+            ).all()
+        )
+        updates = [(u, data) for u, data in updates if seen_id(u) not in seen]
         if not updates:
             return []
         module: Any = postgresql if self.dialect == "postgresql" else sqlite
@@ -151,12 +170,20 @@ class InboxRows:
         )
         return {status: count for status, count in result.all()}
 
-    async def remove_done(self, before: datetime) -> int:
-        result = await self.session.execute(
-            delete(InboxRow).where(
-                InboxRow.status == InboxStatus.DONE, InboxRow.updated_at < before
-            )
+    async def remove_done(self, before: datetime, now: datetime) -> int:
+        """Entries handled before then go, their content with them; their update_id is kept
+        as seen (inbound_messages), so Telegram sending one again changes nothing."""
+        done = [InboxRow.status == InboxStatus.DONE, InboxRow.updated_at < before]
+        ids = list((await self.session.scalars(select(InboxRow.update_id).where(*done))).all())
+        if not ids:
+            return 0
+        module: Any = postgresql if self.dialect == "postgresql" else sqlite
+        await self.session.execute(
+            module.insert(InboundMessageRow)
+            .values([{"sid": seen_id(u), "received_at": now} for u in ids])
+            .on_conflict_do_nothing(index_elements=["sid"])
         )
+        result = await self.session.execute(delete(InboxRow).where(*done))
         return int(getattr(result, "rowcount", 0) or 0)
 
     def content(self, update_id: int, cipher: bytes) -> dict[str, Any] | None:
