@@ -15,6 +15,8 @@ from bot.sim.fake_twilio import HELP_KEYWORDS, OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
 from tests.conftest import Bot
 from tests.support import metrics
 
+pytestmark = pytest.mark.once  # parsing and answering: the PostgreSQL pass adds nothing
+
 # What people in a raid type: keywords and ZIP codes in any case, with the marks and digits of
 # other keyboards around them, emoji, and anything else.
 PIECES = st.sampled_from(
