@@ -15,7 +15,7 @@ from bot.core.alerts import AlertDraft
 from bot.core.audit import Actor
 from bot.core.vocabulary import AlertKind
 from tests.conftest import BOT_NUMBER, DATA_KEY, TELEGRAM_TOKEN, TWILIO_SID, TWILIO_TOKEN, Bot
-from tests.processes import Processes
+from tests.processes import Processes, free_port, wait_healthy
 from tests.support import subscribed
 from tests.test_alerts import finished
 
@@ -42,6 +42,20 @@ def worker_env(bot: Bot, database_url: str, tmp_path: Path) -> dict[str, str]:
         "VAR_DIR": str(tmp_path / "var"),
         "LOG_LEVEL": "WARNING",
     }
+
+
+async def sms_web(
+    bot: Bot, database_url: str, tmp_path: Path, processes: Processes
+) -> tuple[asyncio.subprocess.Process, str, dict[str, str]]:
+    """An SMS-only `rrbot web` process on a port of its own, healthy: the process, its URL, and
+    its environment (to start it again)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**worker_env(bot, database_url, tmp_path), "PUBLIC_URL": url, "PORT": str(port)}
+    env.pop("TELEGRAM_BOT_TOKEN")
+    web = await processes.spawn(["web"], env)
+    await wait_healthy(web, url, within=30)
+    return web, url, env
 
 
 async def test_sigkill_mid_broadcast_then_restart_delivers_to_everyone(

@@ -8,16 +8,13 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select, update
 
-from bot.app import build_worker
-from bot.core.alerts import AlertDraft
 from bot.core.audit import Actor
-from bot.core.vocabulary import AlertKind, DeliveryStatus, Role
+from bot.core.vocabulary import DeliveryStatus, Role
 from bot.storage.crypto import KeyError_, Purpose, Vault, generate_key
 from bot.storage.models import CoordinatorRow, SubscriberRow, place
 from tests.conftest import Bot
 from tests.support import subscribed
-from tests.test_alerts import finished
-from tests.test_fences import received
+from tests.test_fences import broadcast, received
 
 CHAT = "5550001"
 
@@ -82,17 +79,7 @@ async def test_a_chat_id_copied_into_another_subscriber_is_not_sent_to(bot: Bot)
             .where(SubscriberRow.id == second.id)
             .values(address_cipher=first.address_cipher)
         )
-    worker = build_worker(bot.services)
-    await worker.start()
-    try:
-        alert = await bot.services.alerts.send_now(
-            AlertDraft(AlertKind.ALERT, ("60629",), {"en": "Checkpoint at Cermak."}),
-            Actor.operator(),
-        )
-        await finished(bot, alert.id, within=20)
-    finally:
-        await worker.stop()
-    progress = await bot.services.alerts.progress(alert.id)
+    progress = await broadcast(bot, "Checkpoint at Cermak.")
     assert progress.counts.get(("telegram", DeliveryStatus.FAILED.value)) == 1
     got = received(bot, "Checkpoint at Cermak")
     assert set(got.values()) == {1} and len(got) == len(users) - 1  # nobody twice

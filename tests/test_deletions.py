@@ -23,9 +23,9 @@ from bot.delivery.deletions import MAX_ATTEMPTS, Deletions
 from bot.delivery.worker import Worker
 from bot.storage.models import DeletionRow, DeliveryRow
 from tests.conftest import TWILIO_SID, TWILIO_TOKEN, Bot
-from tests.processes import Processes, free_port, wait_healthy
+from tests.processes import Processes, wait_healthy
 from tests.test_alerts import finished
-from tests.test_crash import worker_env
+from tests.test_crash import sms_web
 
 
 def later(by: timedelta) -> datetime:
@@ -154,12 +154,7 @@ async def test_when_turned_off_nothing_is_deleted(bot: Bot) -> None:
 async def test_a_web_process_killed_mid_burst_leaves_no_answered_text_at_twilio(
     bot: Bot, database_url: str, tmp_path: Path, processes: Processes
 ) -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**worker_env(bot, database_url, tmp_path), "PUBLIC_URL": url, "PORT": str(port)}
-    env.pop("TELEGRAM_BOT_TOKEN")
-    web = await processes.spawn(["web"], env)
-    await wait_healthy(web, url, within=30)
+    web, url, env = await sms_web(bot, database_url, tmp_path, processes)
     bot.twilio.webhook_url = f"{url}/twilio/sms"
     answered: list[str] = []
     ten = asyncio.Event()

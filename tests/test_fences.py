@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.app import build_worker
-from bot.core.alerts import AlertDraft
+from bot.core.alerts import AlertDraft, Progress
 from bot.core.audit import Actor
 from bot.core.vocabulary import AlertKind, DeliveryStatus
 from bot.delivery.recorder import Recorder
@@ -114,6 +114,20 @@ class TestCorrection:
         assert set(fixed) == set(got) and set(fixed.values()) == {1}
 
 
+async def broadcast(bot: Bot, text: str, *, worker_name: str | None = None) -> Progress:
+    """An alert to 60629 sent by a worker of its own, once every delivery has ended."""
+    worker = build_worker(bot.services, name=worker_name)
+    await worker.start()
+    try:
+        alert = await bot.services.alerts.send_now(
+            AlertDraft(AlertKind.ALERT, ("60629",), {"en": text}), Actor.operator()
+        )
+        await finished(bot, alert.id, within=20)
+    finally:
+        await worker.stop()
+    return await bot.services.alerts.progress(alert.id)
+
+
 async def test_a_row_that_will_not_open_fails_alone_and_the_rest_go_out(bot: Bot) -> None:
     users = await subscribed(bot, 93000, n=6)
     async with bot.services.db.transaction() as session:
@@ -123,17 +137,7 @@ async def test_a_row_that_will_not_open_fails_alone_and_the_rest_go_out(bot: Bot
             .where(SubscriberRow.id == 3)
             .values(address_cipher=b"\x80" + b"not a ciphertext" * 4)
         )
-    worker = build_worker(bot.services)
-    await worker.start()
-    try:
-        alert = await bot.services.alerts.send_now(
-            AlertDraft(AlertKind.ALERT, ("60629",), {"en": "Checkpoint at Cermak."}),
-            Actor.operator(),
-        )
-        await finished(bot, alert.id, within=20)
-    finally:
-        await worker.stop()
-    progress = await bot.services.alerts.progress(alert.id)
+    progress = await broadcast(bot, "Checkpoint at Cermak.")
     assert progress.counts.get(("telegram", DeliveryStatus.FAILED.value)) == 1
     assert sum(received(bot, "Checkpoint at Cermak").values()) == len(users) - 1
 
@@ -178,14 +182,6 @@ async def test_a_receipt_that_comes_before_the_outcome_is_applied_when_it_lands(
 async def test_a_worker_named_after_a_very_long_host_name_still_claims(bot: Bot) -> None:
     """Issue 16, point 9: the name its claims carry fits the column (PostgreSQL refused it)."""
     users = await subscribed(bot, 96000, n=3)
-    worker = build_worker(bot.services, name="rack-7." + "very-long-subdomain." * 12 + "example")
-    await worker.start()
-    try:
-        alert = await bot.services.alerts.send_now(
-            AlertDraft(AlertKind.ALERT, ("60629",), {"en": "Checkpoint at Archer."}),
-            Actor.operator(),
-        )
-        await finished(bot, alert.id, within=20)
-    finally:
-        await worker.stop()
+    long_name = "rack-7." + "very-long-subdomain." * 12 + "example"
+    await broadcast(bot, "Checkpoint at Archer.", worker_name=long_name)
     assert sum(received(bot, "Checkpoint at Archer").values()) == len(users)

@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import Bot
-from tests.processes import Processes, free_port, wait_healthy
-from tests.test_crash import worker_env
+from tests.processes import Processes
+from tests.test_crash import sms_web
 
 HUGE = 256 * 1024 * 1024
 CHUNK = b"x" * (1024 * 1024)
@@ -50,12 +50,7 @@ async def chunked_status(url: str, path: str, body: bytes) -> int:
 async def test_a_huge_body_is_refused_before_it_is_read(
     bot: Bot, database_url: str, tmp_path: Path, processes: Processes
 ) -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**worker_env(bot, database_url, tmp_path), "PUBLIC_URL": url, "PORT": str(port)}
-    env.pop("TELEGRAM_BOT_TOKEN")
-    web = await processes.spawn(["web"], env)
-    await wait_healthy(web, url, within=30)
+    web, url, _ = await sms_web(bot, database_url, tmp_path, processes)
     before = rss_mb(web.pid)
     async with httpx.AsyncClient(base_url=url, trust_env=False, timeout=30) as client:
         declared = await client.post(
