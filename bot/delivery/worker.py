@@ -405,14 +405,24 @@ class Worker:
                 return None  # the correction skipped this row in the database already
             # A row that waited past half its lease (behind a slow shared rate, a 429's hold)
             # could have lost its claim if a heartbeat failed: confirmed before it is sent.
-            waited = time.monotonic() - claimed_at > self.lease.total_seconds() / 2
-            if waited and not await self.fence.holds(job.delivery_id, job.attempts):
-                return None
+            half = self.lease.total_seconds() / 2
+            held_at = claimed_at
+            if time.monotonic() - held_at > half:
+                if not await self.fence.holds(job.delivery_id, job.attempts):
+                    return None
+                held_at = time.monotonic()
             await lane.pacer.dispatch()  # after the checks, whatever they took
             # The provider's spacing can hold a send a while longer: a correction another
             # send's check found meanwhile still stops it. Only what is known (no query
             # here: time between the slot and the request bunches sends at the provider).
             if job.alert_id is not None and self.fence.known_corrected(job.alert_id):
+                return None
+            # Unless that hold ran past half a lease: then the claim is confirmed once more
+            # (a sibling may have taken the row once the lease ran out, and sent it: a
+            # duplicate under load, seen with a 0.6 s lease), a late request rather than two.
+            if time.monotonic() - held_at > half and not await self.fence.holds(
+                job.delivery_id, job.attempts
+            ):
                 return None
             sent = await self._send(lane, job, Message(job.delivery_id, address, text, 0, buttons))
             lane.sent()
