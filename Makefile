@@ -9,7 +9,7 @@ TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 JOBS ?= 2
 PYTEST := $(BIN)/pytest -n $(JOBS) --dist loadfile
 
-.PHONY: install browser test lint types pytest pytest-sqlite pytest-postgres run demo demo-reset bench messages clean
+.PHONY: install browser test lint types content pytest pytest-sqlite pytest-postgres run demo demo-reset bench messages clean
 
 install: $(STAMP) browser
 
@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-test: install lint types pytest
+test: install lint types content pytest
 
 lint: install
 	$(BIN)/ruff format --check bot tests
@@ -37,6 +37,10 @@ lint: install
 
 types: install
 	$(BIN)/mypy
+
+# Every language x topic present, SMS within budget, English's key points, strings translated.
+content: install
+	COLUMNS=200 $(BIN)/rrbot content check
 
 pytest: pytest-sqlite pytest-postgres
 

@@ -26,12 +26,12 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot.core.alerts import AlertDraft, AlertError, Preview
 from bot.core.audit import Actor
-from bot.core.content import load_content
+from bot.core.content import TOPIC_KEYS, load_content
 from bot.core.coordinators import Coordinator, CoordinatorError
 from bot.core.parse import ROW_ID, ParseError, duration, local_time, zone_list
 from bot.core.vocabulary import AlertKind, Channel, InboxStatus, Role
 from bot.core.workshops import DEFAULT_MINUTES, WorkshopError, WorkshopPlan, series
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
 from bot.storage.keycheck import KeyMismatch, check_ready
 from bot.storage.migrate import SchemaOutOfDate
 
@@ -73,6 +73,8 @@ inbox_app = typer.Typer(
 app.add_typer(inbox_app, name="inbox")
 keys_app = typer.Typer(help="DATA_KEY: rotation.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+content_app = typer.Typer(help="The texts in config/: languages and rights.", no_args_is_help=True)
+app.add_typer(content_app, name="content")
 
 T = TypeVar("T")
 
@@ -586,6 +588,55 @@ def forget(
         lambda services: services.retention.forget(channel, address, Actor.operator())
     )
     console.print(", ".join(f"{kind}: {n}" for kind, n in removed.items()))
+
+
+@content_app.command("check")
+def content_check(
+    language: Annotated[
+        str | None, typer.Option(help="Only this language (a code: pl, zh-Hans).")
+    ] = None,
+    config: Annotated[Path, typer.Option(help="The config folder.")] = PROJECT_ROOT / "config",
+) -> None:
+    """Every language x topic: its own or English, SMS segments, key points, review.
+
+    Exits 1 when a topic is missing, an SMS is over 4 segments, a text lacks one of English's
+    key points or interface strings are untranslated."""
+    from bot.core.content import ContentError
+    from bot.core.content_check import check
+    from bot.core.i18n import coverage
+
+    try:
+        content = load_content(config)
+    except ContentError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    results = check(content, coverage(config / "locale"))
+    if language is not None:
+        results = [r for r in results if r.code == language]
+        if not results:
+            console.print(f"[red]No language {language!r} in {config.name}/rights[/red]")
+            raise typer.Exit(2)
+    table = Table(title="Rights by SMS: segments each text costs (- : falls back to English)")
+    for header in ("lang", "name", "sum", "menu", *TOPIC_KEYS, "strings", "reviewed"):
+        table.add_column(header, overflow="fold")
+    for result in results:
+        cells = [
+            (str(c.segments) if c.own else "-") + ("" if c.encoding == "GSM-7" else "u")
+            for c in result.cells
+        ]
+        reviewed = "draft" if result.draft else "yes"
+        done, total = result.strings
+        table.add_row(result.code, result.name, *cells, f"{done}/{total}", reviewed)
+    console.print(table)
+    console.print(
+        "u: UCS-2 (67 characters a segment); draft: not yet reviewed by a native "
+        "speaker and a lawyer"
+    )
+    problems = [(r.code, p) for r in results for p in r.problems]
+    for code, problem in problems:
+        console.print(f"[red]{code}[/red] {problem}")
+    if problems:
+        raise typer.Exit(1)
 
 
 def _prepare_sqlite(settings: Settings) -> None:

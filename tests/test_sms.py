@@ -143,12 +143,17 @@ async def test_twilio_advanced_opt_out_is_honoured_without_a_second_confirmation
 
 
 async def test_rights_menu_then_a_number_gives_that_topic(bot: Bot) -> None:
-    menu = (await text(bot, "RIGHTS"))[0]
-    assert "1 At home" in menu and "6 " in menu and "1-855-435-7693" in menu
+    summary, menu = await text(bot, "RIGHTS")
+    assert "not legal advice" in summary and "1-855-435-7693" in summary
+    assert "1 At home" in menu and "12 Someone was detained" in menu
     home = (await text(bot, "1"))[0]
     assert "warrant" in home.lower() and "1-855-435-7693" in home
-    derechos = (await text(bot, "derechos"))[0]
-    assert "1 En casa" in derechos
+    notario = (await text(bot, "11"))[0]
+    assert notario.startswith("Notario fraud") and "1-855-435-7693" in notario
+    resumen, menu = await text(bot, "derechos")
+    # Spanish by SMS goes without accents (GSM-7: a segment holds 153 characters, not 67).
+    assert "no es asesoria legal" in resumen and "1 En casa" in menu
+    assert count_segments(resumen).encoding == "GSM-7"
 
 
 async def test_unknown_text_gets_the_menu_never_silence(bot: Bot) -> None:
@@ -172,7 +177,7 @@ async def test_language_by_its_own_name(bot: Bot) -> None:
     reply = (await text(bot, "Español"))[0]
     assert "Español" in reply
     assert (await subscriber(bot)).language == "es"  # type: ignore[union-attr]
-    assert "En casa" in (await text(bot, "RIGHTS"))[0]
+    assert "En casa" in (await text(bot, "RIGHTS"))[1]
 
 
 @pytest.mark.parametrize("mode", ["forged", "unsigned"])

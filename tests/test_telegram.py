@@ -7,6 +7,7 @@ import asyncio
 import httpx
 import pytest
 
+from bot.core.content import TOPIC_KEYS
 from bot.core.vocabulary import Channel, SubscriberStatus
 from bot.sim.fake_telegram import SentMessage
 from tests.conftest import Bot
@@ -78,9 +79,7 @@ async def test_rights_in_the_persons_language_with_topic_buttons(bot: Bot) -> No
     bot.telegram.add_user(USER, language_code="es-MX")
     [summary] = await say(bot, "/rights")
     topics = buttons(summary)
-    assert list(topics.values()) == [
-        f"rights:{k}" for k in ("home", "street", "car", "work", "detained", "plan")
-    ]
+    assert list(topics.values()) == [f"rights:{k}" for k in TOPIC_KEYS]
     assert "En casa" in topics
     [home] = await press(bot, summary, topics["En casa"])
     assert "orden" in home.text.lower() and "1-855-435-7693" in home.text

@@ -164,7 +164,8 @@ class Alerts:
         _ = self.content.lang(language).gettext
         heading = self.heading(kind, language)
         hotline = _("Hotline {hotline}").format(hotline=self.content.network.hotline)
-        return f"{self.content.network.short_name} {heading}: {body.strip()} {hotline}"
+        text = f"{self.content.network.short_name} {heading}: {body.strip()} {hotline}"
+        return self.content.directed(language, text)  # right-to-left: Latin runs isolated
 
     def headings(self, kind: AlertKind) -> tuple[str, ...]:
         """The heading the bot puts before a `kind` text, in every language it speaks."""

@@ -12,11 +12,36 @@ import yaml
 import zipcodes
 
 from bot.core.i18n import Lang, load_catalogues
+from bot.core.intents import Intent
+from bot.core.keywords import KEYWORDS, fold
+from bot.core.segments import gsm_fold
+from bot.core.text import isolated
 from bot.core.vocabulary import OutsideArea
 
 DEFAULT_LANGUAGE = "en"
-TOPIC_KEYS = ("home", "street", "car", "work", "detained", "plan")
+TOPIC_KEYS = (
+    "home",
+    "street",
+    "car",
+    "work",
+    "detained",
+    "plan",
+    "record",
+    "court",
+    "places",
+    "illinois",
+    "notario",
+    "locate",
+)
 """The know-your-rights topics, in menu order; SMS numbers them from 1."""
+
+WORD_INTENTS = {
+    "rights": Intent.RIGHTS,
+    "help": Intent.HELP,
+    "workshops": Intent.WORKSHOPS,
+    "report": Intent.REPORT,
+}
+"""What a language's own `words:` may stand for, beside the universal English keywords."""
 
 
 class ContentError(ValueError):
@@ -31,6 +56,9 @@ class Topic:
     title: str
     telegram: str
     sms: str
+    source: str = ""
+    # The key points this text carries, each with the words that carry it in its language.
+    points: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -42,6 +70,19 @@ class Rights:
     summary_telegram: str
     summary_sms: str
     topics: dict[str, Topic]
+    summary_points: dict[str, str] = field(default_factory=dict)
+    keywords: tuple[str, ...] = ()  # SMS words that choose this language, beside its name
+    words: dict[str, tuple[str, ...]] = field(default_factory=dict)  # WORD_INTENTS keys
+    telegram_codes: tuple[str, ...] = ()  # Telegram language_code values that mean it
+    rtl: bool = False
+    # The bot's own SMS texts drop accents and stay GSM-7 (the language reads well so).
+    sms_plain: bool = False
+    reviewed_by: dict[str, str] = field(default_factory=dict)  # native, lawyer: who checked
+
+    @property
+    def draft(self) -> bool:
+        """Not yet read by a native speaker and a lawyer."""
+        return not (self.reviewed_by.get("native") and self.reviewed_by.get("lawyer"))
 
 
 @dataclass(frozen=True)
@@ -136,18 +177,62 @@ class Content:
 
     @property
     def languages(self) -> list[str]:
-        """Languages the bot offers: those with know-your-rights content, English first."""
-        return sorted(self.rights, key=lambda code: (code != DEFAULT_LANGUAGE, code))
+        """Languages the bot offers: those with know-your-rights content, English and Spanish
+        first, then the others in the order of their files."""
+        first = [code for code in (DEFAULT_LANGUAGE, "es") if code in self.rights]
+        return first + [code for code in self.rights if code not in first]
+
+    @functools.cached_property
+    def language_names(self) -> dict[str, str]:
+        """Every word that chooses a language by SMS (its own name, its keywords), to its code."""
+        names: dict[str, str] = {}
+        for code, rights in self.rights.items():
+            for name in (rights.name, *rights.keywords):
+                names.setdefault(name, code)
+        return names
+
+    @functools.cached_property
+    def language_words(self) -> dict[str, tuple[Intent, str | None]]:
+        """Each language's own words for RIGHTS, HELP, ... (folded) to the intent and the
+        language; a word two languages share (حقوق) names no language."""
+        words: dict[str, tuple[Intent, str | None]] = {}
+        for code, rights in self.rights.items():
+            for kind, items in rights.words.items():
+                for word in items:
+                    folded = fold(word)
+                    seen = words.get(folded)
+                    if seen is not None and seen[1] != code:
+                        words[folded] = (seen[0], None)
+                    else:
+                        words[folded] = (WORD_INTENTS[kind], code)
+        return words
+
+    def is_rtl(self, code: str) -> bool:
+        return code in self.rights and self.rights[code].rtl
+
+    def sms_plain(self, code: str) -> bool:
+        return code in self.rights and self.rights[code].sms_plain
 
     def language_name(self, code: str) -> str:
         return self.rights[code].name if code in self.rights else code
 
     def supported(self, code: str | None) -> str:
-        """`code` if we speak it, else English (also for regional tags such as es-MX)."""
-        if code:
-            base = code.lower().replace("_", "-").split("-", 1)[0]
-            if base in self.rights:
-                return base
+        """`code` if we speak it, else English. Regional and script tags find their language
+        (es-MX -> es, zh-TW -> zh-Hant, fa -> fa-AF): first a language file's telegram_codes,
+        then the code itself, then its first part."""
+        if not code:
+            return DEFAULT_LANGUAGE
+        tag = code.replace("_", "-").lower()
+        own = {lang.lower(): lang for lang in self.rights}
+        by_telegram = {
+            alias.lower(): lang for lang, r in self.rights.items() for alias in r.telegram_codes
+        }
+        base = tag.split("-", 1)[0]
+        for candidate in (tag, base):
+            if candidate in by_telegram:
+                return by_telegram[candidate]
+            if candidate in own:
+                return own[candidate]
         return DEFAULT_LANGUAGE
 
     def speaking(self, code: str | None) -> Lang:
@@ -168,6 +253,40 @@ class Content:
 
     def rights_in(self, language: str) -> Rights:
         return self.rights.get(language) or self.rights[DEFAULT_LANGUAGE]
+
+    def sms_out(self, language: str, text: str) -> str:
+        """An SMS of the bot's own in `language` as it leaves: without accents where the
+        language reads well so (it then costs GSM-7 segments, not UCS-2 ones), and with its
+        Latin runs isolated in a right-to-left language."""
+        if self.sms_plain(language):
+            text = gsm_fold(text)
+        return self.directed(language, text)
+
+    def directed(self, language: str, text: str) -> str:
+        """`text` as it reads in `language`: in a right-to-left one, with its Latin runs (a ZIP
+        code, "I-200", a keyword) isolated so that they keep their order."""
+        return isolated(text) if self.is_rtl(language) else text
+
+    def hotline_line(self, language: str) -> str:
+        return self.lang(language).gettext("Hotline {hotline}").format(hotline=self.network.hotline)
+
+    def sms_rights(self, language: str) -> dict[str, str]:
+        """The rights texts by SMS as they are sent, by what they answer: "summary" (RIGHTS),
+        "menu" (the message after it that numbers the topics), each topic key (its number)."""
+        own = self.rights_in(language)
+        hotline = self.hotline_line(language)
+        menu = ", ".join(
+            f"{number} {self.topic(language, key).title}"
+            for number, key in enumerate(TOPIC_KEYS, start=1)
+        )
+        texts = {
+            "summary": f"{own.summary_sms} {hotline}",
+            "menu": self.lang(language)
+            .gettext("Reply a number for more: {menu}")
+            .format(menu=menu),
+        }
+        texts |= {key: f"{self.topic(language, key).sms} {hotline}" for key in TOPIC_KEYS}
+        return {what: self.sms_out(language, text) for what, text in texts.items()}
 
 
 def load_content(config_dir: Path) -> Content:
@@ -233,14 +352,58 @@ def _rights(path: Path) -> Rights:
             title=_text(data, path, "topics", key, "title"),
             telegram=_text(data, path, "topics", key, "telegram"),
             sms=_text(data, path, "topics", key, "sms"),
+            source=str(data["topics"][key].get("source") or "").strip(),
+            points=_points(data["topics"][key], path, f"topics.{key}"),
         )
+    words: dict[str, tuple[str, ...]] = {}
+    for kind, items in (data.get("words") or {}).items():
+        if kind not in WORD_INTENTS:
+            raise ContentError(f"{path.name}: words.{kind} (known: {', '.join(WORD_INTENTS)})")
+        words[kind] = _words(items, path, f"words.{kind}", (WORD_INTENTS[kind], code))
+    keywords = _words(data.get("keywords") or [], path, "keywords")
+    direction = str(data.get("direction") or "ltr")
+    if direction not in ("ltr", "rtl"):
+        raise ContentError(f"{path.name}: direction must be ltr or rtl")
+    reviewed = data.get("reviewed_by") or {}
+    if not isinstance(reviewed, dict):
+        raise ContentError(f"{path.name}: reviewed_by must have native: and lawyer:")
     return Rights(
         language=code,
         name=_text(data, path, "name"),
         summary_telegram=_text(data, path, "summary", "telegram"),
         summary_sms=_text(data, path, "summary", "sms"),
+        summary_points=_points(data["summary"], path, "summary"),
         topics=topics,
+        keywords=keywords,
+        words=words,
+        telegram_codes=tuple(str(c) for c in data.get("telegram_codes") or ()),
+        rtl=direction == "rtl",
+        sms_plain=bool(data.get("sms_plain", False)),
+        reviewed_by={str(k): str(v or "").strip() for k, v in reviewed.items()},
     )
+
+
+def _points(section: dict[str, Any], path: Path, where: str) -> dict[str, str]:
+    points = section.get("points") or {}
+    if not isinstance(points, dict) or not all(
+        isinstance(v, str) and v.strip() for v in points.values()
+    ):
+        raise ContentError(f"{path.name}: {where}.points maps each point to the words for it")
+    return {str(k): v.strip() for k, v in points.items()}
+
+
+def _words(
+    items: Any, path: Path, where: str, meaning: tuple[Intent, str] | None = None
+) -> tuple[str, ...]:
+    """A list of SMS words; none may stand for another keyword (STOP stays STOP)."""
+    if isinstance(items, str):
+        items = [items]
+    if not isinstance(items, list) or not all(isinstance(w, str) and fold(w) for w in items):
+        raise ContentError(f"{path.name}: {where} must be a list of words")
+    clash = [w for w in items if fold(w) in KEYWORDS and KEYWORDS[fold(w)] != meaning]
+    if clash:
+        raise ContentError(f"{path.name}: {where}: {clash[0]!r} is already a keyword")
+    return tuple(items)
 
 
 def _resources(path: Path) -> tuple[Network, list[Resource]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import string
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from bot.core.intents import Intent, Request
 
@@ -38,11 +38,20 @@ ENGLISH_NAMES = {
     "ENGLISH": "en",
     "SPANISH": "es",
     "POLISH": "pl",
-    "CHINESE": "zh",
-    "ARABIC": "ar",
-    "KOREAN": "ko",
-    "TAGALOG": "tl",
     "UKRAINIAN": "uk",
+    "RUSSIAN": "ru",
+    "CHINESE": "zh-Hans",
+    "KOREAN": "ko",
+    "ARABIC": "ar",
+    "URDU": "ur",
+    "HINDI": "hi",
+    "DARI": "fa-AF",
+    "PASHTO": "ps",
+    "TAGALOG": "tl",
+    "FILIPINO": "tl",
+    "VIETNAMESE": "vi",
+    "FRENCH": "fr",
+    "HAITIAN CREOLE": "ht",
     "PORTUGUESE": "pt",
 }
 
@@ -71,22 +80,31 @@ def fold(word: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).upper()
 
 
-def parse_text(body: str, language_names: dict[str, str], topic_count: int) -> Request:
-    """Read one text message (an SMS, or plain text on Telegram). `language_names` maps each offered language's own name to its code."""
+def parse_text(
+    body: str,
+    language_names: Mapping[str, str],
+    topic_count: int,
+    language_words: Mapping[str, tuple[Intent, str | None]] | None = None,
+) -> Request:
+    """Read one text message (an SMS, or plain text on Telegram). `language_names` maps each
+    offered language's own name and keywords to its code ("Polski", "TIẾNG VIỆT");
+    `language_words` maps the languages' own words for RIGHTS, HELP, ... (folded) to what
+    they ask and in which language ("PRAWA": rights, in Polish)."""
     words = clean(body).split()
     if not words:
         return Request(Intent.MENU)
     first = fold(words[0])
     rest = [fold(word) for word in words[1:]]
     names = _name_index(language_names.items())
+    whole = " ".join([first, *rest])
 
     if len(words) == 1 and _is_zip(first):
         return Request(Intent.SET_ZONE, first)
     if len(words) == 1 and _is_number(first) and 1 <= int(first) <= topic_count:
         return Request(Intent.RIGHTS_TOPIC, first)
-    if first in names and len(words) == 1:
-        return Request(Intent.SET_LANGUAGE, names[first], keyword_language=names[first])
-    found = KEYWORDS.get(first)
+    if whole in names:
+        return Request(Intent.SET_LANGUAGE, names[whole], keyword_language=names[whole])
+    found = KEYWORDS.get(first) or (language_words or {}).get(first)
     if found is None:
         return Request(Intent.MENU)
     intent, language = found
@@ -95,10 +113,14 @@ def parse_text(body: str, language_names: dict[str, str], topic_count: int) -> R
         # is no opt-out there, so it is none here, and it is asked about in one line.
         return Request(Intent.STOP_QUESTION, keyword_language=language, keyword=first)
     if intent is Intent.SUBSCRIBE:
+        # "JOIN 60629 POLSKI": the sign-up in the language named after the ZIP code.
         zip_code = next((word for word in rest if _is_zip(word)), None)
+        named = " ".join(word for word in rest if word != zip_code)
+        language = names.get(named, language)
         return Request(intent, zip_code, keyword_language=language, keyword=first)
-    if intent is Intent.LANGUAGE_MENU and rest and rest[0] in names:
-        return Request(Intent.SET_LANGUAGE, names[rest[0]], keyword_language=names[rest[0]])
+    if intent is Intent.LANGUAGE_MENU and " ".join(rest) in names:
+        code = names[" ".join(rest)]
+        return Request(Intent.SET_LANGUAGE, code, keyword_language=code)
     if intent is Intent.RSVP:
         # "RSVP 2" says yes to the second workshop listed; "RSVP NO 2" (or "2 NO") cancels.
         return Request(intent, " ".join(rest) or None, keyword_language=language, keyword=first)

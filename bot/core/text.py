@@ -7,6 +7,7 @@ refused by Telegram (4,096 characters, counted in UTF-16 units) or Twilio (1,600
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 TELEGRAM_LIMIT = 4096  # UTF-16 code units
@@ -50,3 +51,17 @@ def for_telegram(text: str) -> str:
 
 def for_sms(text: str) -> str:
     return cut(text, SMS_LIMIT)
+
+
+LRI = "\u2066"  # left-to-right isolate
+PDI = "\u2069"  # pop directional isolate
+_WORD = r"[A-Za-z0-9]+(?:[.:/@+\-][A-Za-z0-9]+)*"
+_LTR_RUN = re.compile(rf"{_WORD}(?: {_WORD})*")
+
+
+def isolated(text: str) -> str:
+    """Right-to-left text with each run of Latin letters and digits (a ZIP code, "I-200",
+    "locator.ice.gov", a keyword to send) in a left-to-right isolate, so the run keeps its
+    order and does not pull the punctuation around it to the wrong side."""
+    bare = text.replace(LRI, "").replace(PDI, "")  # isolated twice is isolated once
+    return _LTR_RUN.sub(lambda m: f"{LRI}{m.group(0)}{PDI}", bare)

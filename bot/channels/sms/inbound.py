@@ -39,8 +39,7 @@ def read_inbound(
     if address is None:
         return None
     body = form.get("Body", "")
-    names = {content.language_name(code): code for code in content.languages}
-    request = parse_text(body, names, len(TOPIC_KEYS))
+    request = parse_text(body, content.language_names, len(TOPIC_KEYS), content.language_words)
     # Twilio matches its keywords against the whole message, trimmed, in any case; with
     # Advanced Opt-Out it also tells us which kind it matched.
     word = body.strip().upper()

@@ -92,7 +92,6 @@ class TelegramHandlers:
         self.directory = directory
         self.content = content
         self.metrics = metrics
-        self.language_names = {content.language_name(code): code for code in content.languages}
         self.pacer = pacer
         self.console: Console | None
         self.team: TeamFeature | None
@@ -166,7 +165,9 @@ class TelegramHandlers:
             return
         if self.console is not None and await self.console.text(update, context):
             return
-        request = parse_text(message.text, self.language_names, len(TOPIC_KEYS))
+        request = parse_text(
+            message.text, self.content.language_names, len(TOPIC_KEYS), self.content.language_words
+        )
         await self._answer(update, context, request, text=message.text)
 
     async def other(self, update: Update, context: Context) -> None:

@@ -1,4 +1,5 @@
-"""Replies as Telegram messages: choices become inline buttons, two to a row."""
+"""Replies as Telegram messages: choices become inline buttons, two to a row (three when
+there are many short ones: eighteen languages stay six rows)."""
 
 from __future__ import annotations
 
@@ -15,4 +16,6 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
         InlineKeyboardButton(choice.label, callback_data=for_request(choice.request).pack())
         for choice in reply.choices
     ]
-    return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
+    short = len(buttons) > 8 and all(len(choice.label) <= 12 for choice in reply.choices)
+    width = 3 if short else 2
+    return InlineKeyboardMarkup([buttons[i : i + width] for i in range(0, len(buttons), width)])

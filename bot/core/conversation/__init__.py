@@ -26,7 +26,7 @@ from bot.core.conversation.workshops import WorkshopAnswers
 from bot.core.intents import Intent
 from bot.core.reporting import looks_like_report
 from bot.core.reports import Reports
-from bot.core.vocabulary import SubscriberStatus
+from bot.core.vocabulary import Channel, SubscriberStatus
 from bot.core.workshops import Workshops
 from bot.storage.crypto import Vault
 from bot.storage.db import Conflict, Database
@@ -87,7 +87,14 @@ class Conversation:
             subscribers = Subscribers(session, self.vault)
             row = await subscribers.find(inbound.channel, inbound.address)
             turn = _Turn(self, inbound, subscribers, row, session)
-            return await turn.answer()
+            replies = await turn.answer()
+            return [self._out(reply, turn.lang.code, inbound.channel) for reply in replies]
+
+    def _out(self, reply: Reply, language: str, channel: Channel) -> Reply:
+        """A reply as its channel sends it in `language` (Content.sms_out, directed)."""
+        if channel is Channel.SMS:
+            return replace(reply, text=self.content.sms_out(language, reply.text))
+        return replace(reply, text=self.content.directed(language, reply.text))
 
 
 class _Turn(ConsentAnswers, PreferenceAnswers, RightsAnswers, WorkshopAnswers, ReportAnswers):

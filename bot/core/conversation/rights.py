@@ -13,15 +13,11 @@ class RightsAnswers(BaseTurn):
     """Answers to RIGHTS and to a topic (its number on SMS, its button on Telegram)."""
 
     async def rights(self) -> list[Reply]:
-        _ = self._
         rights = self.content.rights_in(self.lang.code)
         if self.sms:
-            menu = ", ".join(
-                f"{number} {self.content.topic(self.lang.code, key).title}"
-                for number, key in enumerate(TOPIC_KEYS, start=1)
-            )
-            text = _("{summary} Reply {menu}.").format(summary=rights.summary_sms, menu=menu)
-            return [Reply(self._with_hotline(text))]
+            # Two texts: the summary with the hotline, then the numbered topics.
+            texts = self.content.sms_rights(self.lang.code)
+            return [Reply(texts["summary"]), Reply(texts["menu"])]
         choices = tuple(
             Choice(self.content.topic(self.lang.code, key).title, Request(Intent.RIGHTS_TOPIC, key))
             for key in TOPIC_KEYS
@@ -36,15 +32,11 @@ class RightsAnswers(BaseTurn):
             return await self.rights()
         topic = self.content.topic(self.lang.code, key)
         if self.sms:
-            return [Reply(self._with_hotline(topic.sms))]
+            return [Reply(self.content.sms_rights(self.lang.code)[key])]
         back = (Choice(self._("All topics"), Request(Intent.RIGHTS)),)
         return [Reply(self._with_hotline(f"{topic.title}\n\n{topic.telegram}"), back)]
 
     def _with_hotline(self, text: str) -> str:
         network = self.content.network
-        line = self._("Hotline {hotline}").format(hotline=network.hotline)
-        return (
-            f"{text} {line}"
-            if self.sms
-            else f"{text}\n\n{network.in_language(network.hotline_name, self.lang.code)}: {network.hotline}"
-        )
+        name = network.in_language(network.hotline_name, self.lang.code)
+        return f"{text}\n\n{name}: {network.hotline}"

@@ -32,6 +32,10 @@ from bot.core.parse import ALL_ZONES, ParseError, zone_list
 from bot.core.vocabulary import AlertKind, AlertStatus, FlowKind
 
 EXPIRY_CHOICES = (2, 4, 8, 12)  # hours
+ASKED_LANGUAGES = 2
+"""The composer asks for the text of the first two languages in turn (English, then Spanish:
+the metro's everyday two); every other language gets English until a coordinator gives it
+its own text from the preview ("Change a text"), which lists every language."""
 KIND_NAMES = {
     AlertKind.ALERT: N_("Alert"),
     AlertKind.UPDATE: N_("Update"),
@@ -172,10 +176,11 @@ class AlertsFeature(Feature):
             await self._save(turn, flow.at(Step.EXPIRY))
         else:
             await turn.close_keyboard(_("Change a text"))
-            rows = [
-                [(self.content.language_name(code), PickText(flow.token, code))]
-                for code in self._languages()
+            picks = [
+                (self.content.language_name(code), PickText(flow.token, code))
+                for code in self.content.languages
             ]
+            rows = [picks[i : i + 3] for i in range(0, len(picks), 3)]
             await turn.say(_("Which language's text?"), rows)
 
     # --- typed steps ---------------------------------------------------------------------
@@ -245,12 +250,9 @@ class AlertsFeature(Feature):
 
     # --- asking --------------------------------------------------------------------------
 
-    def _languages(self) -> list[str]:
-        others = [code for code in self.content.languages if code != DEFAULT_LANGUAGE]
-        return [DEFAULT_LANGUAGE, *others]
-
     def _texts(self) -> dict[str, Any]:
-        return {"texts": {}, "pending": self._languages()}
+        # Content.languages puts English first.
+        return {"texts": {}, "pending": self.content.languages[:ASKED_LANGUAGES]}
 
     async def _save(self, turn: Turn, flow: Flow) -> None:
         saved = await turn.flows.save(flow)
