@@ -55,7 +55,7 @@ async def test_sigterm_stops_cleanly_and_a_restart_keeps_every_choice(
     process = await start(processes, env, url)
     try:
         # Spanish and still subscribed (an opted-out number would get silence).
-        assert "En casa" in (await fakes.twilio.text(PHONE, "RIGHTS")).replies[0]
+        assert "En casa" in (await fakes.twilio.text(PHONE, "RIGHTS")).replies[1]
         await fakes.telegram.send_text(USER, "/rights")
         [rights] = (await fakes.telegram.wait_for(USER, 2, timeout=10))[1:]
         assert "En casa" in str(rights.reply_markup)

@@ -152,16 +152,26 @@ async def test_a_newcomer_signs_up_by_sms_and_on_telegram_in_spanish(
     await page.screenshot(path=str(ARTIFACTS / "simulator-newcomers.png"))
 
 
-async def test_spanish_sms_shows_what_forced_ucs2(demo: str, browser: Browser) -> None:
+async def test_sms_segments_show_gsm7_spanish_and_what_forced_ucs2(
+    demo: str, browser: Browser
+) -> None:
     page = await browser.new_page()
     await page.goto(f"{demo}/sim")
     sms = await add_phone(page, "sms", "Texto")
     await type_as(page, sms, "ALTA 60629")
     await expect(bot_bubbles(page, sms).first).to_be_visible(timeout=10_000)
+    # The bot's Spanish goes by SMS without accents: GSM-7, 153 characters a segment.
     await type_as(page, sms, "no entiendo")
     menu = bot_bubbles(page, sms).last
-    await expect(menu.get_by_test_id("segments")).to_contain_text("UCS-2", timeout=10_000)
-    await expect(menu.get_by_test_id("segments")).to_contain_text("ó")
+    await expect(menu.get_by_test_id("segments")).to_contain_text("GSM-7", timeout=10_000)
+    # Russian cannot: the segments say UCS-2 and which letters forced it.
+    await type_as(page, sms, "РУССКИЙ")
+    await expect(bot_bubbles(page, sms).last).to_contain_text("Русский", timeout=10_000)
+    await type_as(page, sms, "RIGHTS")
+    topics = bot_bubbles(page, sms).last
+    await expect(topics).to_contain_text("12 ", timeout=10_000)
+    await expect(topics.get_by_test_id("segments")).to_contain_text("UCS-2")
+    await expect(topics.get_by_test_id("segments")).to_contain_text("Д")
 
 
 async def test_phone_width_keyboard_only_and_in_spanish(demo: str, browser: Browser) -> None:
