@@ -106,17 +106,23 @@ def test_zones_are_real_illinois_zip_codes_including_the_suburbs() -> None:
 def test_a_new_language_is_a_file_and_missing_parts_fall_back_to_english(tmp_path: Path) -> None:
     config = tmp_path / "config"
     shutil.copytree(CONFIG, config)
-    (config / "rights/pl.yaml").write_text(
-        "language: pl\nname: Polski\nsummary:\n  telegram: Masz prawa.\n  sms: Masz prawa.\n"
-        "topics:\n  home: {title: W domu, telegram: Nie otwieraj drzwi., sms: Nie otwieraj drzwi.}\n",
+    (config / "rights/so.yaml").write_text(
+        "language: so\nname: Soomaali\nkeywords: [SOOMAALI, SOMALI]\nwords: {rights: [XUQUUQ]}\n"
+        "summary:\n  telegram: Xuquuqdaada.\n  sms: Xuquuqdaada.\n"
+        "topics:\n  home: {title: Guriga, telegram: Albaabka ha furin., sms: Albaabka ha furin.}\n",
         encoding="utf-8",
     )
     content = load_content(config)
-    assert "pl" in content.languages and content.language_name("pl") == "Polski"
-    assert content.topic("pl", "home").title == "W domu"
-    assert content.topic("pl", "car") == content.topic("en", "car")
-    # No catalogue for Polish yet: interface strings stay English, no crash.
-    assert content.lang("pl").gettext("Know your rights") == "Know your rights"
+    assert "so" in content.languages and content.language_name("so") == "Soomaali"
+    assert content.language_names["SOMALI"] == "so"
+    assert content.topic("so", "home").title == "Guriga"
+    assert content.topic("so", "car") == content.topic("en", "car")
+    # No catalogue for Somali yet: interface strings stay English, no crash.
+    assert content.lang("so").gettext("Know your rights") == "Know your rights"
+    # The check says what is missing: the other topics, the key points, the strings.
+    (somali,) = [r for r in check(content, coverage(config / "locale")) if r.code == "so"]
+    assert "car: missing, falls back to English" in somali.problems
+    assert any(p.startswith("interface:") for p in somali.problems)
 
 
 def test_a_broken_content_file_names_itself(tmp_path: Path) -> None:
