@@ -26,6 +26,7 @@ from starlette.routing import Mount, Route
 from bot import logs
 from bot.app import build_services, build_upkeep, build_web, build_worker, uvicorn_config
 from bot.core.audit import Actor
+from bot.core.content import Content
 from bot.core.coordinators import Coordinators
 from bot.core.subscribers import SubscriberDirectory
 from bot.core.vocabulary import Channel, Role
@@ -34,7 +35,7 @@ from bot.settings import Settings, load_settings
 from bot.sim.fake_telegram import FakeTelegram
 from bot.sim.fake_twilio import FakeTwilio
 from bot.sim.serve import RunningServer, serve
-from bot.sim.simulator import Kind, Lookup, Simulator, Standing
+from bot.sim.simulator import Kind, Language, Lookup, Simulator, Standing
 from bot.storage.crypto import dev_key
 from bot.storage.migrate import upgrade
 
@@ -271,6 +272,14 @@ def standing_in(directory: SubscriberDirectory) -> Lookup:
     return lookup
 
 
+def languages_of(content: Content) -> list[Language]:
+    """The simulator's phone set-up offers every language the bot speaks, by its own name."""
+    return [
+        Language(code, content.language_name(code), "rtl" if content.is_rtl(code) else "ltr")
+        for code in content.languages
+    ]
+
+
 async def run_demo(data_dir: Path, port: int, console: Console, data_key: str) -> None:
     telegram = FakeTelegram(DEMO_TELEGRAM_TOKEN)
     twilio = FakeTwilio(DEMO_TWILIO_SID, DEMO_TWILIO_TOKEN, phone_number=DEMO_NUMBER)
@@ -284,6 +293,7 @@ async def run_demo(data_dir: Path, port: int, console: Console, data_key: str) -
         twilio,
         state_file=data_dir / "simulator.json",
         lookup=standing_in(services.directory),
+        languages=languages_of(services.content),
     )
     providers = FakeProviders(telegram, twilio, [telegram_server, twilio_server], simulator)
     public = settings.public("")

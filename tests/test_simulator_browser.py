@@ -20,12 +20,14 @@ import icalendar
 import pytest
 from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
+from bot.core.content import load_content
 from tests.processes import free_port, spawn, wait_healthy
 
 pytestmark = pytest.mark.browser
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -255,6 +257,68 @@ async def test_the_coordinator_phone_sends_an_alert_that_reaches_the_zone(
     ARTIFACTS.mkdir(exist_ok=True)
     await page.evaluate("window.scrollTo(0, 0)")
     await page.screenshot(path=str(ARTIFACTS / "simulator-alert.png"))
+
+
+ARABIC = re.compile(r"[\u0600-\u06ff]")
+
+
+async def direction(locator: Locator) -> str:
+    return str(await locator.evaluate("e => getComputedStyle(e).direction"))
+
+
+async def test_every_language_is_offered_and_an_arabic_phone_reads_right_to_left(
+    demo: str, browser: Browser, tmp_path: Path
+) -> None:
+    content = load_content(ROOT / "config")
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    await page.goto(f"{demo}/sim")
+    await expect(page.get_by_test_id("phone")).to_have_count(PERSONAS, timeout=15_000)
+
+    # The set-up offers every language the bot speaks, each by its own name.
+    select = page.get_by_test_id("add-phone").get_by_test_id("phone-language")
+    await expect(select.locator("option")).to_have_count(len(content.languages))
+    for code in content.languages:
+        option = select.locator(f'option[value="{code}"]')
+        await expect(option).to_have_text(content.language_name(code))
+        assert await option.get_attribute("dir") == ("rtl" if content.is_rtl(code) else "ltr")
+
+    sms = await add_phone(page, "sms", "Layla", language="ar")
+    phone = page.locator(f'[data-phone-id="{sms}"]')
+    header = phone.get_by_test_id("phone-language")
+    await expect(header).to_have_text(content.language_name("ar"))
+    # She joins (the bot answers in English), texts her language's own name to choose it,
+    # then its word for RIGHTS, typed right to left.
+    await type_as(page, sms, "JOIN 60629")
+    await expect(bot_bubbles(page, sms)).to_have_count(1, timeout=10_000)
+    await type_as(page, sms, content.language_name("ar"))
+    await expect(bot_bubbles(page, sms)).to_have_count(2, timeout=10_000)
+    composer = phone.get_by_test_id("composer")
+    await composer.fill("حقوق")
+    assert await direction(composer) == "rtl"
+    await composer.press("Enter")
+    summary = " ".join(content.rights_in("ar").summary_sms.split()[:2])
+    rights = bot_bubbles(page, sms).filter(has_text=summary)
+    await expect(rights).to_have_count(1, timeout=10_000)
+    text = rights.get_by_test_id("bubble-text")
+    assert ARABIC.search(await text.inner_text())
+    assert await direction(text) == "rtl"
+    mine = phone.locator('[data-testid="bubble"][data-direction="in"]').last
+    assert await direction(mine.get_by_test_id("bubble-text")) == "rtl"
+    # Each message takes its own direction: the English welcome still reads left to right.
+    welcome = bot_bubbles(page, sms).first
+    await expect(welcome).to_contain_text("60629")
+    assert await direction(welcome.get_by_test_id("bubble-text")) == "ltr"
+    # Once the bot stores her language, the phone reads as an Arabic phone does; the
+    # simulator's own notes (times, segments) stay in the simulator's language.
+    await expect(header).to_have_text(content.language_name("ar"), timeout=10_000)
+    await expect(phone.get_by_test_id("conversation")).to_have_css("direction", "rtl")
+    assert await direction(rights.get_by_test_id("segments")) == "ltr"
+    await expect(rights.get_by_test_id("segments")).to_contain_text("UCS-2")
+
+    picture = tmp_path / "arabic-phone.png"
+    await phone.screenshot(path=str(picture))
+    assert picture.stat().st_size > 10_000
+    assert picture.read_bytes().startswith(b"\x89PNG")
 
 
 async def test_a_workshop_rsvp_on_telegram_downloads_its_calendar_file(

@@ -12,6 +12,8 @@ Mount the routes under ``/sim``; the page and its API use URLs relative to that 
 The simulator only knows the fakes. What the bot itself stores about a person (their language,
 zone and status) comes from an optional ``lookup`` the composition root hands in; a phone's
 header and suggestions follow it, looked up again after each message to or from that phone.
+The languages a new phone can be set to (each by its own name, and which way it is written)
+come from the composition root too; the page gets them with the state.
 
 Live updates are server-sent events. uvicorn waits for open responses before it runs the
 lifespan shutdown, so call ``aclose()`` when shutdown begins (it ends every stream), not only
@@ -33,7 +35,7 @@ import re
 import secrets
 import tempfile
 import unicodedata
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,7 +60,17 @@ from bot.sim.fake_telegram import (
 )
 from bot.sim.fake_twilio import MAX_BODY_LENGTH, FakeTwilio, Sms
 
-__all__ = ["Entry", "Lookup", "Phone", "PhoneError", "Simulator", "Standing", "chips"]
+__all__ = [
+    "DEFAULT_LANGUAGES",
+    "Entry",
+    "Language",
+    "Lookup",
+    "Phone",
+    "PhoneError",
+    "Simulator",
+    "Standing",
+    "chips",
+]
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +89,7 @@ _FICTIONAL = tuple(
     f"+1{area}5550{n:03d}" for area in ("312", "773", "708") for n in range(100, 200)
 )
 _DEFAULT_NAMES = ("Ana", "Luis", "María", "Tomasz", "Mei", "Omar", "Rosa", "Jae", "Olena", "João")
+# A BCP 47 tag as the bot's languages are named: en, es, fa-AF, zh-Hans.
 _LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?")
 _ZIP = re.compile(r"[0-9]{5}")
 # The ZIP an SMS phone's JOIN suggestion names before the phone or the bot knows one: a zone
@@ -98,6 +111,22 @@ class PhoneError(ValueError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+@dataclass(frozen=True)
+class Language:
+    """A language the bot speaks, as a phone's set-up offers it: by its own name."""
+
+    code: str  # en, es, fa-AF, zh-Hans …
+    name: str  # its own name: English, Español, العربية …
+    direction: Literal["ltr", "rtl"] = "ltr"
+
+    def to_json(self) -> JSONDict:
+        return asdict(self)
+
+
+# The languages offered when the composition root names none (the bot's first two).
+DEFAULT_LANGUAGES = (Language("en", "English"), Language("es", "Español"))
 
 
 @dataclass(frozen=True)
@@ -167,12 +196,14 @@ class Simulator:
         state_file: Path | None = None,
         keepalive_seconds: float = 15.0,
         lookup: Lookup | None = None,
+        languages: Sequence[Language] = DEFAULT_LANGUAGES,
     ) -> None:
         self.telegram = telegram
         self.twilio = twilio
         self.state_file = state_file
         self.keepalive_seconds = keepalive_seconds
         self.lookup = lookup
+        self.languages = tuple(languages)
 
         self._phones: dict[str, Phone] = {}
         self._transcripts: dict[str, list[Entry]] = {}
@@ -400,12 +431,13 @@ class Simulator:
         return JSONResponse(self.state())
 
     def state(self) -> JSONDict:
-        """What the page shows: the bot's addresses, the phones and their conversations."""
+        """What the page shows: the bot's addresses and languages, the phones, their conversations."""
         return {
             "bot": {
                 "sms_number": self.twilio.phone_number,
                 "telegram_username": self.telegram.bot_username,
             },
+            "languages": [language.to_json() for language in self.languages],
             "phones": [_view(phone) for phone in self._phones.values()],
             "transcripts": {
                 phone_id: [entry.to_json() for entry in entries]

@@ -68,7 +68,6 @@ const STRINGS = {
     linkButton: "{label} (link)",
     smsTo: "texts {number}",
     telegramTo: "writes to @{username}",
-    languageNames: { en: "English", es: "Español" },
     notice: {
       unreachable: "The bot could not be reached. Is it running?",
       refused: "The bot's SMS webhook answered HTTP {status}.",
@@ -155,7 +154,6 @@ const STRINGS = {
     linkButton: "{label} (enlace)",
     smsTo: "escribe al {number}",
     telegramTo: "escribe a @{username}",
-    languageNames: { en: "English", es: "Español" },
     notice: {
       unreachable: "No se pudo contactar con el bot. ¿Está en marcha?",
       refused: "El webhook de SMS del bot respondió HTTP {status}.",
@@ -257,10 +255,16 @@ function showChar(c) {
   return c;
 }
 
+// The characters that forced UCS-2, in the order they were found: each in an isolate (FSI … PDI),
+// so that a list of Arabic letters is not read as one right-to-left run that reverses it.
+function showChars(chars) {
+  return chars.map((c) => `\u2068${showChar(c)}\u2069`).join(", ");
+}
+
 function segmentsLabel(segments, encoding, nonGsm) {
   const count = segments === 1 ? t("segmentsOne") : t("segmentsMany", { n: segments });
   if (encoding === "UCS-2") {
-    const chars = (nonGsm || []).map(showChar).join(", ");
+    const chars = showChars(nonGsm || []);
     return `${count} · ${chars ? t("forcedBy", { chars }) : t("ucs")}`;
   }
   return `${count} · ${t("gsm")}`;
@@ -270,6 +274,8 @@ function segmentsLabel(segments, encoding, nonGsm) {
 
 const state = {
   bot: { sms_number: "", telegram_username: "" },
+  // The bot's languages, as the server names them: code -> { name (its own), direction }.
+  languages: new Map(),
   phones: new Map(), // id -> phone
   transcripts: new Map(), // id -> entries
 };
@@ -295,6 +301,34 @@ function el(tag, attrs = {}, ...children) {
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
   return node;
+}
+
+// ------------------------------------------------------------------ the bot's languages
+
+function languageName(code) {
+  return state.languages.get(code)?.name || code;
+}
+
+function isRtl(code) {
+  return state.languages.get(code)?.direction === "rtl";
+}
+
+// The interface's own direction: what it says around a message (times, segments, notes).
+function uiDir() {
+  return document.documentElement.dir || "ltr";
+}
+
+// The phone set-up offers every language the bot speaks, each by its own name.
+function renderLanguageOptions() {
+  const select = $("#phone-language");
+  const options = [...state.languages].map(([code, { name, direction }]) => [code, name, direction]);
+  if (!options.length || select.dataset.languages === JSON.stringify(options)) return;
+  const chosen = select.value;
+  select.dataset.languages = JSON.stringify(options);
+  select.replaceChildren(
+    ...options.map(([code, name, direction]) => el("option", { value: code, lang: code, dir: direction }, name)),
+  );
+  select.value = state.languages.has(chosen) ? chosen : state.languages.has(uiLang) ? uiLang : options[0][0];
 }
 
 function formatNumber(e164) {
@@ -415,7 +449,7 @@ function buildCard(phone) {
     "data-role": phone.role,
     "aria-labelledby": titleId,
   });
-  const name = el("span", { class: "phone-name" });
+  const name = el("span", { class: "phone-name", dir: "auto" });
   const badge = el("span", { class: "badge coordinator-badge", "data-testid": "coordinator-badge" });
   const title = el("h3", { id: titleId, class: "phone-title" }, name, badge);
   const channel = el("span", { class: `channel channel-${phone.kind}` });
@@ -451,6 +485,8 @@ function buildCard(phone) {
     autocomplete: "off",
     maxlength: phone.kind === "sms" ? "1600" : "4096",
     "aria-describedby": phone.kind === "sms" ? counterId : null,
+    // Each message takes the direction of its first strong letter: Arabic right to left.
+    dir: "auto",
   });
   input.value = drafts.get(phone.id) || "";
   const label = el("label", { for: inputId, class: "visually-hidden" });
@@ -498,9 +534,12 @@ function updateHeader(card, phone) {
   // What the bot stores about the person, once it has them; until then, what the phone was added with.
   const known = phone.standing;
   const lang = known?.language || phone.language;
-  const langName = t(`languageNames.${lang}`);
-  card.language.textContent = langName === `languageNames.${lang}` ? lang : langName;
+  card.language.textContent = languageName(lang);
   card.language.lang = lang;
+  card.language.dir = isRtl(lang) ? "rtl" : "ltr";
+  // A phone set to a right-to-left language shows its conversation as such a phone does.
+  if (isRtl(lang)) card.log.dir = "rtl";
+  else card.log.removeAttribute("dir");
   card.zone.textContent = known?.zone ? `\u00a0· ${t("zone", { zip: known.zone })}` : "";
   const status = known && known.status !== "active" ? t(`standing.${known.status}`) : "";
   card.standing.textContent = status ? `\u00a0· ${status.startsWith("standing.") ? known.status : status}` : "";
@@ -537,7 +576,7 @@ function updateCounter(card) {
   const text = card.input.value;
   const count = countSegments(text);
   const encoding = count.encoding === "UCS-2" && count.nonGsm.length
-    ? t("forcedBy", { chars: count.nonGsm.map(showChar).join(", ") })
+    ? t("forcedBy", { chars: showChars(count.nonGsm) })
     : count.encoding === "UCS-2" ? t("ucs") : t("gsm");
   const segments = count.segments === 1 ? t("segmentsOne") : t("segmentsMany", { n: count.segments });
   card.counter.textContent = t("counter", { chars: Array.from(text).length, segments, encoding });
@@ -571,7 +610,7 @@ function renderLog(phoneId) {
   const focus = rememberFocus(card.log);
   const entries = state.transcripts.get(phoneId) || [];
   card.log.replaceChildren(...entries.map((entry) => renderEntry(entry)));
-  if (!entries.length) card.log.append(el("p", { class: "log-empty" }, t("noMessages")));
+  if (!entries.length) card.log.append(el("p", { class: "log-empty", dir: uiDir() }, t("noMessages")));
   restoreFocus(card, focus, card.log);
   scrollToEnd(card.log);
 }
@@ -580,7 +619,7 @@ function renderEntry(entry) {
   const phone = state.phones.get(entry.phone_id);
   const name = phone ? phone.name : "";
   if (entry.kind === "press") {
-    return el("p", { class: "note press-note", "data-testid": "press-note", "data-entry-id": entry.id },
+    return el("p", { class: "note press-note", "data-testid": "press-note", "data-entry-id": entry.id, dir: uiDir() },
       t("tapped", { name, label: entry.text }), " ",
       el("time", { datetime: entry.at }, formatTime(entry.at)));
   }
@@ -593,13 +632,14 @@ function renderEntry(entry) {
   });
   bubble.append(el("span", { class: "visually-hidden" }, `${entry.direction === "in" ? t("said", { name }) : t("bot")}: `));
   if (entry.document_url) {
-    bubble.append(el("p", { class: "document" },
+    bubble.append(el("p", { class: "document", dir: uiDir() },
       el("a", { href: new URL(entry.document_url, BASE).href, download: entry.document, "data-testid": "document-link" },
         t("download", { name: entry.document }))));
-  } else if (entry.document) bubble.append(el("p", { class: "document" }, t("document", { name: entry.document })));
-  if (entry.text) bubble.append(el("p", { class: "text", "data-testid": "bubble-text" }, entry.text));
+  } else if (entry.document) bubble.append(el("p", { class: "document", dir: uiDir() }, t("document", { name: entry.document })));
+  // The text keeps the isolates the bot wraps Latin runs in; its first strong letter sets its direction.
+  if (entry.text) bubble.append(el("p", { class: "text", "data-testid": "bubble-text", dir: "auto" }, entry.text));
   if (entry.buttons?.length) bubble.append(renderKeyboard(entry));
-  const meta = el("p", { class: "meta" }, el("time", { datetime: entry.at }, formatTime(entry.at)));
+  const meta = el("p", { class: "meta", dir: uiDir() }, el("time", { datetime: entry.at }, formatTime(entry.at)));
   if (entry.segments) {
     meta.append(" · ", el("span", { "data-testid": "segments", class: entry.encoding === "UCS-2" ? "ucs" : null }, segmentsLabel(entry.segments, entry.encoding, entry.non_gsm)));
   }
@@ -620,7 +660,7 @@ function renderKeyboard(entry) {
     const line = el("div", { class: "kb-row" });
     for (const button of row) {
       if (button.url) {
-        line.append(el("span", { class: "inline-button link-button", "data-testid": "inline-button", title: button.url }, t("linkButton", { label: button.text })));
+        line.append(el("span", { class: "inline-button link-button", "data-testid": "inline-button", title: button.url, dir: "auto" }, t("linkButton", { label: button.text })));
         continue;
       }
       line.append(el("button", {
@@ -628,6 +668,7 @@ function renderKeyboard(entry) {
         class: "inline-button",
         "data-testid": "inline-button",
         "data-data": button.data,
+        dir: "auto",
         disabled: stale,
         title: stale ? t("stale") : null,
         onclick: (event) => press(entry.phone_id, entry.message_id, button.data, event.currentTarget),
@@ -683,7 +724,7 @@ function showNotice(notice) {
   const card = cards.get(notice.phone_id);
   if (!card) return;
   const text = t(`notice.${notice.code}`, { status: notice.status });
-  card.log.append(el("p", { class: "note notice", "data-testid": "notice" }, text));
+  card.log.append(el("p", { class: "note notice", "data-testid": "notice", dir: uiDir() }, text));
   scrollToEnd(card.log);
 }
 
@@ -868,6 +909,10 @@ async function loadState() {
     if (result.ok) {
       const data = result.data;
       state.bot = data.bot || state.bot;
+      if (Array.isArray(data.languages) && data.languages.length) {
+        state.languages = new Map(data.languages.map((l) => [l.code, { name: l.name, direction: l.direction }]));
+        renderLanguageOptions();
+      }
       const ids = new Set(data.phones.map((p) => p.id));
       for (const id of [...state.phones.keys()]) if (!ids.has(id)) forgetPhone(id);
       for (const phone of data.phones) {
