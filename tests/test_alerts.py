@@ -10,6 +10,7 @@ import pytest
 
 from bot.core.alerts import AlertDraft, AlertError, Progress
 from bot.core.audit import Actor, entries
+from bot.core.segments import gsm_fold
 from bot.core.vocabulary import AlertKind, AlertStatus, Role
 from bot.delivery.worker import Worker
 from bot.upkeep import Upkeep
@@ -61,7 +62,8 @@ def received(bot: Bot, person: Person, marker: str) -> list[str]:
         texts = [sms.body for sms in bot.twilio.inbox(person.address)]
     else:
         texts = [m.text for m in bot.telegram.messages_to(int(person.address))]
-    return [t for t in texts if marker in t]
+    # By SMS, Spanish goes without the accents GSM-7 lacks (ACTUALIZACION).
+    return [t for t in texts if gsm_fold(marker) in gsm_fold(t)]
 
 
 async def finished(bot: Bot, alert_id: int, within: float = 15.0) -> Progress:

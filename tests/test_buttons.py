@@ -28,6 +28,7 @@ EVERY_KIND = [
     b.PickExpiry(BIG, 12),
     b.Preview(BIG, b.PreviewChoice.EXPIRY),
     b.PickText(BIG, "es"),
+    b.PickTemplate(BIG, "all_clear"),
     b.Approve(999_999),
     b.Reject(999_999),
     b.Agree(999_999),

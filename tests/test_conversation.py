@@ -143,11 +143,47 @@ SCRIPTS = [
     ),
     # First contact in the person's words.
     Script(
-        "sms: Hola gets the menu in Spanish",
+        "sms: a few words of Spanish get the menu in Spanish",
         SMS,
-        ["Hola"],
+        ["Hola, necesito información por favor"],
         ["ALTA", "DERECHOS"],
         never=["Text JOIN"],
+    ),
+    Script(
+        "sms: Hola alone is too little to tell: the menu in English and Spanish",
+        SMS,
+        ["Hola"],
+        ["Text JOIN", "ALTA", "DERECHOS"],
+        gsm=True,
+    ),
+    Script(
+        "sms: a first message in Polish gets the menu in Polish and how to sign up in it",
+        SMS,
+        ["Dzień dobry, chcę dostawać powiadomienia"],
+        ["JOIN 60629 POLSKI", "Polski"],
+        never=["Text JOIN"],
+        stored=False,
+    ),
+    Script(
+        "sms: traditional Chinese is told from simplified",
+        SMS,
+        ["我們需要幫助，請告訴我怎麼做"],
+        ["JOIN 60629 繁體中文"],
+        stored=False,
+    ),
+    Script(
+        "sms: Pashto is told by its own letters",
+        SMS,
+        ["سلام، زه غواړم خبرتیاوې ترلاسه کړم"],
+        ["JOIN 60629", "پښتو"],
+        stored=False,
+    ),
+    Script(
+        "sms: a language the bot does not speak is no guess: English and Spanish",
+        SMS,
+        ["Bonjou mwen vle resevwa alèt yo"],
+        ["Text JOIN", "ALTA"],
+        gsm=True,
     ),
     Script(
         "sms: a ZIP inside a first Spanish message is offered, in Spanish",
@@ -170,7 +206,7 @@ SCRIPTS = [
         gsm=True,
     ),
     Script(
-        "sms: Arabic (not offered yet) gets the menu in English and Spanish",
+        "sms: one Arabic word is too little to tell: the menu in English and Spanish",
         SMS,
         ["مرحبا"],
         ["Text JOIN", "ALTA"],

@@ -53,7 +53,8 @@ async def compose(bot: Bot, user: int) -> SentMessage:
     [zones] = await press(bot, user, kind, "Alert")
     assert "ZIP" in zones.text
     [english] = await say(bot, user, "60629")
-    assert "English" in english.text and "Template" in english.text
+    assert "English" in english.text and "template" in english.text
+    assert {"Agents seen", "Enforcement confirmed"} <= set(buttons(english))
     [spanish] = await say(bot, user, "Agents at 55th and Kedzie. Stay inside.")
     assert "Español" in spanish.text
     [expiry] = await say(bot, user, "Agentes de inmigración en la 55 y Kedzie. Quédese adentro.")
@@ -84,6 +85,82 @@ async def test_a_coordinator_composes_previews_and_sends_an_alert(bot: Bot, work
     # Once every delivery has ended, the composer hears how it went, once.
     [summary] = (await bot.telegram.wait_for(ROSA, len(bot.telegram.messages_to(ROSA)) + 1))[-1:]
     assert "#1 is done: 2 of 2 reached" in summary.text
+
+
+async def test_a_filled_template_reaches_each_language_in_its_own_words(
+    bot: Bot, worker: Worker
+) -> None:
+    """The coordinator fills a template once; every language's text comes from its own
+    template (times as each writes them), and each subscriber gets theirs."""
+    languages = ("en", "es", "pl", "zh-Hans", "ar")
+    people = {}
+    for i, code in enumerate(languages):
+        uid = 72000 + i
+        bot.telegram.add_user(uid, language_code=code)
+        await say(bot, uid, f"/start {code}_60629")
+        people[code] = uid
+    bot.telegram.add_user(ROSA)
+    await bot.services.coordinators.add(ROSA, Role.ADMIN, "Rosa", Actor.operator())
+    [kind] = await say(bot, ROSA, "/alert")
+    await press(bot, ROSA, kind, "Alert")
+    [english] = await say(bot, ROSA, "60629")
+    [place] = await press(bot, ROSA, english, "Agents seen")
+    assert "Cross streets" in place.text
+    [when] = await say(bot, ROSA, "26th and Pulaski")
+    assert "At what time" in when.text
+    bad, again = await say(bot, ROSA, "half past", expect=2)  # asked again, nothing lost
+    assert "no time" in bad.text and "At what time" in again.text
+    [what] = await say(bot, ROSA, "3:40 pm")
+    assert "few words" in what.text
+    [expiry] = await say(bot, ROSA, "2 unmarked vans")
+    had = len(bot.telegram.messages_to(ROSA))
+    await press(bot, ROSA, expiry, "4 hours")
+
+    async def shown() -> list[SentMessage]:
+        return bot.telegram.messages_to(ROSA)[had:]
+
+    # The texts that do not fit the preview come first, each language once, then the preview.
+    sent = await eventually(shown, lambda m: any("Preview of #1" in x.text for x in m))
+    preview = sent[-1]
+    assert "Preview of #1" in preview.text and buttons(preview)
+    content = bot.services.content
+    everything = "\n".join(m.text for m in sent)
+    for code in content.languages:
+        assert everything.count(f"[{content.language_name(code)}]\n") == 1, code
+    for code in languages:  # the recipients' languages are on the preview itself
+        assert f"[{content.language_name(code)}]" in preview.text, code
+    assert "Immigration agents seen at 26th and Pulaski (Chicago Lawn" in preview.text
+    assert "around 3:40 PM: 2 unmarked vans" in preview.text
+    assert "alrededor de las 3:40 p.m." in preview.text  # Spanish in the U.S.: 12-hour
+    assert "15:40" in preview.text  # Polish and Chinese write the 24-hour clock
+    await press(bot, ROSA, preview, "Send now")
+    await finished(bot, 1)
+    for code, uid in people.items():
+        template = content.alert_templates["sighting"][code].split("{")[0].strip()
+        got = bot.telegram.messages_to(uid)[-1].text.replace("\u2066", "").replace("\u2069", "")
+        assert "Pulaski" in got and "2 unmarked vans" in got, code
+        assert template.replace("\u2066", "").replace("\u2069", "") in got, code
+
+
+async def test_one_button_sends_the_sms_without_what_forced_ucs2(bot: Bot, worker: Worker) -> None:
+    """A coordinator's own Spanish text: the preview names what forces UCS-2 and offers one
+    button with the segments before and after; the SMS then goes in GSM-7, Telegram as typed."""
+    people = await subscribers(bot)
+    phone = "+13125550177"
+    await bot.twilio.text(phone, "ALTA 60629")
+    bot.telegram.add_user(ROSA)
+    await bot.services.coordinators.add(ROSA, Role.ADMIN, "Rosa", Actor.operator())
+    preview = await compose(bot, ROSA)
+    assert "SMS in Español: 2 segments, UCS-2 (forced by ó); without them: 1" in preview.text
+    [plain] = await press(bot, ROSA, preview, "SMS without them: 2 → 1 segments")
+    assert "SMS in Español: 1 segment, GSM-7" in plain.text
+    assert "without them" not in plain.text  # nothing left to take out
+    await press(bot, ROSA, plain, "Send now")
+    await finished(bot, 1)
+    sms = [m.body for m in bot.twilio.inbox(phone) if "Kedzie" in m.body]
+    # ó has no place in GSM-7 and goes; é has one and stays.
+    assert len(sms) == 1 and "Agentes de inmigracion en la 55 y Kedzie. Quédese" in sms[0]
+    assert "inmigración en la 55" in bot.telegram.messages_to(people[1])[-1].text
 
 
 async def test_with_two_coordinators_a_second_one_approves(bot: Bot, worker: Worker) -> None:

@@ -6,14 +6,20 @@ every test here."""
 from __future__ import annotations
 
 import asyncio
+import shutil
+from datetime import time
+from pathlib import Path
 
 import pytest
 
 from bot.core.alerts import AlertDraft
 from bot.core.audit import Actor
-from bot.core.content import DEFAULT_LANGUAGE, TOPIC_KEYS, load_content
+from bot.core.content import DEFAULT_LANGUAGE, TOPIC_KEYS, ContentError, load_content
 from bot.core.intents import Intent
 from bot.core.keywords import parse_text
+from bot.core.parse import ParseError, clock
+from bot.core.segments import count_segments, gsm_fold
+from bot.core.templates import fill
 from bot.core.text import LRI, PDI
 from bot.core.vocabulary import AlertKind, Channel, SubscriberStatus
 from bot.settings import PROJECT_ROOT
@@ -142,7 +148,53 @@ async def test_an_alert_reaches_a_subscriber_of_each_language_in_it(
         for got in (got_sms, got_telegram):
             assert len(got) == 1, code
             bare = got[0].replace(LRI, "").replace(PDI, "")
-            assert f"[{code}]" in bare and heading.split()[0] in bare, code
+            assert f"[{code}]" in bare and gsm_fold(heading.split()[0]) in gsm_fold(bare), code
+        if CONTENT.rights[code].sms_plain:
+            # The bot's own words go by SMS without accents (GSM-7); Telegram keeps them.
+            assert count_segments(got_sms[0]).encoding == "GSM-7", code
+            assert heading.split()[0] in got_telegram[0], code
         if CONTENT.rights[code].rtl:
             # Latin runs keep their order inside right-to-left text.
             assert f"{LRI}agents seen at 26th and Pulaski{PDI}" in got_sms[0]
+
+
+def test_every_language_fills_every_alert_template_in_its_own_words() -> None:
+    values = {"place": "26th and Pulaski", "what": "2 vans"}
+    for name in ("sighting", "confirmed", "update", "correction", "all_clear", "rumor"):
+        texts = fill(CONTENT, name, values, time(15, 40), lambda _code: "Little Village")
+        assert set(texts) == set(CONTENT.languages), name  # nobody falls back to English
+        for code, text in texts.items():
+            assert "{" not in text and "}" not in text, (name, code)
+            if "{place}" in CONTENT.alert_templates[name][code]:
+                assert "26th and Pulaski" in text, (name, code)
+            if "{time}" in CONTENT.alert_templates[name][code]:
+                assert CONTENT.clock_time(code, time(15, 40)) in text, (name, code)
+            own = CONTENT.alert_templates[name][code].split("{")[0].strip()
+            assert own in text, (name, code)
+    # Times as each language writes them, with no character that would make an SMS UCS-2.
+    assert CONTENT.clock_time("en", time(15, 40)) == "3:40 PM"
+    assert CONTENT.clock_time("es", time(15, 40)) == "3:40 p.m."
+    assert CONTENT.clock_time("pl", time(15, 40)) == "15:40"
+
+
+def test_a_template_with_an_unknown_slot_names_the_file_and_the_slot(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    shutil.copytree(PROJECT_ROOT / "config", config)
+    path = config / "alerts.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("seen at {place}", "seen at {lugar}", 1),
+        encoding="utf-8",
+    )
+    with pytest.raises(ContentError, match=r"alerts\.yaml: templates\.sighting\.en: .*'lugar'"):
+        load_content(config)
+
+
+def test_a_coordinator_types_a_time_as_they_say_it() -> None:
+    now = time(10, 11, 12)
+    typed = {"15:40": time(15, 40), "3:40 pm": time(15, 40), "3pm": time(15), "9.05": time(9, 5)}
+    typed |= {"12 a.m.": time(0), "12pm": time(12), "now": time(10, 11), "ahora": time(10, 11)}
+    for text, meant in typed.items():
+        assert clock(text, now) == meant, text
+    for text in ("25:00", "3:70", "13pm", "half past", "٣:٤٠"):
+        with pytest.raises(ParseError):
+            clock(text, now)

@@ -98,9 +98,20 @@ async def test_a_telegram_report_goes_to_its_zone_and_a_confirmed_one_becomes_an
     claimed = await edited(bot, ROSA, rosa_card, "being verified by Rosa")
     assert "I'm verifying" not in buttons(claimed) and "Confirmed" in buttons(claimed)
     assert len(bot.telegram.messages_to(ROSA)) == had
-    confirmed, preview = await press(bot, ROSA, claimed, "Confirmed", expect=2)
+    had = len(bot.telegram.messages_to(ROSA))
+    await press(bot, ROSA, claimed, "Confirmed")
+
+    async def since() -> list[SentMessage]:
+        return bot.telegram.messages_to(ROSA)[had:]
+
+    # Confirmed, the texts the preview has no room for (every language's template), then it.
+    told = await eventually(since, lambda m: any("Preview of #1" in x.text for x in m))
+    confirmed, preview = told[0], told[-1]
     assert "#1 confirmed" in confirmed.text
     assert "Kedzie" in preview.text and "Preview of #1" in preview.text
+    everything = "\n".join(m.text for m in told)
+    for code in bot.services.content.languages:  # each language's text, once
+        assert everything.count(f"[{bot.services.content.language_name(code)}]\n") == 1, code
     drafted = await bot.services.alerts.get(1)
     assert drafted.zones[0] == "60629" and "60632" in drafted.zones  # its zone, then neighbours
     # Two coordinators: the second approves (the two-person rule holds for report alerts too).

@@ -69,7 +69,7 @@ async def test_a_workshop_announcement_waits_for_a_second_coordinator(
     [told] = (await bot.telegram.wait_for(ROSA, rosa_had + 1))[rosa_had:]
     assert "Luis agreed" in told.text
     await deliver_at(bot, (await bot.services.workshops.one(1)).starts_at.replace(hour=9))
-    assert bot.telegram.messages_to(LUCIA)[-1].text.startswith("Nuevo taller: Conozca")
+    assert bot.telegram.messages_to(LUCIA)[-1].text.startswith('Nuevo taller: "Conozca')
     assert bot.twilio.inbox(PHONE)[-1].body.startswith("New workshop: Know your rights")
     # A second press of the same request does nothing more.
     with pytest.raises(SignOffError, match="already decided"):

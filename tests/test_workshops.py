@@ -75,7 +75,7 @@ async def deliver_at(bot: Bot, moment: datetime) -> None:
 
 async def rsvp_both(bot: Bot) -> None:
     [listing] = await say(bot, LUCIA, "/workshops")
-    assert "Conozca sus derechos" in listing.text and "dom 7 nov, 10:00" in listing.text
+    assert "Conozca sus derechos" in listing.text and "dom 7 nov a las 10:00 a.m." in listing.text
     assert "Órdenes y la puerta" in listing.text  # the description, in her language
     [seat] = await press(bot, LUCIA, listing, "Voy al 1")
     assert "Conozca sus derechos" in seat.text and "10:00" in seat.text
@@ -87,7 +87,8 @@ async def rsvp_both(bot: Bot) -> None:
     await bot.twilio.text(PHONE, "WORKSHOPS")
     [_, listing_sms] = await bot.twilio.wait_for(PHONE, 2)
     assert (
-        "1. Know your rights: Sun 7 Nov, 10:00" in listing_sms.body and "RSVP" in listing_sms.body
+        "1. Know your rights: Sun 7 Nov at 10:00 AM" in listing_sms.body
+        and "RSVP" in listing_sms.body
     )
     await bot.twilio.text(PHONE, "RSVP 1")
     [*_, saved] = await bot.twilio.wait_for(PHONE, 3)
@@ -121,8 +122,10 @@ async def test_reminders_come_at_the_right_moments_across_the_dst_change_and_a_r
     tg = bot.telegram.messages_to(LUCIA)[telegram_before:]
     sms = bot.twilio.inbox(PHONE)[sms_before:]
     assert [m.text.split(":")[0] for m in tg] == ["Recordatorio"]
-    assert "dom 7 nov, 10:00" in tg[0].text and "Gage Park library" in tg[0].text
-    assert len(sms) == 1 and sms[0].body.startswith("Reminder: Know your rights, Sun 7 Nov, 10:00")
+    assert "dom 7 nov a las 10:00 a.m." in tg[0].text and "Gage Park library" in tg[0].text
+    assert len(sms) == 1 and sms[0].body.startswith(
+        "Reminder: Know your rights, Sun 7 Nov at 10:00 AM"
+    )
 
     # The bot is down over the 2-hour mark and comes back 30 minutes before: still sent, once.
     await deliver_at(bot, START - timedelta(minutes=30))
@@ -156,7 +159,9 @@ async def test_cancel_drops_reminders_and_tells_who_was_coming_and_move_reschedu
     told = await bot.services.workshops.move(first, moved_to, Actor.operator(), "Pilsen library")
     assert told == 2
     await deliver_at(bot, datetime.now(UTC))  # the notices are due now
-    assert "Movido: Conozca sus derechos" in bot.telegram.messages_to(LUCIA)[-1].text
+    assert (
+        'Cambio: "Conozca sus derechos" ahora es el dom' in bot.telegram.messages_to(LUCIA)[-1].text
+    )
     assert "Pilsen library" in bot.twilio.inbox(PHONE)[-1].body
     async with bot.services.db.transaction() as session:
         pending = (
@@ -284,7 +289,7 @@ async def test_an_announcement_reaches_the_zone_and_waits_out_the_quiet_hours(bo
     assert announced.queued == 2 and announced.waiting is None
     await deliver_at(bot, datetime.now(UTC))
     told = bot.telegram.messages_to(LUCIA)[-1]
-    assert told.text.startswith("Nuevo taller: Conozca sus derechos")
+    assert told.text.startswith('Nuevo taller: "Conozca sus derechos"')
     # Telegram gets a button where SMS names the keyword: no "Responda TALLERES" there.
     assert "TALLERES" not in told.text and "Apartar un lugar" in buttons(told)
     [listing] = await press(bot, LUCIA, told, "Apartar un lugar")
@@ -336,7 +341,7 @@ async def test_a_coordinator_sets_one_up_in_telegram_announces_and_cancels_it(bo
     await say(bot, rosa, "Gage Park library")
     await say(bot, rosa, "60629")
     [summary] = await say(bot, rosa, "20")
-    assert "Sun 7 Nov, 10:00" in summary.text and "Seats: 20" in summary.text
+    assert "Sun 7 Nov at 10:00 AM" in summary.text and "Seats: 20" in summary.text
     # What the button says is what happens: now by day, in the morning during quiet hours.
     [label] = [b for b in buttons(summary) if b.startswith("Schedule") and "announce" in b]
     at_night = "morning" in label
@@ -345,11 +350,11 @@ async def test_a_coordinator_sets_one_up_in_telegram_announces_and_cancels_it(bo
     assert "#1 is scheduled" in saved.text and "goes to 2 people" in saved.text
     assert ("after the quiet hours" in saved.text) == at_night
     await deliver_at(bot, datetime.now(UTC) + timedelta(hours=12))  # after any quiet hours
-    assert bot.telegram.messages_to(LUCIA)[-1].text.startswith("Nuevo taller: Conozca")
+    assert bot.telegram.messages_to(LUCIA)[-1].text.startswith('Nuevo taller: "Conozca')
     [moved] = await say(bot, rosa, "/workshop move 1 2027-11-14 10:00 Pilsen library")
     assert "#1 is moved" in moved.text
     [listing] = await say(bot, rosa, "/workshop list")
-    assert "#1 Know your rights: Sun 14 Nov, 10:00, Pilsen library" in listing.text
+    assert "#1 Know your rights: Sun 14 Nov at 10:00 AM, Pilsen library" in listing.text
     [cancelled] = await press(bot, rosa, listing, "Cancel #1")
     assert "#1 is cancelled" in cancelled.text
     assert await bot.services.workshops.upcoming() == []
@@ -438,3 +443,22 @@ async def test_a_season_file_that_makes_nothing_or_is_malformed_says_so(
         assert result.exit_code == code, result.output
         assert said in " ".join(result.output.split()) and "Traceback" not in result.output
     assert await bot.services.workshops.upcoming() == []
+
+
+async def test_a_spanish_sms_announcement_says_a_las_in_gsm7(bot: Bot) -> None:
+    """The bot's own Spanish by SMS goes without accents ("sáb" once made it 3 segments),
+    says the time as Spanish does (a las 10:00 a.m.) and quotes the title."""
+    from bot.core.segments import count_segments
+
+    spanish = "+13125550188"
+    await bot.twilio.text(spanish, "ALTA 60629")
+    await bot.twilio.wait_for(spanish, 1)
+    first = await schedule(bot)
+    await bot.services.workshops.announce(first, Actor.operator(), quiet_hours=False)
+    await deliver_at(bot, datetime.now(UTC))
+    told = bot.twilio.inbox(spanish)[-1].body
+    assert told.startswith('Nuevo taller: "Conozca sus derechos", el dom 7 nov a las 10:00 a.m.')
+    assert count_segments(told).encoding == "GSM-7"
+    # Every language writes the day and time its own way, none fails (zh-Hans, fa-AF).
+    for code in bot.services.content.languages:
+        assert "10:00" in bot.services.workshops.when(START, code) or code in ("ar", "ps"), code

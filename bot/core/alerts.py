@@ -8,14 +8,14 @@ two-person rule another approves; approval fills the outbox and the workers deli
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from bot.core.audit import Actor, record
 from bot.core.content import DEFAULT_LANGUAGE, Content
 from bot.core.errors import Explained
 from bot.core.i18n import N_
-from bot.core.segments import SegmentCount, count_segments
+from bot.core.segments import SegmentCount, count_segments, gsm_fold
 from bot.core.signoffs import approval_needed
 from bot.core.vocabulary import AlertKind, AlertStatus, ApprovalMode
 from bot.storage.alerts import AlertRows
@@ -74,6 +74,9 @@ class AlertDraft:
     texts: dict[str, str]  # by language; English is required, others fall back to it
     expires_in: timedelta = DEFAULT_EXPIRY
     refers_to: int | None = None
+    # Languages whose SMS go without the characters that force UCS-2 (the coordinator's
+    # choice in the preview, or words from a template in a language whose SMS go so).
+    plain_sms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,13 @@ class Alert:
     created_at: datetime
     created_by: int | None
     recipients: int
+    sms_texts: dict[str, str] = field(default_factory=dict)  # by SMS, where different
+
+    def sms_text(self, language: str) -> str:
+        """What an SMS in `language` says (English's where it has no text of its own)."""
+        if language in self.texts:
+            return self.sms_texts.get(language) or self.texts[language]
+        return self.sms_texts.get(DEFAULT_LANGUAGE) or self.texts[DEFAULT_LANGUAGE]
 
 
 @dataclass(frozen=True)
@@ -126,6 +136,7 @@ def _of(row: AlertRow) -> Alert:
         created_at=row.created_at,
         created_by=row.created_by,
         recipients=row.recipients,
+        sms_texts=dict(row.sms_texts or {}),
     )
 
 
@@ -167,6 +178,19 @@ class Alerts:
         text = f"{self.content.network.short_name} {heading}: {body.strip()} {hotline}"
         return self.content.directed(language, text)  # right-to-left: Latin runs isolated
 
+    def render_sms(self, kind: AlertKind, language: str, body: str, plain: bool) -> str:
+        """The text by SMS: without the characters that force UCS-2 where they have a plain
+        form when `plain` (gsm_fold), else the bot's own words (heading, hotline) so where
+        the language's SMS go without accents."""
+        if plain:
+            return gsm_fold(self.render(kind, language, body))
+        if not self.content.sms_plain(language):
+            return self.render(kind, language, body)
+        _ = self.content.lang(language).gettext
+        own = gsm_fold(f"{self.content.network.short_name} {self.heading(kind, language)}:")
+        hotline = gsm_fold(_("Hotline {hotline}").format(hotline=self.content.network.hotline))
+        return self.content.directed(language, f"{own} {body.strip()} {hotline}")
+
     def headings(self, kind: AlertKind) -> tuple[str, ...]:
         """The heading the bot puts before a `kind` text, in every language it speaks."""
         return tuple(dict.fromkeys(self.heading(kind, code) for code in self.content.languages))
@@ -204,7 +228,10 @@ class Alerts:
         the hotline are added (0: it fits)."""
         return max(0, len(self.render(kind, language, body)) - MAX_SMS_CHARACTERS)
 
-    def _texts(self, draft: AlertDraft, body: dict[str, str]) -> dict[str, str]:
+    def _texts(
+        self, draft: AlertDraft, body: dict[str, str]
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """Each language's text as Telegram shows it, and by SMS where that differs."""
         texts = {lang: self.render(draft.kind, lang, text) for lang, text in body.items()}
         too_long = [lang for lang, text in body.items() if self.over_length(draft.kind, lang, text)]
         if too_long:
@@ -213,18 +240,24 @@ class Alerts:
                 limit=MAX_SMS_CHARACTERS,
                 languages=", ".join(too_long),
             )
-        return texts
+        sms = {
+            lang: self.render_sms(draft.kind, lang, text, lang in draft.plain_sms)
+            for lang, text in body.items()
+        }
+        return texts, {lang: text for lang, text in sms.items() if text != texts[lang]}
 
     async def draft(self, draft: AlertDraft, by: Actor) -> Alert:
         body = self._checked(draft)
         now = self.clock()
         async with self.db.transaction() as session:
             zones = await self._zones(session, draft)
+            texts, sms_texts = self._texts(draft, body)
             row = await AlertRows(session).add_draft(
                 kind=draft.kind,
                 refers_to=draft.refers_to,
                 zones=zones,
-                texts=self._texts(draft, body),
+                texts=texts,
+                sms_texts=sms_texts,
                 expires_at=now + draft.expires_in,
                 created_by=by.coordinator_id,
                 now=now,
@@ -242,7 +275,8 @@ class Alerts:
             self._expect_composer(row, by)
             zones = await self._zones(session, replace(draft, refers_to=row.refers_to))
             row.zones = list(zones)
-            row.texts = self._texts(replace(draft, kind=AlertKind(row.kind)), body)
+            texts, sms_texts = self._texts(replace(draft, kind=AlertKind(row.kind)), body)
+            row.texts, row.sms_texts = texts, sms_texts or None
             row.expires_at = now + draft.expires_in
             record(session, by, "alert.revise", f"alert:{row.id}", now)
             return _of(row)
@@ -298,11 +332,10 @@ class Alerts:
             else:
                 assert row.refers_to is not None  # noqa: S101 (checked when drafted)
                 recipients = await rows.reach_followers(row.refers_to)
-        texts = dict(row.texts)
+        alert = _of(row)
+        texts = alert.texts
         languages = sorted({lang for _, lang in recipients} | set(texts))
-        segments = {
-            lang: count_segments(texts.get(lang) or texts[DEFAULT_LANGUAGE]) for lang in languages
-        }
+        segments = {lang: count_segments(alert.sms_text(lang)) for lang in languages}
         fallback = tuple(lang for lang in languages if lang not in texts)
         return Preview(recipients, segments, fallback, self._seconds(recipients, segments))
 

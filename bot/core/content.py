@@ -1,15 +1,25 @@
-"""What a network edits in config/: know-your-rights texts, its directory, its zones, its strings."""
+"""What a network edits in config/: know-your-rights texts, its directory, its zones, its strings.
+
+Why one module over 500 lines: everything in config/ is loaded and validated here at start-up,
+with one set of error messages that name the file and the field, and the `Content` it returns
+is the one object every layer reads (languages, rights, templates, how a text goes out by SMS
+or Telegram in each language). bot/core/content_check.py reports on it; templates.py fills it.
+"""
 
 from __future__ import annotations
 
 import functools
 import math
+import string
 from dataclasses import dataclass, field
+from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 
 import yaml
 import zipcodes
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date, format_time
 
 from bot.core.i18n import Lang, load_catalogues
 from bot.core.intents import Intent
@@ -34,6 +44,9 @@ TOPIC_KEYS = (
     "locate",
 )
 """The know-your-rights topics, in menu order; SMS numbers them from 1."""
+
+TEMPLATE_SLOTS = ("place", "zone", "time", "what")
+"""What an alert template of config/alerts.yaml may leave to fill, in braces."""
 
 WORD_INTENTS = {
     "rights": Intent.RIGHTS,
@@ -78,6 +91,7 @@ class Rights:
     # The bot's own SMS texts drop accents and stay GSM-7 (the language reads well so).
     sms_plain: bool = False
     reviewed_by: dict[str, str] = field(default_factory=dict)  # native, lawyer: who checked
+    locale: str = ""  # a Babel locale for times and dates (es_US: 3:46 p.m.); "": the code
 
     @property
     def draft(self) -> bool:
@@ -262,10 +276,29 @@ class Content:
             text = gsm_fold(text)
         return self.directed(language, text)
 
+    def out(self, channel: str, language: str, text: str) -> str:
+        """A text of the bot's own as `channel` sends it in `language` (sms_out, directed)."""
+        return self.sms_out(language, text) if channel == "sms" else self.directed(language, text)
+
+    def day_time(self, language: str, moment: datetime) -> str:
+        """A day and time as `language` writes them: "Sat 9 Jan at 10:00 AM", "sáb 9 ene a
+        las 10:00 a.m." (the moment in the time zone it is to be read in)."""
+        locale = self.rights_in(language).locale or DEFAULT_LANGUAGE
+        day = format_date(moment, "EEE d MMM", locale=locale)
+        at = self.clock_time(language, moment.time())
+        return self.lang(language).gettext("{day} at {time}").format(day=day, time=at)
+
     def directed(self, language: str, text: str) -> str:
         """`text` as it reads in `language`: in a right-to-left one, with its Latin runs (a ZIP
         code, "I-200", a keyword) isolated so that they keep their order."""
         return isolated(text) if self.is_rtl(language) else text
+
+    def clock_time(self, language: str, at: time) -> str:
+        """A time as `language` writes it: 3:46 PM, 3:46 p.m. (Spanish in the U.S.), 15:46."""
+        rights = self.rights_in(language)
+        written = format_time(at, "short", locale=rights.locale or DEFAULT_LANGUAGE)
+        # CLDR puts a narrow no-break space before PM: one such character makes an SMS UCS-2.
+        return written.replace("\u202f", " ").replace("\u00a0", " ")
 
     def hotline_line(self, language: str) -> str:
         return self.lang(language).gettext("Hotline {hotline}").format(hotline=self.network.hotline)
@@ -380,7 +413,16 @@ def _rights(path: Path) -> Rights:
         rtl=direction == "rtl",
         sms_plain=bool(data.get("sms_plain", False)),
         reviewed_by={str(k): str(v or "").strip() for k, v in reviewed.items()},
+        locale=_locale(data.get("locale") or code.replace("-", "_"), path),
     )
+
+
+def _locale(name: str, path: Path) -> str:
+    try:
+        Locale.parse(name)
+    except (ValueError, UnknownLocaleError):
+        raise ContentError(f"{path.name}: locale {name!r} is no locale Babel knows") from None
+    return name
 
 
 def _points(section: dict[str, Any], path: Path, where: str) -> dict[str, str]:
@@ -441,10 +483,27 @@ def _templates(path: Path) -> dict[str, dict[str, str]]:
     if not path.exists():
         return {}
     templates = _read(path).get("templates") or {}
-    return {
-        str(kind): {str(lang): " ".join(str(text).split()) for lang, text in texts.items()}
-        for kind, texts in templates.items()
-    }
+    loaded: dict[str, dict[str, str]] = {}
+    for kind, texts in templates.items():
+        loaded[str(kind)] = {}
+        for lang, text in (texts or {}).items():
+            flat = " ".join(str(text).split())
+            try:
+                slots = {
+                    name for _, name, _, _ in string.Formatter().parse(flat) if name is not None
+                }
+            except ValueError as exc:
+                raise ContentError(f"{path.name}: templates.{kind}.{lang}: {exc}") from None
+            unknown = slots - set(TEMPLATE_SLOTS)
+            if unknown:
+                raise ContentError(
+                    f"{path.name}: templates.{kind}.{lang}: unknown slot {sorted(unknown)[0]!r} "
+                    f"(slots: {', '.join(TEMPLATE_SLOTS)})"
+                )
+            loaded[str(kind)][str(lang)] = flat
+        if loaded[str(kind)] and DEFAULT_LANGUAGE not in loaded[str(kind)]:
+            raise ContentError(f"{path.name}: templates.{kind} needs English (the fallback)")
+    return loaded
 
 
 def _zones(path: Path) -> Zones:

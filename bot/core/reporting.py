@@ -423,7 +423,7 @@ class ReportIntake(ABC):
             Notice(
                 channel=channel,
                 language=language,
-                text=text,
+                text=self.content.out(channel, language, text),
                 buttons=buttons,
                 expires_at=now + NOTICE_LIFETIME,
                 ref=ref,

@@ -26,6 +26,7 @@ from bot.core.cards import card_ref, render_card
 from bot.core.errors import Explained
 from bot.core.i18n import N_, Lang
 from bot.core.reporting import AWAIT_ANSWER, AWAIT_LOCATION, ReportIntake
+from bot.core.templates import fill
 from bot.core.vocabulary import AlertKind, ReportStatus
 from bot.storage.db import Session
 from bot.storage.models import ReportRow, place
@@ -172,18 +173,19 @@ class Reports(ReportIntake):
 
     def alert_draft(self, view: ReportView) -> AlertDraft:
         """The alert a confirmed report suggests: its zone and the neighbouring ones, and the
-        `report` template of config/alerts.yaml filled with where and when."""
+        `report` template of config/alerts.yaml filled in every language with where and when
+        (the reporter's time as they gave it, else the report's, as each language writes it)."""
         zones = (view.zone, *self.content.zones.neighbours(view.zone)) if view.zone else ()
         local = (view.submitted_at or view.created_at).astimezone(self.timezone)
         where = str(view.details.get("location") or view.details.get("text") or "")
         if not where and view.zone:
             where = f"{view.zone} {self.content.zones.name_of(view.zone) or ''}".strip()
-        when = str(view.details.get("time") or local.strftime("%H:%M"))
-        texts = {
-            code: template.format(where=where, when=when)
-            for code, template in self.content.alert_templates.get("report", {}).items()
-        }
-        return AlertDraft(AlertKind.ALERT, zones, texts, expires_in=ALERT_EXPIRY)
+        given = str(view.details.get("time") or "")
+        values = {"place": where, "time": given}
+        at = None if given else local.time()
+        texts = fill(self.content, "report", values, at, lambda _language: "")
+        plain = tuple(code for code in texts if self.content.sms_plain(code))
+        return AlertDraft(AlertKind.ALERT, zones, texts, ALERT_EXPIRY, plain_sms=plain)
 
     async def link_alert(self, report_id: int, alert_id: int, by: Actor) -> None:
         """The alert drafted from a confirmed report records it (and the reports that

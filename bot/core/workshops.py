@@ -18,7 +18,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 
-from babel.dates import format_datetime
 from dateutil.rrule import MONTHLY, rrule, weekday
 from icalendar import Calendar, Event
 
@@ -372,7 +371,7 @@ class Workshops:
 
     def when(self, moment: datetime, language: str) -> str:
         """A start time as people read it, in the network's time zone and their language."""
-        return format_datetime(moment, "EEE d MMM, HH:mm", tzinfo=self.timezone, locale=language)
+        return self.content.day_time(language, moment.astimezone(self.timezone))
 
     # --- internals -----------------------------------------------------------------------
 
@@ -438,7 +437,7 @@ class Workshops:
             Notice(
                 channel=subscriber.channel,
                 language=subscriber.language,
-                text=text,
+                text=self.content.out(subscriber.channel, subscriber.language, text),
                 buttons=buttons,
                 expires_at=expires,
                 ref=_ref(row.id),

@@ -431,7 +431,7 @@ class Worker:
     def _content(self, job: Job) -> tuple[str, Buttons]:
         """An alert's text in the person's language (English if none), or a notice's body."""
         if job.body_cipher is None:
-            return job.texts.get(job.language) or job.texts["en"], ()
+            return job.text(), ()
         return open_notice(self.vault, job.delivery_id, job.body_cipher)
 
     async def _turn(self, lane: Lane, address: str) -> bool:

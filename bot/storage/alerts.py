@@ -33,6 +33,7 @@ class AlertRows:
         expires_at: datetime,
         created_by: int | None,
         now: datetime,
+        sms_texts: dict[str, str] | None = None,
     ) -> AlertRow:
         """A new alert in DRAFT, flushed so it has its id."""
         row = AlertRow(
@@ -40,6 +41,7 @@ class AlertRows:
             refers_to=refers_to,
             zones=list(zones),
             texts=texts,
+            sms_texts=sms_texts or None,
             status=AlertStatus.DRAFT,
             expires_at=expires_at,
             created_by=created_by,

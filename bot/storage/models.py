@@ -225,6 +225,8 @@ class AlertRow(Base):
     zones: Mapped[list[str]] = mapped_column(JSON)
     # Text by language code; a language without one falls back to English.
     texts: Mapped[dict[str, str]] = mapped_column(JSON)
+    # By SMS, where it differs: without accents (bot.core.alerts.Alerts.render_sms).
+    sms_texts: Mapped[dict[str, str] | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), index=True)
     expires_at: Mapped[datetime]
     created_by: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id"))

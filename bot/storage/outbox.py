@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -108,6 +108,14 @@ class Job:
     body_cipher: bytes | None = None  # a notice's sealed {"text", "buttons"}
     alert_id: int | None = None  # the alert it delivers; None for a notice
     address_where: str = ""  # where the address was sealed (its row: crypto.Vault.open)
+    sms_texts: dict[str, str] = field(default_factory=dict)  # an alert's SMS, where different
+
+    def text(self) -> str:
+        """An alert's text for this person: their language (English if none), by SMS the
+        SMS rendering where the alert has one."""
+        own = self.sms_texts.get(self.language) if self.channel == "sms" else None
+        fallback = self.sms_texts.get("en") if self.channel == "sms" else None
+        return own or self.texts.get(self.language) or fallback or self.texts["en"]
 
     @property
     def body_where(self) -> str:
@@ -497,14 +505,16 @@ class Outbox:
                 cid: (cipher, ACTIVE if active else "removed") for cid, cipher, active in staff
             }
         alert_ids = {row.alert_id for row in rows if row.alert_id is not None}
-        alerts: dict[int, tuple[dict[str, str], datetime]] = {}
+        alerts: dict[int, tuple[dict[str, str], datetime, dict[str, str]]] = {}
         if alert_ids:
             texts_of = await self.session.execute(
-                select(AlertRow.id, AlertRow.texts, AlertRow.expires_at).where(
+                select(AlertRow.id, AlertRow.texts, AlertRow.expires_at, AlertRow.sms_texts).where(
                     AlertRow.id.in_(alert_ids)
                 )
             )
-            alerts = {aid: (texts, expires_at) for aid, texts, expires_at in texts_of}
+            alerts = {
+                aid: (texts, expires_at, sms or {}) for aid, texts, expires_at, sms in texts_of
+            }
         jobs = []
         for row in rows:
             if row.subscriber_id is not None:
@@ -516,8 +526,8 @@ class Outbox:
             else:
                 address, status = row.address_cipher, ACTIVE
                 where = place(DeliveryRow.address_cipher, row.id)
-            texts, expires_at = (
-                alerts[row.alert_id] if row.alert_id is not None else ({}, row.expires_at)
+            texts, expires_at, sms_texts = (
+                alerts[row.alert_id] if row.alert_id is not None else ({}, row.expires_at, {})
             )
             jobs.append(
                 Job(
@@ -533,6 +543,7 @@ class Outbox:
                     row.body_cipher,
                     row.alert_id,
                     where,
+                    sms_texts,
                 )
             )
         return jobs

@@ -210,6 +210,7 @@ class PreviewChoice(StrEnum):
     ZONES = "zones"  # change the zones
     TEXT = "text"  # change one language's text
     EXPIRY = "expiry"  # change how long it holds
+    PLAIN = "plain"  # send the SMS without the characters that force UCS-2
 
 
 class WorkshopChoice(StrEnum):
@@ -249,6 +250,14 @@ class Preview(CoordinatorButton, prefix="ap"):
 class PickText(CoordinatorButton, prefix="at"):
     flow: int
     code: str
+
+
+@dataclass(frozen=True)
+class PickTemplate(CoordinatorButton, prefix="am"):
+    """A template of config/alerts.yaml for the composer to fill (bot.core.templates)."""
+
+    flow: int
+    template: str
 
 
 @dataclass(frozen=True)

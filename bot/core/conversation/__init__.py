@@ -92,9 +92,7 @@ class Conversation:
 
     def _out(self, reply: Reply, language: str, channel: Channel) -> Reply:
         """A reply as its channel sends it in `language` (Content.sms_out, directed)."""
-        if channel is Channel.SMS:
-            return replace(reply, text=self.content.sms_out(language, reply.text))
-        return replace(reply, text=self.content.directed(language, reply.text))
+        return replace(reply, text=self.content.out(channel, language, reply.text))
 
 
 class _Turn(ConsentAnswers, PreferenceAnswers, RightsAnswers, WorkshopAnswers, ReportAnswers):

@@ -36,6 +36,7 @@ class BaseTurn:
     """One inbound message being answered, inside one transaction."""
 
     language_unknown = False  # a newcomer whose language nothing says (emoji, another script)
+    guessed: str | None = None  # a newcomer's language, read from their first message
 
     def __init__(
         self,
@@ -66,9 +67,9 @@ class BaseTurn:
             return self.content.supported(self.row.language)
         # A newcomer: the keyword's language, else the words they wrote ("Hola"), else what
         # their app says. With none of these, an SMS menu speaks English and Spanish at once.
-        guessed = guess_language(self.inbound.text) if self.inbound.text else None
-        if guessed is not None and guessed not in self.content.languages:
-            guessed = None
+        text = self.inbound.text
+        guessed = guess_language(text, self.content.languages) if text else None
+        self.guessed = guessed
         self.language_unknown = not (spoken or guessed or self.inbound.client_language)
         return self.content.supported(spoken or guessed or self.inbound.client_language)
 
@@ -97,12 +98,26 @@ class BaseTurn:
                 return [Reply(offer)]
             if self.language_unknown:
                 return [Reply(self._in_english_and_spanish(JOIN_MENU))]
-            return [Reply(_(JOIN_MENU))]
+            return [Reply(self._with_language_offer(_(JOIN_MENU)))]
         if self.active:
             text = _("What would you like to do?")
         else:
             text = _("Send /start to get verified alerts, or choose:")
         return [Reply(text, self._menu_choices())]
+
+    def _with_language_offer(self, menu: str) -> str:
+        """A newcomer's menu in the language their message is in, and how to sign up in it
+        (JOIN is English; the language's keyword after the ZIP code makes it theirs)."""
+        code = self.guessed
+        if self.row is not None or code is None or code in (DEFAULT_LANGUAGE, "es"):
+            return menu  # Spanish has its own keyword for it, ALTA, which the menu names
+        words = self.content.rights[code].keywords
+        if not words:
+            return menu
+        offer = self._("For {language}, add {word} (like JOIN 60629 {word}).").format(
+            language=self.content.language_name(code), word=words[0]
+        )
+        return f"{menu}\n{offer}"
 
     def _offer_zone(self) -> str | None:
         """A newcomer's short message that names a ZIP code of the area ("quiero alertas,

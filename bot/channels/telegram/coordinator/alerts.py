@@ -3,11 +3,17 @@ any part, then send, or ask a second coordinator (approvals.py). /status is foll
 
 The composer is a flow (bot/core/flows.py) whose steps are `Step`; what it has gathered is
 the flow's data, so a restart in the middle leaves the coordinator where they were.
+
+Why one module over 500 lines: the steps (kind, original, zones, own text or a template and
+its slots, expiry, preview and its changes) hand each other the flow's data, and read top to
+bottom they are the conversation a coordinator has; approvals.py and following.py are apart.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta, tzinfo
+import unicodedata
+from collections.abc import Callable
+from datetime import datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any
 
@@ -16,6 +22,7 @@ from bot.channels.telegram.buttons import (
     PickExpiry,
     PickKind,
     PickOriginal,
+    PickTemplate,
     PickText,
     Preview,
     PreviewChoice,
@@ -28,10 +35,15 @@ from bot.core.content import DEFAULT_LANGUAGE, Content
 from bot.core.coordinators import Coordinators
 from bot.core.flows import Flow
 from bot.core.i18n import N_, Lang
-from bot.core.parse import ALL_ZONES, ParseError, zone_list
+from bot.core.parse import ALL_ZONES, ParseError, clock, zone_list
+from bot.core.segments import count_segments, gsm_fold
+from bot.core.templates import NAMES, PROMPTS, asked, fill, offered
+from bot.core.text import shown
 from bot.core.vocabulary import AlertKind, AlertStatus, FlowKind
 
 EXPIRY_CHOICES = (2, 4, 8, 12)  # hours
+SLOT_LENGTH = 120  # characters of a template's slot: a place, a few words
+TEXT_PAGE = 3900  # characters of one preview message (Telegram's limit is 4,096)
 ASKED_LANGUAGES = 2
 """The composer asks for the text of the first two languages in turn (English, then Spanish:
 the metro's everyday two); every other language gets English until a coordinator gives it
@@ -50,11 +62,19 @@ class Step(StrEnum):
     KIND = "kind"  # alert, update, correction or all-clear
     ORIGINAL = "original"  # the alert an update, correction or all-clear follows
     ZONES = "zones"
-    TEXT = "text"  # one language after another, English first
+    TEXT = "text"  # one language after another, English first; or a template's button
+    SLOT = "slot"  # a template's slots, one after another (data["slots"])
     EXPIRY = "expiry"
     PREVIEW = "preview"  # everything shown; send, or change a part
     CHANGE_ZONES = "change_zones"
     CHANGE_TEXT = "change_text"  # the language in data["changing"]
+
+
+def forcing(characters: tuple[str, ...], shown: int = 8) -> str:
+    """The characters that force UCS-2, the first few of them (a script forces them all)."""
+    visible = [c for c in characters if unicodedata.category(c) != "Cf"] or list(characters)
+    more = "…" if len(visible) > shown else ""
+    return " ".join(visible[:shown]) + more
 
 
 def kind_name(turn: Turn, kind: AlertKind) -> str:
@@ -66,7 +86,7 @@ class AlertsFeature(Feature):
     `approvals` (approvals.py), which describes it with this composer's words."""
 
     commands = ("alert",)
-    buttons = (PickKind, PickOriginal, PickExpiry, Preview, PickText)
+    buttons = (PickKind, PickOriginal, PickExpiry, Preview, PickText, PickTemplate)
     flow = FlowKind.ALERT
 
     def __init__(
@@ -117,6 +137,8 @@ class AlertsFeature(Feature):
             )
         elif step in (Step.TEXT, Step.CHANGE_TEXT):
             await self._ask_text(turn, flow)
+        elif step is Step.SLOT:
+            await turn.say(_(PROMPTS[str(flow.data["slots"][0])]))
         elif step is Step.EXPIRY:
             await self._ask_expiry(turn, flow)
         else:
@@ -143,6 +165,13 @@ class AlertsFeature(Feature):
                 await turn.answer()
                 await turn.close_keyboard(f"#{alert_id}")
                 await self._save(turn, flow.at(Step.TEXT, refers_to=alert_id, **self._texts()))
+            case PickTemplate(template=name) if step is Step.TEXT and name in offered(
+                self.content, AlertKind(flow.data["kind"])
+            ):
+                await turn.answer()
+                await turn.close_keyboard(turn._(NAMES[name]))
+                slots = asked(self.content, name)
+                await self._save(turn, flow.at(Step.SLOT, template=name, slots=slots, values={}))
             case PickExpiry(hours=hours) if step is Step.EXPIRY:
                 await turn.answer()
                 await turn.close_keyboard(turn._("{hours} hours").format(hours=hours))
@@ -174,6 +203,11 @@ class AlertsFeature(Feature):
         elif choice is PreviewChoice.EXPIRY:
             await turn.close_keyboard(_("Change the expiry"))
             await self._save(turn, flow.at(Step.EXPIRY))
+        elif choice is PreviewChoice.PLAIN:
+            alert = await self.alerts.get(int(flow.data["alert_id"]))
+            plain = set(flow.data.get("plain_sms", [])) | set(self._foldable(alert))
+            await turn.close_keyboard(_("SMS without those characters"))
+            await self._draft(turn, flow.at(Step.PREVIEW, plain_sms=sorted(plain)))
         else:
             await turn.close_keyboard(_("Change a text"))
             picks = [
@@ -203,6 +237,8 @@ class AlertsFeature(Feature):
                 await self._save(turn, flow.at(Step.TEXT, zones=list(zones), **self._texts()))
         elif step in (Step.TEXT, Step.CHANGE_TEXT):
             await self._take_text(turn, flow, text)
+        elif step is Step.SLOT:
+            await self._take_slot(turn, flow, text)
         else:
             await self.resume(turn, flow)  # a button is awaited: say again what it asks
 
@@ -242,11 +278,57 @@ class AlertsFeature(Feature):
                 return
             texts[code] = body
         if changing:
-            await self._draft(turn, flow.at(Step.PREVIEW, texts=texts))
+            # Their own words now: by SMS as written, unless they choose otherwise again.
+            plain = [c for c in flow.data.get("plain_sms", []) if c != code]
+            await self._draft(turn, flow.at(Step.PREVIEW, texts=texts, plain_sms=plain))
             return
         pending = pending[1:]
         following = Step.TEXT if pending else Step.EXPIRY
         await self._save(turn, flow.at(following, texts=texts, pending=pending))
+
+    async def _take_slot(self, turn: Turn, flow: Flow, text: str | None) -> None:
+        """One slot of the chosen template; after the last, every language's text."""
+        _ = turn._
+        slots = [str(slot) for slot in flow.data.get("slots", [])]
+        values = {str(k): str(v) for k, v in dict(flow.data.get("values", {})).items()}
+        typed = shown(text or "")
+        if not typed or len(typed) > SLOT_LENGTH:
+            await turn.say(
+                _("A few words, at most {n} characters.").format(n=SLOT_LENGTH)
+                if typed
+                else _("This one is needed.")
+            )
+            await self.resume(turn, flow)
+            return
+        slot = slots[0]
+        if slot == "time":
+            try:
+                typed = clock(typed, datetime.now(self.timezone).time()).isoformat("minutes")
+            except ParseError as exc:
+                await turn.say(exc.say(_))
+                await self.resume(turn, flow)
+                return
+        values[slot] = typed
+        if slots[1:]:
+            await self._save(turn, flow.at(Step.SLOT, slots=slots[1:], values=values))
+            return
+        names = await self._zone_names(flow)
+        at = time.fromisoformat(values["time"]) if "time" in values else None
+        texts = fill(self.content, str(flow.data["template"]), values, at, names)
+        # The template's words are the bot's own: by SMS without accents where the language
+        # reads well so (GSM-7, three times the room of UCS-2).
+        plain = [code for code in texts if self.content.sms_plain(code)]
+        await self._save(turn, flow.at(Step.EXPIRY, texts=texts, pending=[], plain_sms=plain))
+
+    async def _zone_names(self, flow: Flow) -> Callable[[str], str]:
+        """The names of the message's zones ({zone}): its own, or the alert it follows'."""
+        zones = list(flow.data.get("zones", []))
+        if flow.data.get("refers_to") is not None:
+            zones = list((await self.alerts.get(int(flow.data["refers_to"]))).zones)
+        named = [self.content.zones.name_of(z) or z for z in zones if z != ALL_ZONES]
+        if named and ALL_ZONES not in zones:
+            return lambda _language: ", ".join(named)
+        return self.content.zones.area_name
 
     # --- asking --------------------------------------------------------------------------
 
@@ -293,8 +375,7 @@ class AlertsFeature(Feature):
             else str(flow.data["pending"][0])
         )
         name = self.content.language_name(code)
-        kind = str(flow.data.get("kind", AlertKind.ALERT))
-        template = self.content.alert_templates.get(kind, {}).get(code)
+        kind = AlertKind(flow.data.get("kind", AlertKind.ALERT))
         if code == DEFAULT_LANGUAGE:
             prompt = _(
                 "Send the text in {language}. Every language without its own text gets this one."
@@ -305,9 +386,14 @@ class AlertsFeature(Feature):
             )
         lines = [prompt.format(language=name)]
         lines.append(_("The bot adds the heading and the hotline itself."))
-        if template:
-            lines += ["", _("Template (copy it and fill in the brackets):"), template]
-        await turn.say("\n".join(lines))
+        rows: Rows = []
+        first = flow.step == Step.TEXT and not flow.data.get("texts")
+        templates = offered(self.content, kind) if first else ()
+        if templates:
+            # Filled once, each language from its own template: nothing to translate now.
+            lines += ["", _("Or fill a template, and every language gets its own text:")]
+            rows = [[(_(NAMES[t]), PickTemplate(flow.token, t)) for t in templates]]
+        await turn.say("\n".join(lines), rows)
 
     async def _ask_expiry(self, turn: Turn, flow: Flow) -> None:
         _ = turn._
@@ -329,6 +415,7 @@ class AlertsFeature(Feature):
             texts=dict(data.get("texts", {})),
             expires_in=timedelta(hours=int(data.get("hours", 4))),
             refers_to=data.get("refers_to"),
+            plain_sms=tuple(str(code) for code in data.get("plain_sms", ())),
         )
 
     async def _draft(self, turn: Turn, flow: Flow) -> None:
@@ -362,6 +449,7 @@ class AlertsFeature(Feature):
                 "kind": alert.kind.value,
                 "zones": list(alert.zones),
                 "texts": dict(draft.texts),
+                "plain_sms": list(draft.plain_sms),
                 "hours": round(draft.expires_in.total_seconds() / 3600),
                 "alert_id": alert.id,
             },
@@ -390,11 +478,25 @@ class AlertsFeature(Feature):
             ],
             [(_("Change expiry"), Preview(t, PreviewChoice.EXPIRY))],
         ]
-        await turn.say(self.describe(turn.lang, alert, cost), rows)
+        foldable = self._foldable(alert)
+        if foldable:
+            before = sum(b for b, _a in foldable.values())
+            after = sum(a for _b, a in foldable.values())
+            label = _("SMS without them: {before} → {after} segments").format(
+                before=before, after=after
+            )
+            rows = [*rows, [(label, Preview(t, PreviewChoice.PLAIN))]]
+        card, more = self.describe(turn.lang, alert, cost)
+        for page in self.pages(more):
+            await turn.say(page)
+        await turn.say(card, rows)
 
-    def describe(self, lang: Lang, alert: Alert, cost: Cost) -> str:
+    def describe(
+        self, lang: Lang, alert: Alert, cost: Cost, room: int = TEXT_PAGE
+    ) -> tuple[str, list[str]]:
         """Everything sending would do: type, zones, expiry, what it follows, who gets it in
-        which language on which channel, the SMS cost, the time, and every text."""
+        which language on which channel, the SMS cost, the time, and every text: the card
+        with the texts that fit in it, and the texts (one block a language) that did not."""
         _, n_ = lang.gettext, lang.ngettext
         expires = alert.expires_at.astimezone(self.timezone)
         lines = [
@@ -406,13 +508,15 @@ class AlertsFeature(Feature):
             )
         else:
             lines.append(_("Zones: {zones}").format(zones=self.zones_named(lang, alert.zones)))
-        lines.append(_("Holds until {time}, never delivered later").format(time=f"{expires:%H:%M}"))
+        until = self.content.clock_time(lang.code, expires.time())
+        lines.append(_("Holds until {time}, never delivered later").format(time=until))
         lines.append(n_("{people} person", "{people} people", cost.total).format(people=cost.total))
+        foldable = self._foldable(alert)
         for (channel, code), n in sorted(cost.recipients.items()):
             lines.append(f"• {channel} · {self.content.language_name(code)}: {n}")
         for code, segments in sorted(cost.segments.items()):
             forced = (
-                _(" (forced by {characters})").format(characters=" ".join(segments.non_gsm))
+                _(" (forced by {characters})").format(characters=forcing(segments.non_gsm))
                 if segments.non_gsm
                 else ""
             )
@@ -428,15 +532,61 @@ class AlertsFeature(Feature):
                     forced=forced,
                 )
             )
+            if code in foldable:
+                lines[-1] += _("; without them: {after}").format(after=foldable[code][1])
         if cost.fallback:
             names = ", ".join(self.content.language_name(code) for code in cost.fallback)
             lines.append(
                 _("No text of their own, they get English: {languages}").format(languages=names)
             )
         lines.append(self.how_long(lang, cost.seconds))
-        for code, text in alert.texts.items():
-            lines += ["", f"[{self.content.language_name(code)}]", text]
-        return "\n".join(lines)
+        card = "\n".join(lines)
+        blocks = [
+            f"[{self.content.language_name(code)}]\n{alert.texts[code]}"
+            for code in self._text_order(alert, cost)
+        ]
+        # As many texts as fit in one message (English and the recipients' first); the rest
+        # go in messages of their own before it, or are named (room: what the head needs).
+        shown_here: list[str] = []
+        rest: list[str] = []
+        for block in blocks:
+            used = len(card) + sum(len(b) + 2 for b in shown_here)
+            fits = used + len(block) + 2 < room
+            (shown_here if fits and not rest else rest).append(block)
+        card = "\n\n".join([card, *shown_here])
+        return card, rest
+
+    @staticmethod
+    def _foldable(alert: Alert) -> dict[str, tuple[int, int]]:
+        """Languages whose SMS would cost fewer segments without the characters that force
+        UCS-2 (é, ó, curly quotes: gsm_fold), with their segments before and after."""
+        found = {}
+        for code in alert.texts:
+            text = alert.sms_text(code)
+            before, after = count_segments(text), count_segments(gsm_fold(text))
+            if after.segments < before.segments:
+                found[code] = (before.segments, after.segments)
+        return found
+
+    def _text_order(self, alert: Alert, cost: Cost) -> list[str]:
+        """English, then the languages with the most recipients, then the others."""
+        people: dict[str, int] = {}
+        for (_channel, code), n in cost.recipients.items():
+            people[code] = people.get(code, 0) + n
+        return sorted(
+            alert.texts, key=lambda code: (code != DEFAULT_LANGUAGE, -people.get(code, 0))
+        )
+
+    @staticmethod
+    def pages(blocks: list[str]) -> list[str]:
+        """Text blocks packed into as few Telegram messages as they fit in."""
+        pages: list[str] = []
+        for block in blocks:
+            if pages and len(pages[-1]) + len(block) + 2 <= TEXT_PAGE:
+                pages[-1] += "\n\n" + block
+            else:
+                pages.append(block)
+        return pages
 
     @staticmethod
     def how_long(lang: Lang, seconds: float) -> str:

@@ -20,7 +20,7 @@ from bot.core.text import for_telegram
 
 log = logging.getLogger(__name__)
 
-Describe = Callable[[Lang, Alert, Cost], str]
+Describe = Callable[[Lang, Alert, Cost, int], tuple[str, list[str]]]
 """The composer's description of a draft (its type, zones, texts, expiry and reach)."""
 
 
@@ -60,7 +60,13 @@ class ApprovalsFeature(Feature):
                     (lang.gettext("Reject"), Reject(alert.id)),
                 ]
             ]
-            return head + "\n\n" + self.describe(lang, alert, cost), packed(rows)
+            card, more = self.describe(lang, alert, cost, 3600)
+            if more:
+                names = ", ".join(block.split("\n", 1)[0].strip("[]") for block in more)
+                card += "\n\n" + lang.gettext("Texts not shown here: {languages}").format(
+                    languages=names
+                )
+            return head + "\n\n" + card, packed(rows)
 
         await self.coordinators.notify(rendering, exclude=turn.me.id, ref=f"alert:{alert.id}")
 
