@@ -49,7 +49,9 @@ async def test_every_language_by_sms_keyword_with_its_rights_and_every_topic(bot
     for i, code in enumerate(OTHERS):
         rights, number = CONTENT.rights[code], phone(i)
         # "JOIN 60629 POLSKI": the sign-up and the language in one message.
-        await sms(bot, number, f"JOIN 60629 {rights.keywords[0]}")
+        [confirmation, *_] = await sms(bot, number, f"JOIN 60629 {rights.keywords[0]}")
+        # The carrier confirmation, in the language, still names the carriers' words.
+        assert "STOP" in confirmation and "HELP" in confirmation, code
         row = await bot.services.directory.get(Channel.SMS, number)
         assert row is not None, code
         assert (row.language, row.zone, row.status) == (code, "60629", SubscriberStatus.ACTIVE)
