@@ -24,11 +24,13 @@ from bot.channels.telegram.coordinator import card_keyboard
 from bot.channels.telegram.coordinator.following import summary
 from bot.channels.telegram.handlers import TelegramHandlers
 from bot.channels.telegram.sender import TelegramSender
+from bot.channels.voice.webhook import VoiceWebhook
 from bot.core.alerts import Alerts
 from bot.core.content import Content, load_content
 from bot.core.conversation import Conversation
 from bot.core.coordinators import Coordinators
 from bot.core.flows import Flows
+from bot.core.hotline import Hotline
 from bot.core.inbox import Inbox
 from bot.core.reports import Reports
 from bot.core.retention import Periods, Retention
@@ -78,6 +80,7 @@ class Services:
     receipts: Receipts
     deletions: Deletions  # messages to delete at Twilio
     retention: Retention  # everything else's retention, and forgetting one person
+    hotline: Hotline  # the volunteers the phone line rings
     # One bucket per provider for the whole process: the worker's bulk sends and the
     # channels' direct replies share it, and replies go first.
     pacers: dict[str, Pacer]
@@ -148,6 +151,7 @@ def build_services(settings: Settings, *, clock: Clock = utcnow) -> Services:
             db, clock, delete_after=DELETE_DELAY if settings.twilio_delete_messages else None
         ),
         deletions=Deletions(db, clock, enabled=settings.twilio_delete_messages),
+        hotline=Hotline(db, vault, content, clock),
         retention=Retention(
             db,
             vault,
@@ -272,6 +276,18 @@ def build_web(
             deletions=services.deletions,
         )
         routes += sms.routes()
+        voice = VoiceWebhook(
+            services.content,
+            services.conversation,
+            services.reports,
+            services.hotline,
+            services.metrics,
+            auth_token=settings.twilio_auth_token.get_secret_value(),
+            public_url=settings.public(""),
+            caller_id=settings.twilio_from_number,
+            deletions=services.deletions,
+        )
+        routes += voice.routes()
     if not (settings.telegram_enabled or settings.sms_enabled):
         log.warning(
             "no channel configured: set TELEGRAM_BOT_TOKEN and/or the TWILIO_* settings "

@@ -28,6 +28,7 @@ from bot.core.alerts import AlertDraft, AlertError, Preview
 from bot.core.audit import Actor
 from bot.core.content import TOPIC_KEYS, load_content
 from bot.core.coordinators import Coordinator, CoordinatorError
+from bot.core.hotline import HotlineError, Volunteer
 from bot.core.parse import ROW_ID, ParseError, duration, local_time, zone_list
 from bot.core.vocabulary import AlertKind, Channel, InboxStatus, Role
 from bot.core.workshops import DEFAULT_MINUTES, WorkshopError, WorkshopPlan, series
@@ -73,6 +74,10 @@ inbox_app = typer.Typer(
 app.add_typer(inbox_app, name="inbox")
 keys_app = typer.Typer(help="DATA_KEY: rotation.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+hotline_app = typer.Typer(
+    help="The hotline's volunteers (their numbers are never shown).", no_args_is_help=True
+)
+app.add_typer(hotline_app, name="hotline")
 content_app = typer.Typer(help="The texts in config/: languages and rights.", no_args_is_help=True)
 app.add_typer(content_app, name="content")
 
@@ -253,7 +258,7 @@ def with_services(job: Callable[[Services], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(go())
-    except (AlertError, CoordinatorError, WorkshopError) as exc:
+    except (AlertError, CoordinatorError, HotlineError, WorkshopError) as exc:
         errors.print(f"[bold red]{exc}[/]", highlight=False)
         raise typer.Exit(1) from None
     except (KeyMismatch, SchemaOutOfDate) as exc:
@@ -303,6 +308,57 @@ def coordinators_remove(
     """Take away someone's coordinator rights (kept in the audit log)."""
     with_services(lambda services: services.coordinators.remove(coordinator, Actor.operator()))
     console.print(f"coordinator #{coordinator} removed")
+
+
+@hotline_app.command("add")
+def hotline_add(
+    phone: Annotated[str, typer.Option(help="Their phone number (+1 312 555 0123)")],
+    label: Annotated[str, typer.Option(help="A name for the list and the audit log")] = "",
+) -> None:
+    """Add a volunteer the hotline rings when a caller asks for a person (on duty at once)."""
+
+    async def job(services: Services) -> Volunteer:
+        return await services.hotline.add(phone, label or "volunteer", Actor.operator())
+
+    added = with_services(job)
+    console.print(f"volunteer #{added.id} added, on duty: {added.label}")
+
+
+@hotline_app.command("list")
+def hotline_list() -> None:
+    """The volunteers: number in this list, label, on duty (never their phone numbers)."""
+    found = with_services(lambda services: services.hotline.volunteers())
+    table = Table("#", "label", "on duty", title="Hotline volunteers")
+    for v in found:
+        table.add_row(str(v.id), v.label, "yes" if v.on_duty else "no")
+    console.print(table)
+
+
+@hotline_app.command("on")
+def hotline_on(
+    volunteer: Annotated[int, typer.Argument(help="The # from `list`", min=1, max=ROW_ID)],
+) -> None:
+    """Put a volunteer on duty: calls ring them."""
+    with_services(lambda services: services.hotline.set_duty(volunteer, True, Actor.operator()))
+    console.print(f"volunteer #{volunteer} on duty")
+
+
+@hotline_app.command("off")
+def hotline_off(
+    volunteer: Annotated[int, typer.Argument(help="The # from `list`", min=1, max=ROW_ID)],
+) -> None:
+    """Take a volunteer off duty: calls no longer ring them."""
+    with_services(lambda services: services.hotline.set_duty(volunteer, False, Actor.operator()))
+    console.print(f"volunteer #{volunteer} off duty")
+
+
+@hotline_app.command("remove")
+def hotline_remove(
+    volunteer: Annotated[int, typer.Argument(help="The # from `list`", min=1, max=ROW_ID)],
+) -> None:
+    """Remove a volunteer and their number (kept in the audit log without it)."""
+    with_services(lambda services: services.hotline.remove(volunteer, Actor.operator()))
+    console.print(f"volunteer #{volunteer} removed")
 
 
 def parse_duration(text: str) -> timedelta:

@@ -200,6 +200,7 @@ async def bot(
     services = build_services(settings)
     server = await serve(build_web(services), sock=sock, lifespan="on")
     fakes.twilio.webhook_url = f"{public}/twilio/sms"
+    fakes.twilio.voice_url = f"{public}/twilio/voice"
     yield Bot(services, settings, public, fakes.telegram, fakes.twilio)
     await server.stop()
 

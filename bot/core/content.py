@@ -72,6 +72,11 @@ class Topic:
     source: str = ""
     # The key points this text carries, each with the words that carry it in its language.
     points: dict[str, str] = field(default_factory=dict)
+    spoken: str = ""  # read aloud on the hotline where the SMS text reads badly so
+
+    @property
+    def voice(self) -> str:
+        return self.spoken or self.sms
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,11 @@ class Rights:
     sms_plain: bool = False
     reviewed_by: dict[str, str] = field(default_factory=dict)  # native, lawyer: who checked
     locale: str = ""  # a Babel locale for times and dates (es_US: 3:46 p.m.); "": the code
+    summary_spoken: str = ""  # the summary read aloud on the hotline, where not the SMS one
+
+    @property
+    def voice_summary(self) -> str:
+        return self.summary_spoken or self.summary_sms
 
     @property
     def draft(self) -> bool:
@@ -119,6 +129,8 @@ class Network:
     hotline_name: dict[str, str]  # by language, English required
     contact: str
     alert_frequency: dict[str, str]  # by language, English required
+    # Where the hotline forwards a caller no volunteer answers (default: the hotline above).
+    fallback_line: str = ""
 
     def in_language(self, texts: dict[str, str], language: str) -> str:
         return texts.get(language) or texts[DEFAULT_LANGUAGE]
@@ -178,6 +190,14 @@ class Zones:
 
 
 @dataclass(frozen=True)
+class Voice:
+    """How the hotline speaks a language: Twilio <Say>'s BCP-47 tag and voice."""
+
+    language: str  # en-US, es-MX, cmn-CN
+    voice: str | None = None  # Polly.Joanna; None: Twilio's default for the tag
+
+
+@dataclass(frozen=True)
 class Content:
     """Everything loaded from config/, validated once at start-up."""
 
@@ -188,6 +208,8 @@ class Content:
     catalogues: dict[str, Any] = field(repr=False)
     # Alert templates by alert type, then language (config/alerts.yaml, optional).
     alert_templates: dict[str, dict[str, str]] = field(default_factory=dict)
+    # The hotline's voices by language, in its menu's order (config/voice.yaml, optional).
+    voices: dict[str, Voice] = field(default_factory=dict)
 
     @property
     def languages(self) -> list[str]:
@@ -340,6 +362,7 @@ def load_content(config_dir: Path) -> Content:
         zones=_zones(config_dir / "zones.yaml"),
         catalogues=load_catalogues(config_dir / "locale"),
         alert_templates=_templates(config_dir / "alerts.yaml"),
+        voices=_voices(config_dir / "voice.yaml", set(rights)),
     )
 
 
@@ -387,6 +410,7 @@ def _rights(path: Path) -> Rights:
             sms=_text(data, path, "topics", key, "sms"),
             source=str(data["topics"][key].get("source") or "").strip(),
             points=_points(data["topics"][key], path, f"topics.{key}"),
+            spoken=str(data["topics"][key].get("voice") or "").strip(),
         )
     words: dict[str, tuple[str, ...]] = {}
     for kind, items in (data.get("words") or {}).items():
@@ -414,6 +438,7 @@ def _rights(path: Path) -> Rights:
         sms_plain=bool(data.get("sms_plain", False)),
         reviewed_by={str(k): str(v or "").strip() for k, v in reviewed.items()},
         locale=_locale(data.get("locale") or code.replace("-", "_"), path),
+        summary_spoken=str(data["summary"].get("voice") or "").strip(),
     )
 
 
@@ -457,6 +482,9 @@ def _resources(path: Path) -> tuple[Network, list[Resource]]:
         hotline_name=_translated(data, path, "hotline_name"),
         contact=_text(data, path, "network", "contact"),
         alert_frequency=_translated(data, path, "alert_frequency"),
+        fallback_line=str(
+            data["network"].get("fallback_line") or data["network"]["hotline"]
+        ).strip(),
     )
     resources = [
         Resource(
@@ -504,6 +532,26 @@ def _templates(path: Path) -> dict[str, dict[str, str]]:
         if loaded[str(kind)] and DEFAULT_LANGUAGE not in loaded[str(kind)]:
             raise ContentError(f"{path.name}: templates.{kind} needs English (the fallback)")
     return loaded
+
+
+def _voices(path: Path, languages: set[str]) -> dict[str, Voice]:
+    """The hotline's languages and their voices: English and Spanish first, then the file's
+    order; a language the bot has no rights file for is refused by name."""
+    if not path.exists():
+        return {}
+    voices: dict[str, Voice] = {}
+    for code, spec in (_read(path).get("voices") or {}).items():
+        if code not in languages:
+            raise ContentError(f"{path.name}: voices.{code}: no config/rights/{code}.yaml")
+        if not isinstance(spec, dict) or not str(spec.get("language") or "").strip():
+            raise ContentError(f"{path.name}: voices.{code} needs language: (a BCP-47 tag)")
+        tag = str(spec["language"]).strip()
+        if "-" not in tag and tag != "arb":
+            # Twilio warns (13512) on a bare "en": <Say> wants a full tag.
+            raise ContentError(f"{path.name}: voices.{code}: {tag!r} is no full BCP-47 tag")
+        voices[str(code)] = Voice(tag, str(spec.get("voice") or "") or None)
+    first = [code for code in (DEFAULT_LANGUAGE, "es") if code in voices]
+    return {code: voices[code] for code in [*first, *(c for c in voices if c not in first)]}
 
 
 def _zones(path: Path) -> Zones:

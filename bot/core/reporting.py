@@ -165,6 +165,19 @@ class ReportIntake(ABC):
         await self._submitted(session, row)
         return row
 
+    async def take_spoken(self, address: str, language: str, zone: str, text: str) -> int | None:
+        """A report said on the hotline (Twilio's transcript: nothing is recorded), taken as an
+        SMS `REPORT` from the caller's number (its limits, its blind index) in `zone`; its
+        number, or None when the number may not report now. The place was asked for."""
+        async with self.db.transaction() as session:
+            if await self.refused(session, "sms", address) is not None:
+                return None
+            row = await self._new(session, "sms", address, language, zone, ReportStatus.NEW)
+            row.details_cipher = self._seal(row, {"text": text})
+            self._await(row, AWAIT_OUTCOME)
+            await self._submitted(session, row)
+            return row.id
+
     def fill(self, row: ReportRow, answer: str | None, photo: str | None = None) -> str | None:
         """The answer to a draft's current question (None: skipped); the next question, or
         None when every question has had its turn."""

@@ -70,6 +70,12 @@ class Deletions:
                 await rows.schedule([sid], now + DELAY)
         return True
 
+    async def first_time(self, key: str) -> bool:
+        """Whether `key` (a call's step that changes something: "CA…/report") comes for the
+        first time; kept like an inbound message's id, nothing scheduled at Twilio."""
+        async with self.db.transaction() as session:
+            return await DeletionRows(session).first_sight(key, self.clock())
+
     async def schedule(self, sids: Sequence[str], *, after: timedelta = DELAY) -> None:
         """These messages are deleted at Twilio `after` from now (its own transaction)."""
         if not self.enabled or not any(sids):

@@ -59,6 +59,7 @@ from twilio.request_validator import RequestValidator
 
 from bot.core.segments import count_segments
 from bot.sim.fake_telegram import Faults
+from bot.sim.fake_voice import Answer, VoiceCall
 
 __all__ = ["FakeTwilio", "InboundResult", "Sms", "SmsListener"]
 
@@ -163,12 +164,19 @@ class FakeTwilio:
         self._tasks: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None
         self._listeners: list[SmsListener] = []
+        # Voice (bot/sim/fake_voice.py): the bot's "a call comes in" URL, who answers a Dial
+        # (number -> "accepts", "voicemail"; anything else is busy) and names for them.
+        self.voice_url: str | None = None
+        self.answers: dict[str, Answer] = {}
+        self.names: dict[str, str] = {}
+        self.calls: dict[str, VoiceCall] = {}
 
         base = f"/{API_VERSION}/Accounts/{{account_sid}}"
         self.app = Starlette(
             routes=[
                 Route(f"{base}/Messages.json", self._create_message, methods=["POST"]),
                 Route(f"{base}/Messages/{{message_sid}}.json", self._fetch_message),
+                Route(f"{base}/Calls/{{call_sid}}.json", self._delete_call, methods=["DELETE"]),
                 Route(
                     f"{base}/Messages/{{message_sid}}.json",
                     self._delete_message,
@@ -262,6 +270,29 @@ class FakeTwilio:
         for to, reply, action in replies:
             await self._record_twiml(to, reply, action)
         return InboundResult(response.status_code, [reply for _, reply, _ in replies], elapsed, sid)
+
+    async def call(self, from_number: str) -> VoiceCall:
+        """A phone calls the bot's number: Twilio posts "a call comes in" to `voice_url` and
+        follows the TwiML until the caller must answer (press, speak) or the call ends."""
+        if self.voice_url is None:
+            raise RuntimeError("set voice_url to the bot's voice URL first")
+        sid = _sid("CA")
+        call = VoiceCall(self, sid, from_number, self.voice_url)
+        self.calls[sid] = call
+        return await call.start()
+
+    def sign(self, url: str, form: dict[str, str]) -> str:
+        return self._signature(url, form, forge=False)
+
+    def http(self) -> httpx.AsyncClient:
+        return self._http()
+
+    def label_of(self, number: str) -> str:
+        """A number as a transcript shows it: a test's name for it, never the number."""
+        return self.names.get(number, "a number")
+
+    def label(self, element: ET.Element) -> str:
+        return self.label_of((element.text or "").strip())
 
     async def replay(self) -> InboundResult:
         """The last inbound request posted again, byte for byte (signature and all): what
@@ -450,6 +481,20 @@ class FakeTwilio:
         del self.messages[sid]
         self._callbacks.pop(sid, None)
         self.deleted.append(sid)
+        return Response(status_code=204)
+
+    async def _delete_call(self, request: Request) -> Response:
+        self.requests_by_method["calls.delete"] += 1
+        denied = self._authenticate(request)
+        if denied is not None:
+            return denied
+        call = self.calls.get(request.path_params["call_sid"])
+        if call is None:
+            return _error(404, 20404, f"The requested resource {request.url.path} was not found")
+        if not call.ended:
+            return _error(409, 20009, "Cannot delete this resource before it is complete")
+        del self.calls[call.sid]
+        self.deleted.append(call.sid)
         return Response(status_code=204)
 
     async def _not_found(self, request: Request) -> Response:

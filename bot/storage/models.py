@@ -146,6 +146,21 @@ class CoordinatorRow(Base):
     language: Mapped[str | None] = mapped_column(String(8))
 
 
+class HotlineVolunteerRow(Base):
+    """Someone the hotline rings when a caller asks for a volunteer: their phone (encrypted,
+    never shown or logged), a label, and whether they are on duty now."""
+
+    __tablename__ = "hotline_volunteers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label: Mapped[str] = mapped_column(String(64))
+    phone_cipher: Mapped[bytes] = mapped_column(LargeBinary)
+    on_duty: Mapped[bool]
+    # A coordinator who registered their own phone in Telegram (/hotline); None: the CLI's.
+    coordinator_id: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id"))
+    added_at: Mapped[datetime]
+
+
 class FlowRow(Base):
     """A coordinator's one active flow (composing an alert, setting up a workshop, relaying a
     question): its step and what it has gathered, encrypted, so a restart loses nothing."""

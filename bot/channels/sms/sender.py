@@ -185,12 +185,16 @@ class TwilioSender:
         return Outcome(Result.SENT, provider_id=str(created["sid"]))
 
     async def delete(self, sid: str) -> str | None:
-        """Delete a message at Twilio (bot/delivery/deletions.py): None once Twilio no longer
-        keeps it (deleted now, or already gone), else the error to retry on (20009: Twilio
-        is still processing it)."""
+        """Delete a message, or a call (its sid starts CA), at Twilio (bot/delivery/
+        deletions.py): None once Twilio no longer keeps it (deleted now, or already gone),
+        else the error to retry on (20009: Twilio is still processing it, or the call goes on)."""
         try:
             async with asyncio.timeout(self.timeout):
-                await self._connect().messages(sid).delete_async()
+                client = self._connect()
+                if sid.startswith("CA"):
+                    await client.calls(sid).delete_async()
+                else:
+                    await client.messages(sid).delete_async()
         except (TwilioRestException, TwilioServiceException) as exc:
             if exc.status == 404:
                 return None

@@ -47,6 +47,22 @@ def render_twiml(replies: list[Reply], status_url: str | None = None) -> str:
     return str(response)
 
 
+async def signed_form(
+    request: Request, validator: RequestValidator, url: str, route: str, metrics: Metrics
+) -> dict[str, str] | None:
+    """The form Twilio posted to `url`, or None (and a counted refusal) if its signature is
+    wrong: SMS, status and voice webhooks alike."""
+    # Twilio posts application/x-www-form-urlencoded; parse_qsl keeps python-multipart out.
+    body = (await request.body()).decode("utf-8", "replace")
+    form = dict(parse_qsl(body, keep_blank_values=True))
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not signature or not validator.validate(url, form, signature):
+        metrics.rejected.labels(route=route).inc()
+        log.warning("twilio webhook refused: bad or missing signature", extra={"route": route})
+        return None
+    return form
+
+
 class SmsWebhook:
     """Inbound SMS: refused with 403 unless signed by Twilio for PUBLIC_URL + path."""
 
@@ -104,16 +120,7 @@ class SmsWebhook:
         return Response(status_code=200)
 
     async def signed_form(self, request: Request, url: str, route: str) -> dict[str, str] | None:
-        """The form Twilio posted, or None (and a counted refusal) if the signature is wrong."""
-        # Twilio posts application/x-www-form-urlencoded; parse_qsl keeps python-multipart out.
-        body = (await request.body()).decode("utf-8", "replace")
-        form = dict(parse_qsl(body, keep_blank_values=True))
-        signature = request.headers.get("X-Twilio-Signature", "")
-        if not signature or not self.validator.validate(url, form, signature):
-            self.metrics.rejected.labels(route=route).inc()
-            log.warning("twilio webhook refused: bad or missing signature", extra={"route": route})
-            return None
-        return form
+        return await signed_form(request, self.validator, url, route, self.metrics)
 
     async def receive(self, request: Request) -> Response:
         started = time.perf_counter()

@@ -1,0 +1,1 @@
+"""The hotline by phone: Twilio Voice webhooks answered with TwiML."""

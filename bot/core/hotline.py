@@ -1,0 +1,126 @@
+"""The hotline's volunteers: who is rung when a caller asks for a person, and who is on duty.
+
+Their numbers are sealed to their rows and leave the database only for the `<Dial>` that
+rings them (bot/channels/voice/): never listed, shown or logged. Every change is audited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import phonenumbers
+
+from bot.core.audit import Actor, record
+from bot.core.content import Content
+from bot.core.errors import Explained
+from bot.core.i18n import N_
+from bot.storage.crypto import Vault
+from bot.storage.db import Database
+from bot.storage.hotline import VolunteerRows
+from bot.storage.models import HotlineVolunteerRow
+from bot.storage.outbox import Notice, Outbox
+
+MAX_RINGS = 10
+"""A `<Dial>` rings at most ten numbers at once (Twilio's limit)."""
+LABEL_LENGTH = 64
+TEXT_LIFETIME = timedelta(hours=1)  # a confirmation later than this is no use
+
+
+class HotlineError(Explained):
+    """A volunteer change that cannot be made; `message` says why."""
+
+
+@dataclass(frozen=True)
+class Volunteer:
+    """A volunteer as the operator and coordinators see them: never their number."""
+
+    id: int
+    label: str
+    on_duty: bool
+    coordinator_id: int | None
+
+
+def _of(row: HotlineVolunteerRow) -> Volunteer:
+    return Volunteer(row.id, row.label, row.on_duty, row.coordinator_id)
+
+
+def phone_number(raw: str, region: str = "US") -> str:
+    """A phone number in E.164 (+13125550123), or HotlineError (never echoing it back)."""
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        raise HotlineError(N_("that is not a phone number")) from None
+    if not phonenumbers.is_valid_number(number):
+        raise HotlineError(N_("that is not a phone number"))
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+class Hotline:
+    """Add, list, put on or off duty and remove the volunteers the hotline rings."""
+
+    def __init__(
+        self, db: Database, vault: Vault, content: Content, clock: Callable[[], datetime]
+    ) -> None:
+        self.db = db
+        self.vault = vault
+        self.content = content
+        self.clock = clock
+
+    async def add(self, phone: str, label: str, by: Actor) -> Volunteer:
+        number = phone_number(phone)
+        label = " ".join(label.split())[:LABEL_LENGTH] or "volunteer"
+        now = self.clock()
+        async with self.db.transaction() as session:
+            row = await VolunteerRows(session, self.vault).add(number, label, now)
+            record(session, by, "hotline.add", f"volunteer:{row.id}", now)
+            return _of(row)
+
+    async def volunteers(self) -> list[Volunteer]:
+        async with self.db.transaction() as session:
+            return [_of(row) for row in await VolunteerRows(session, self.vault).all()]
+
+    async def set_duty(self, volunteer_id: int, on: bool, by: Actor) -> Volunteer:
+        now = self.clock()
+        async with self.db.transaction() as session:
+            row = await VolunteerRows(session, self.vault).get(volunteer_id)
+            if row is None:
+                raise HotlineError(N_("no volunteer #{id}"), id=volunteer_id)
+            row.on_duty = on
+            action = "hotline.on" if on else "hotline.off"
+            record(session, by, action, f"volunteer:{row.id}", now)
+            return _of(row)
+
+    async def remove(self, volunteer_id: int, by: Actor) -> None:
+        now = self.clock()
+        async with self.db.transaction() as session:
+            rows = VolunteerRows(session, self.vault)
+            row = await rows.get(volunteer_id)
+            if row is None:
+                raise HotlineError(N_("no volunteer #{id}"), id=volunteer_id)
+            await rows.remove(row)
+            record(session, by, "hotline.remove", f"volunteer:{volunteer_id}", now)
+
+    async def ringing(self) -> list[str]:
+        """The numbers to ring now: every volunteer on duty, at most ten."""
+        async with self.db.transaction() as session:
+            on = await VolunteerRows(session, self.vault).on_duty(MAX_RINGS)
+            return [phone for _, phone in on]
+
+    async def text(self, caller: str, language: str, texts: list[str]) -> None:
+        """Texts to a caller's number by SMS through the outbox (a sign-up's confirmation):
+        a landline simply never gets them."""
+        now = self.clock()
+        async with self.db.transaction() as session:
+            outbox = Outbox(session)
+            for text in texts:
+                notice = Notice(
+                    channel="sms",
+                    language=language,
+                    text=self.content.out("sms", language, text),
+                    expires_at=now + TEXT_LIFETIME,
+                    ref="hotline",
+                    address=caller,
+                )
+                await outbox.enqueue_notice(notice, now, self.vault)

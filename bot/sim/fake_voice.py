@@ -1,0 +1,218 @@
+"""Twilio Voice as a caller meets it: the fake places a call to the bot's voice webhook and
+follows the TwiML it answers (Say, Play, Pause, Gather with digits or speech, Redirect, Dial
+with a whisper to each number, Hangup), signing every request as Twilio does.
+
+A test (or the simulator) drives the caller: `press("1")`, `speak("...")`, `silence()`;
+what the caller heard is `heard` (the text of each Say, the URL of each Play). Who answers a
+Dial is the `answers` table: a number that "accepts" presses 1 at the whisper, "voicemail"
+lets the whisper run out, anything else does not pick up.
+"""
+
+from __future__ import annotations
+
+import secrets
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import urljoin
+
+if TYPE_CHECKING:
+    from bot.sim.fake_twilio import FakeTwilio
+
+Answer = Literal["accepts", "voicemail", "busy"]
+
+
+@dataclass(frozen=True)
+class Heard:
+    """One thing the caller heard: said (with its language), played, or what happened."""
+
+    kind: Literal["say", "play", "dial", "connected", "hangup"]
+    text: str
+    language: str | None = None
+
+
+@dataclass
+class VoiceCall:
+    """One call in progress: follow its TwiML with `press`, `speak` and `silence`."""
+
+    twilio: FakeTwilio
+    sid: str
+    caller: str
+    url: str
+    heard: list[Heard] = field(default_factory=list)
+    ended: bool = False
+    connected_to: str | None = None  # the volunteer the call was bridged to
+    requests: int = 0
+    statuses: list[int] = field(default_factory=list)  # HTTP status of each webhook answer
+    dials: list[dict[str, str]] = field(default_factory=list)  # each Dial's attributes
+    _gather: ET.Element | None = None  # the Gather awaiting input
+    _gather_url: str = ""  # the document it came from (relative actions resolve against it)
+    _after: list[ET.Element] = field(default_factory=list)  # verbs after that Gather
+
+    @property
+    def said(self) -> list[str]:
+        return [h.text for h in self.heard if h.kind == "say"]
+
+    @property
+    def waiting(self) -> ET.Element | None:
+        """The Gather the call waits at (its `input`, `numDigits`, `language`), or None."""
+        return self._gather
+
+    async def start(self) -> VoiceCall:
+        await self._fetch(self.url, {})
+        return self
+
+    async def press(self, digits: str) -> None:
+        await self._answer({"Digits": digits})
+
+    async def speak(self, words: str, confidence: float = 0.92) -> None:
+        await self._answer({"SpeechResult": words, "Confidence": f"{confidence:.2f}"})
+
+    async def silence(self) -> None:
+        """No input until the Gather times out: its action if actionOnEmptyResult, else
+        the verbs after it."""
+        gather = self._take_gather()
+        if gather.get("actionOnEmptyResult") == "true":
+            await self._action(gather, {})
+        else:
+            await self._run(self._after, self._gather_url)
+
+    async def hang_up(self) -> None:
+        self._gather = None
+        self._end("caller hung up")
+
+    def _take_gather(self) -> ET.Element:
+        if self._gather is None:
+            raise RuntimeError(f"the call waits for no input (heard: {self.heard[-3:]})")
+        gather, self._gather = self._gather, None
+        return gather
+
+    async def _answer(self, given: dict[str, str]) -> None:
+        await self._action(self._take_gather(), given)
+
+    async def _action(self, gather: ET.Element, given: dict[str, str]) -> None:
+        action = gather.get("action") or self._gather_url
+        await self._fetch(urljoin(self._gather_url, action), given)
+
+    # ------------------------------------------------------------------ following TwiML
+
+    def _form(self, extra: dict[str, str]) -> dict[str, str]:
+        return {
+            "AccountSid": self.twilio.account_sid,
+            "ApiVersion": "2010-04-01",
+            "CallSid": self.sid,
+            "CallStatus": "in-progress",
+            "Called": self.twilio.phone_number,
+            "Caller": self.caller,
+            "Direction": "inbound",
+            "From": self.caller,
+            "To": self.twilio.phone_number,
+            "FromCity": "CHICAGO",
+            "FromState": "IL",
+            "FromZip": "60629",
+            **extra,
+        }
+
+    async def _post(self, url: str, form: dict[str, str]) -> tuple[int, bytes]:
+        headers = {
+            "X-Twilio-Signature": self.twilio.sign(url, form),
+            "I-Twilio-Idempotency-Token": secrets.token_hex(16),
+        }
+        self.requests += 1
+        response = await self.twilio.http().post(url, data=form, headers=headers)
+        self.statuses.append(response.status_code)
+        return response.status_code, response.content
+
+    async def _fetch(self, url: str, extra: dict[str, str]) -> None:
+        status, content = await self._post(url, self._form(extra))
+        if status != 200:
+            self._end(f"the webhook answered {status}")  # Twilio: "an application error"
+            return
+        await self._run(_twiml(content), url)
+
+    async def _run(self, verbs: list[ET.Element], url: str) -> None:
+        for i, verb in enumerate(verbs):
+            if verb.tag in ("Say", "Play"):
+                self._hear(verb)
+            elif verb.tag == "Pause":
+                continue
+            elif verb.tag == "Gather":
+                for inner in verb:  # its prompts, heard while it listens
+                    self._hear(inner)
+                self._gather, self._gather_url, self._after = verb, url, verbs[i + 1 :]
+                return
+            elif verb.tag == "Redirect":
+                await self._fetch(urljoin(url, (verb.text or "").strip()), {})
+                return
+            elif verb.tag == "Dial":
+                await self._dial(verb, url)
+                return
+            elif verb.tag == "Hangup":
+                self._end("hung up")
+                return
+        if not self.ended:
+            self._end("no more TwiML")  # Twilio hangs up when the document ends
+
+    def _hear(self, verb: ET.Element) -> None:
+        if verb.tag == "Say":
+            self.heard.append(Heard("say", (verb.text or "").strip(), verb.get("language")))
+        elif verb.tag == "Play":
+            self.heard.append(Heard("play", (verb.text or "").strip()))
+
+    async def _dial(self, dial: ET.Element, url: str) -> None:
+        numbers = [n for n in dial if n.tag == "Number"]
+        self.dials.append(dict(dial.attrib))
+        if not numbers and (dial.text or "").strip():
+            numbers = [ET.Element("Number")]  # <Dial>+1...</Dial>: one number, no whisper
+            numbers[0].text = dial.text
+        self.heard.append(Heard("dial", ", ".join(self.twilio.label(n) for n in numbers)))
+        answered = None
+        for number in numbers:
+            to = (number.text or "").strip()
+            answer = self.twilio.answers.get(to, "busy")
+            whisper = number.get("url")
+            if answer == "busy":
+                continue
+            if whisper is None:
+                answered = to
+                break
+            accepted = await self._whisper(urljoin(url, whisper), to, answer)
+            if accepted:
+                answered = to
+                break
+        status = "completed" if answered else "no-answer"
+        if answered:
+            self.connected_to = answered
+            self.heard.append(Heard("connected", self.twilio.label_of(answered)))
+        action = dial.get("action")
+        if action is None:
+            if not answered:
+                self._end("nobody answered")
+            return
+        await self._fetch(urljoin(url, action), {"DialCallStatus": status})
+
+    async def _whisper(self, url: str, to: str, answer: Answer) -> bool:
+        """The whisper a volunteer hears before the call is bridged: True if they accept."""
+        form = self._form({"CallSid": "CA" + secrets.token_hex(16), "To": to, "Called": to})
+        status, content = await self._post(url, form)
+        if status != 200:
+            return False
+        gather = next((v for v in _twiml(content) if v.tag == "Gather"), None)
+        if gather is None or answer != "accepts":
+            return False  # a voicemail never presses 1
+        action = urljoin(url, gather.get("action") or url)
+        status, content = await self._post(action, {**form, "Digits": "1"})
+        if status != 200:
+            return False
+        # The whisper's answer to 1 bridges the call unless it hangs up on the volunteer.
+        return not any(v.tag == "Hangup" for v in _twiml(content))
+
+    def _end(self, why: str) -> None:
+        if not self.ended:
+            self.ended = True
+            self.heard.append(Heard("hangup", why))
+
+
+def _twiml(content: bytes) -> list[ET.Element]:
+    """The verbs of a TwiML document: the bot's own answer, which the fake trusts."""
+    return list(ET.fromstring(content))  # noqa: S314

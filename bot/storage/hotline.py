@@ -1,0 +1,68 @@
+"""Hotline volunteer queries: their phones sealed to their rows. Never commits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage.crypto import Vault
+from bot.storage.models import HotlineVolunteerRow, place
+
+
+class VolunteerRows:
+    """Queries on hotline volunteers within the caller's transaction."""
+
+    def __init__(self, session: AsyncSession, vault: Vault) -> None:
+        self.session = session
+        self.vault = vault
+
+    async def add(
+        self, phone: str, label: str, now: datetime, coordinator_id: int | None = None
+    ) -> HotlineVolunteerRow:
+        """A new volunteer, on duty, flushed so it has its id (and its phone sealed to it)."""
+        row = HotlineVolunteerRow(
+            label=label,
+            phone_cipher=b"",
+            on_duty=True,
+            coordinator_id=coordinator_id,
+            added_at=now,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        row.phone_cipher = self.vault.seal(phone, place(HotlineVolunteerRow.phone_cipher, row.id))
+        return row
+
+    async def get(self, volunteer_id: int) -> HotlineVolunteerRow | None:
+        return await self.session.get(HotlineVolunteerRow, volunteer_id)
+
+    async def of_coordinator(self, coordinator_id: int) -> HotlineVolunteerRow | None:
+        return await self.session.scalar(
+            select(HotlineVolunteerRow).where(HotlineVolunteerRow.coordinator_id == coordinator_id)
+        )
+
+    async def all(self) -> Sequence[HotlineVolunteerRow]:
+        return (
+            await self.session.scalars(select(HotlineVolunteerRow).order_by(HotlineVolunteerRow.id))
+        ).all()
+
+    async def on_duty(self, limit: int) -> list[tuple[int, str]]:
+        """(id, phone) of the volunteers on duty, the longest-serving first."""
+        rows = await self.session.scalars(
+            select(HotlineVolunteerRow)
+            .where(HotlineVolunteerRow.on_duty.is_(True))
+            .order_by(HotlineVolunteerRow.id)
+            .limit(limit)
+        )
+        return [
+            (
+                row.id,
+                self.vault.open(row.phone_cipher, place(HotlineVolunteerRow.phone_cipher, row.id)),
+            )
+            for row in rows
+        ]
+
+    async def remove(self, row: HotlineVolunteerRow) -> None:
+        await self.session.delete(row)

@@ -1,0 +1,204 @@
+"""The hotline by phone over the fake Twilio Voice: signed webhooks, TwiML followed as a
+caller hears it (bot/sim/fake_voice.py), in English and Spanish."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from bot.core.audit import Actor
+from bot.core.vocabulary import Channel, Role, SubscriberStatus
+from tests.conftest import Bot, Worker
+from tests.support import eventually
+from tests.test_cli import rrbot
+from tests.test_deletions import deletions
+
+CALLER = "+13125550142"
+ANA, LUIS = "+13125550191", "+13125550192"
+FALLBACK = "+18554357693"
+
+
+async def test_rights_read_aloud_in_spanish_from_the_language_menu(bot: Bot) -> None:
+    call = await bot.twilio.call(CALLER)
+    first = call.heard[:2]
+    assert [(h.text, h.language) for h in first] == [
+        ("For English, press 1.", "en-US"),
+        ("Para Español, oprima 2.", "es-MX"),
+    ]
+    assert "For more languages, press 9." in call.said  # the others, a page further
+    await call.press("2")
+    menu_at = len(call.heard)
+    assert "Para conocer sus derechos, oprima 1" in call.said[-1]
+    await call.press("1")
+    summary = bot.services.content.rights["es"].summary_sms
+    assert " ".join(summary.split()) in call.said
+    assert "Para En casa, oprima 1." in call.said[-2]  # the topics, by number
+    await call.press("1")
+    home = bot.services.content.rights["es"].topics["home"]
+    assert call.said[-3].startswith("En casa. " + " ".join(home.sms.split())[:40])
+    assert all(h.language == "es-MX" for h in call.heard[menu_at - 1 :] if h.kind == "say")
+    assert call.statuses and set(call.statuses) == {200}
+
+
+async def test_the_next_page_of_languages_and_no_choice_twice_means_english(bot: Bot) -> None:
+    call = await bot.twilio.call(CALLER)
+    await call.press("9")
+    names = [h.text for h in call.heard if h.kind == "say"]
+    assert any(text.startswith("Aby wybrać") or "Polski" in text for text in names)
+    another = await bot.twilio.call("+13125550143")
+    await another.silence()  # the menu once more
+    await another.silence()
+    assert "For your rights, press 1." in another.said[-1]
+
+
+async def test_no_input_at_the_menu_twice_rings_a_volunteer(bot: Bot) -> None:
+    await bot.services.hotline.add(ANA, "Ana", Actor.operator())
+    bot.twilio.answers[ANA] = "accepts"
+    bot.twilio.names[ANA] = "Ana"
+    call = await bot.twilio.call(CALLER)
+    await call.press("1")
+    await call.silence()  # the menu again
+    await call.silence()  # then a person
+    assert call.connected_to == ANA
+
+
+async def test_the_first_volunteer_to_accept_gets_the_call_with_the_hotline_number_shown(
+    bot: Bot,
+) -> None:
+    for phone, name in ((ANA, "Ana"), (LUIS, "Luis")):
+        await bot.services.hotline.add(phone, name, Actor.operator())
+        bot.twilio.names[phone] = name
+    bot.twilio.answers.update({ANA: "voicemail", LUIS: "accepts"})  # a voicemail never takes it
+    call = await bot.twilio.call(CALLER)
+    await call.press("1")
+    await call.press("3")
+    assert "Connecting you to a volunteer. Please wait." in call.said
+    [dial] = call.dials
+    assert dial["callerId"] == bot.twilio.phone_number  # never the caller's number
+    assert dial["timeout"] == "25"
+    assert ("dial", "Ana, Luis") in [(h.kind, h.text) for h in call.heard]
+    assert call.connected_to == LUIS
+    assert call.heard[-1].kind == "hangup"
+
+
+async def test_with_nobody_on_duty_the_caller_is_told_and_forwarded(bot: Bot) -> None:
+    volunteer = await bot.services.hotline.add(ANA, "Ana", Actor.operator())
+    await bot.services.hotline.set_duty(volunteer.id, False, Actor.operator())
+    bot.twilio.answers[FALLBACK] = "accepts"
+    call = await bot.twilio.call(CALLER)
+    await call.press("2")
+    await call.press("3")
+    assert call.said[-1].startswith("Ningún voluntario puede contestar ahora")
+    assert call.connected_to == FALLBACK
+    # Rung but nobody accepts within the time: the same, after the ringing.
+    await bot.services.hotline.set_duty(volunteer.id, True, Actor.operator())
+    bot.twilio.answers[ANA] = "busy"
+    late = await bot.twilio.call("+13125550144")
+    await late.press("1")
+    await late.press("3")
+    assert "Connecting you to a volunteer. Please wait." in late.said
+    assert late.said[-1].startswith("No volunteer can answer right now")
+    assert late.connected_to == FALLBACK
+
+
+async def test_a_spoken_report_becomes_a_card_without_the_callers_number(
+    bot: Bot, worker: Worker
+) -> None:
+    rosa = 9301
+    bot.telegram.add_user(rosa)
+    await bot.services.coordinators.add(rosa, Role.ADMIN, "Rosa", Actor.operator())
+    call = await bot.twilio.call(CALLER)
+    await call.press("1")
+    await call.press("2")
+    assert "Enter the ZIP code of the place on the keypad." in call.said
+    await call.press("60629")
+    assert call.waiting is not None and call.waiting.get("input") == "speech"
+    assert call.waiting.get("language") == "en-US"
+    await call.speak("two ICE vans at 26th and Pulaski right now")
+    assert "Your report number is 1." in call.said[-2]
+    [card] = await bot.telegram.wait_for(rosa, 1)
+    assert "26th and Pulaski" in card.text and "60629" in card.text
+    assert CALLER not in card.text and CALLER[2:] not in card.text
+    # The same step sent again (a replay) takes no second report.
+    form = call._form({"SpeechResult": "two ICE vans at 26th and Pulaski right now"})
+    url = f"{bot.url}/twilio/voice/report/said?lang=en&zip=60629"
+    signed = {"X-Twilio-Signature": bot.twilio.sign(url, form)}
+    async with httpx.AsyncClient() as client:
+        again = await client.post(url, data=form, headers=signed)
+    assert again.status_code == 200 and b"report number" not in again.content
+    assert [r.id for r in await bot.services.reports.open_reports()] == [1]
+
+
+async def test_text_alerts_by_keypad_sign_the_caller_up_and_text_the_confirmation(
+    bot: Bot, worker: Worker
+) -> None:
+    call = await bot.twilio.call(CALLER)
+    await call.press("2")
+    await call.press("4")
+    await call.press("90210")
+    assert call.said[-2] == "Ese código postal no está en nuestra zona."
+    await call.press("60629")
+    assert "60629" not in call.said[-2] and "Chicago Lawn" in call.said[-2]
+    row = await bot.services.directory.get(Channel.SMS, CALLER)
+    assert row is not None and (row.language, row.zone, row.status) == (
+        "es",
+        "60629",
+        SubscriberStatus.ACTIVE,
+    )
+
+    async def texts() -> list[str]:
+        return [sms.body for sms in bot.twilio.inbox(CALLER)]
+
+    [confirmation, *_] = await eventually(texts)
+    assert "BAJA" in confirmation or "STOP" in confirmation
+    assert "Chicago Rapid Response Network" in confirmation
+
+
+async def test_forged_and_replayed_calls_change_nothing(bot: Bot) -> None:
+    url = f"{bot.url}/twilio/voice"
+    async with httpx.AsyncClient() as client:
+        forged = await client.post(url, data={"CallSid": "CA" + "0" * 32, "From": CALLER})
+        assert forged.status_code == 403
+    call = await bot.twilio.call(CALLER)
+    form = call._form({})
+    async with httpx.AsyncClient() as client:
+        again = await client.post(
+            url, data=form, headers={"X-Twilio-Signature": bot.twilio.sign(url, form)}
+        )
+    assert again.status_code == 200 and b"<Say" not in again.content  # a replay: nothing
+
+
+async def test_the_volunteer_list_never_shows_a_number(
+    bot: Bot, database_url: str, tmp_path: Path
+) -> None:
+    added = await rrbot(
+        database_url, tmp_path, "hotline", "add", "--phone", "(312) 555-0191", "--label", "Ana"
+    )
+    assert added.exit_code == 0, added.output
+    assert "0191" not in added.output
+    listed = await rrbot(database_url, tmp_path, "hotline", "list")
+    assert "Ana" in listed.output and "yes" in listed.output and "0191" not in listed.output
+    assert await bot.services.hotline.ringing() == [ANA]
+    off = await rrbot(database_url, tmp_path, "hotline", "off", "1")
+    assert off.exit_code == 0 and "off duty" in off.output
+    assert await bot.services.hotline.ringing() == []
+    bad = await rrbot(database_url, tmp_path, "hotline", "add", "--phone", "12")
+    assert bad.exit_code == 1 and "not a phone number" in bad.output
+    gone = await rrbot(database_url, tmp_path, "hotline", "remove", "1")
+    assert gone.exit_code == 0 and await bot.services.hotline.volunteers() == []
+
+
+async def test_a_call_is_deleted_at_twilio_once_it_has_ended(bot: Bot) -> None:
+    """What Twilio keeps of a call goes with it: its id is scheduled when it comes in, the
+    deletion waits while the call goes on (20009) and succeeds once it has ended."""
+    call = await bot.twilio.call(CALLER)
+    assert not call.ended
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    first = await deletions(bot, at=later)
+    assert first["deleted"] == 0 and call.sid in bot.twilio.calls  # in progress: kept
+    await call.hang_up()
+    again = await deletions(bot, at=later + timedelta(hours=1))
+    assert again["deleted"] == 1 and call.sid not in bot.twilio.calls
+    assert call.sid in bot.twilio.deleted
