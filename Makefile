@@ -70,6 +70,7 @@ demo-reset: install
 bench: install
 	$(BIN)/python -m tests.bench.signup_burst
 	$(BIN)/python -m tests.bench.delivery $(ARGS)
+	$(BIN)/python -m tests.bench.voice_calls
 
 # Refresh the translation template and catalogues after changing interface strings.
 messages: install

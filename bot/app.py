@@ -256,6 +256,7 @@ def build_web(
             flows=services.flows,
             timezone=settings.zone,
             pacer=services.pacers["telegram"],
+            hotline=services.hotline,
         )
         telegram = TelegramChannel(settings, handlers, services.metrics, services.inbox)
         routes += telegram.routes()

@@ -301,18 +301,19 @@ async def test_every_language_is_offered_and_an_arabic_phone_reads_right_to_left
     await expect(rights).to_have_count(1, timeout=10_000)
     text = rights.get_by_test_id("bubble-text")
     assert ARABIC.search(await text.inner_text())
-    assert await direction(text) == "rtl"
+    # The log is re-rendered as messages come: assertions that retry, not one reading.
+    await expect(text).to_have_css("direction", "rtl")
     mine = phone.locator('[data-testid="bubble"][data-direction="in"]').last
-    assert await direction(mine.get_by_test_id("bubble-text")) == "rtl"
+    await expect(mine.get_by_test_id("bubble-text")).to_have_css("direction", "rtl")
     # Each message takes its own direction: the English welcome still reads left to right.
     welcome = bot_bubbles(page, sms).first
     await expect(welcome).to_contain_text("60629")
-    assert await direction(welcome.get_by_test_id("bubble-text")) == "ltr"
+    await expect(welcome.get_by_test_id("bubble-text")).to_have_css("direction", "ltr")
     # Once the bot stores her language, the phone reads as an Arabic phone does; the
     # simulator's own notes (times, segments) stay in the simulator's language.
     await expect(header).to_have_text(content.language_name("ar"), timeout=10_000)
     await expect(phone.get_by_test_id("conversation")).to_have_css("direction", "rtl")
-    assert await direction(rights.get_by_test_id("segments")) == "ltr"
+    await expect(rights.get_by_test_id("segments")).to_have_css("direction", "ltr")
     await expect(rights.get_by_test_id("segments")).to_contain_text("UCS-2")
 
     picture = tmp_path / "arabic-phone.png"

@@ -11,7 +11,7 @@ import httpx
 from bot.core.audit import Actor
 from bot.core.vocabulary import Channel, Role, SubscriberStatus
 from tests.conftest import Bot, Worker
-from tests.support import eventually
+from tests.support import eventually, say
 from tests.test_cli import rrbot
 from tests.test_deletions import deletions
 
@@ -202,3 +202,29 @@ async def test_a_call_is_deleted_at_twilio_once_it_has_ended(bot: Bot) -> None:
     again = await deletions(bot, at=later + timedelta(hours=1))
     assert again["deleted"] == 1 and call.sid not in bot.twilio.calls
     assert call.sid in bot.twilio.deleted
+
+
+async def test_a_coordinator_puts_their_own_phone_on_the_hotline_in_telegram(bot: Bot) -> None:
+    rosa, phone = 9302, "+13125550193"
+    bot.telegram.add_user(rosa)
+    await bot.services.coordinators.add(rosa, Role.COORDINATOR, "Rosa", Actor.operator())
+    [told] = await say(bot, rosa, "/hotline")
+    assert "/hotline phone NUMBER" in told.text
+    [added] = await say(bot, rosa, "/hotline phone (312) 555-0193")
+    assert "on duty" in added.text and "0193" not in added.text
+    bot.twilio.answers[phone] = "accepts"
+    call = await bot.twilio.call(CALLER)
+    await call.press("1")
+    await call.press("3")
+    assert call.connected_to == phone
+    [off] = await say(bot, rosa, "/hotline off")
+    assert "no longer ring" in off.text
+    bot.twilio.answers[FALLBACK] = "accepts"
+    later = await bot.twilio.call("+13125550145")
+    await later.press("1")
+    await later.press("3")
+    assert later.connected_to == FALLBACK
+    [bad] = await say(bot, rosa, "/hotline phone 12")
+    assert "not a phone number" in bad.text
+    [state] = await say(bot, rosa, "/hotline")
+    assert "off duty" in state.text

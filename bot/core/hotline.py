@@ -102,6 +102,27 @@ class Hotline:
             await rows.remove(row)
             record(session, by, "hotline.remove", f"volunteer:{volunteer_id}", now)
 
+    async def mine(self, coordinator_id: int) -> Volunteer | None:
+        """The volunteer entry a coordinator registered their own phone as, if any."""
+        async with self.db.transaction() as session:
+            row = await VolunteerRows(session, self.vault).of_coordinator(coordinator_id)
+            return _of(row) if row is not None else None
+
+    async def register(self, coordinator_id: int, phone: str, label: str, by: Actor) -> Volunteer:
+        """A coordinator's own phone, rung while they are on duty (a new number replaces the
+        one they gave before); on duty at once."""
+        number = phone_number(phone)
+        now = self.clock()
+        async with self.db.transaction() as session:
+            rows = VolunteerRows(session, self.vault)
+            old = await rows.of_coordinator(coordinator_id)
+            if old is not None:
+                await rows.remove(old)
+                await session.flush()
+            row = await rows.add(number, label[:LABEL_LENGTH], now, coordinator_id)
+            record(session, by, "hotline.register", f"volunteer:{row.id}", now)
+            return _of(row)
+
     async def ringing(self) -> list[str]:
         """The numbers to ring now: every volunteer on duty, at most ten."""
         async with self.db.transaction() as session:

@@ -11,6 +11,7 @@ lets the whisper run out, anything else does not pick up.
 from __future__ import annotations
 
 import secrets
+import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -45,6 +46,7 @@ class VoiceCall:
     requests: int = 0
     statuses: list[int] = field(default_factory=list)  # HTTP status of each webhook answer
     dials: list[dict[str, str]] = field(default_factory=list)  # each Dial's attributes
+    seconds: list[float] = field(default_factory=list)  # how long each webhook took to answer
     _gather: ET.Element | None = None  # the Gather awaiting input
     _gather_url: str = ""  # the document it came from (relative actions resolve against it)
     _after: list[ET.Element] = field(default_factory=list)  # verbs after that Gather
@@ -119,7 +121,9 @@ class VoiceCall:
             "I-Twilio-Idempotency-Token": secrets.token_hex(16),
         }
         self.requests += 1
+        started = time.perf_counter()
         response = await self.twilio.http().post(url, data=form, headers=headers)
+        self.seconds.append(time.perf_counter() - started)
         self.statuses.append(response.status_code)
         return response.status_code, response.content
 

@@ -30,6 +30,7 @@ from bot.core.content import TOPIC_KEYS, Content
 from bot.core.conversation import Conversation, Inbound, Reply
 from bot.core.coordinators import Coordinators
 from bot.core.flows import Flows
+from bot.core.hotline import Hotline
 from bot.core.i18n import N_
 from bot.core.intents import Intent, Request
 from bot.core.keywords import parse_text
@@ -87,6 +88,7 @@ class TelegramHandlers:
         flows: Flows | None = None,
         timezone: tzinfo = UTC,
         pacer: Pacer | None = None,
+        hotline: Hotline | None = None,
     ) -> None:
         self.conversation = conversation
         self.directory = directory
@@ -105,6 +107,7 @@ class TelegramHandlers:
                 timezone=timezone,
                 reports=reports,
                 workshops=workshops,
+                hotline=hotline,
             )
             if coordinators is not None and alerts is not None and flows is not None
             else (None, None)

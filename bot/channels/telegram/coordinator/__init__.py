@@ -21,13 +21,14 @@ from bot.channels.telegram.coordinator.following import StatusFeature
 from bot.channels.telegram.coordinator.reports import ReportsFeature, card_keyboard
 from bot.channels.telegram.coordinator.router import Console, Fallback
 from bot.channels.telegram.coordinator.signoffs import SignOffsFeature
-from bot.channels.telegram.coordinator.team import DutyFeature, TeamFeature
+from bot.channels.telegram.coordinator.team import DutyFeature, HotlineFeature, TeamFeature
 from bot.channels.telegram.coordinator.turn import Feature
 from bot.channels.telegram.coordinator.workshops import WorkshopsFeature
 from bot.core.alerts import Alerts
 from bot.core.content import Content
 from bot.core.coordinators import Coordinators
 from bot.core.flows import Flows
+from bot.core.hotline import Hotline
 from bot.core.reports import Reports
 from bot.core.workshops import Workshops
 
@@ -44,6 +45,7 @@ def build_console(
     timezone: tzinfo,
     reports: Reports | None = None,
     workshops: Workshops | None = None,
+    hotline: Hotline | None = None,
 ) -> tuple[Console, TeamFeature]:
     """The console with a feature for each service there is. Note: order matters only for
     /help, which lists the features' commands in this order."""
@@ -57,4 +59,6 @@ def build_console(
     if workshops is not None:
         features.append(WorkshopsFeature(workshops, content, sign_offs))
     features += [team, sign_offs, DutyFeature(coordinators, content)]
+    if hotline is not None:
+        features.append(HotlineFeature(hotline))
     return Console(coordinators, flows, content, features, fallback), team

@@ -11,6 +11,7 @@ from bot.channels.telegram.coordinator.turn import Context, Feature, Turn
 from bot.core.content import Content
 from bot.core.coordinators import CoordinatorError, Coordinators
 from bot.core.errors import Explained
+from bot.core.hotline import Hotline, HotlineError
 from bot.core.i18n import N_
 from bot.core.parse import ALL_ZONES, ParseError, zone_list
 from bot.core.signoffs import SignOff
@@ -156,3 +157,54 @@ class DutyFeature(Feature):
         else:
             text = _("Off duty: new reports go to the others (to everyone if nobody is on duty).")
         await turn.say(text)
+
+
+class HotlineFeature(Feature):
+    """/hotline: a coordinator's own phone on the hotline, and whether it rings now."""
+
+    commands = ("hotline",)
+
+    def __init__(self, hotline: Hotline) -> None:
+        self.hotline = hotline
+
+    def help(self, turn: Turn) -> list[str]:
+        return [turn._("/hotline on or off: whether hotline calls ring your phone")]
+
+    async def command(self, turn: Turn, name: str, args: list[str]) -> None:
+        _ = turn._
+        me = turn.me
+        word = args[0].lower() if args else ""
+        mine = await self.hotline.mine(me.id)
+        if word == "phone" and args[1:]:
+            try:
+                await self.hotline.register(me.id, " ".join(args[1:]), me.label, me.actor())
+            except HotlineError as exc:
+                await turn.say(exc.say(_))
+                return
+            await turn.say(
+                _(
+                    "Your phone is on the hotline and on duty: calls ring it. It is kept "
+                    "encrypted and never shown. You may delete your message with the number."
+                )
+            )
+        elif word in ("on", "off") and mine is not None:
+            await self.hotline.set_duty(mine.id, word == "on", me.actor())
+            await turn.say(
+                _("On duty: hotline calls ring your phone.")
+                if word == "on"
+                else _("Off duty: hotline calls no longer ring your phone.")
+            )
+        elif mine is None:
+            await turn.say(
+                _(
+                    "Your phone is not on the hotline. /hotline phone NUMBER adds it (kept "
+                    "encrypted, never shown); then /hotline on or /hotline off."
+                )
+            )
+        else:
+            state = _("on duty") if mine.on_duty else _("off duty")
+            await turn.say(
+                _("Your phone is on the hotline, {state}. /hotline on or /hotline off.").format(
+                    state=state
+                )
+            )
