@@ -151,7 +151,7 @@ def build_services(settings: Settings, *, clock: Clock = utcnow) -> Services:
             db, clock, delete_after=DELETE_DELAY if settings.twilio_delete_messages else None
         ),
         deletions=Deletions(db, clock, enabled=settings.twilio_delete_messages),
-        hotline=Hotline(db, vault, content, clock),
+        hotline=Hotline(db, vault, content, clock, settings.zone),
         retention=Retention(
             db,
             vault,

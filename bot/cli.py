@@ -563,6 +563,11 @@ def parse_day(value: str) -> date:
         raise typer.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD") from None
 
 
+class StatsOf(StrEnum):
+    REPORTS = "reports"
+    CALLS = "calls"
+
+
 @stats_app.command("export")
 def stats_export(
     start: Annotated[
@@ -578,21 +583,30 @@ def stats_export(
     output: Annotated[
         ExportFormat, typer.Option("--format", help="csv (with a header line) or json")
     ] = ExportFormat.CSV,
+    what: Annotated[
+        StatsOf, typer.Option("--of", help="reports (by zone and outcome) or hotline calls")
+    ] = StatsOf.REPORTS,
 ) -> None:
-    """Reports per week (from Monday), zone and outcome, to publish; counts below 5 print as <5."""
+    """Reports per week (from Monday), zone and outcome, or hotline calls per week, language
+    and event (--of calls: call, rights, report, volunteer, alerts, answered, forwarded,
+    reported, signed_up), to publish; counts below 5 print as <5."""
     if start > end:
         raise typer.BadParameter(f"{start} is after --to {end}", param_hint="'--from'")
-    found = with_services(lambda services: services.reports.weekly_counts(start, end))
+    columns = ["week", "zone", "outcome", "count"]
+    if what is StatsOf.CALLS:
+        columns = ["week", "language", "event", "count"]
+        found = with_services(lambda services: services.hotline.weekly_counts(start, end))
+    else:
+        found = with_services(lambda services: services.reports.weekly_counts(start, end))
     rows = [
-        {"week": week.isoformat(), "zone": zone, "outcome": outcome,
-         "count": n if n >= SMALL_COUNT else f"<{SMALL_COUNT}"}
-        for week, zone, outcome, n in found
+        dict(zip(columns, (week.isoformat(), a, b, n if n >= SMALL_COUNT else f"<{SMALL_COUNT}"), strict=True))
+        for week, a, b, n in found
     ]  # fmt: skip
     if output is ExportFormat.JSON:
         console.print_json(json.dumps(rows))
         return
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, ["week", "zone", "outcome", "count"], lineterminator="\n")
+    writer = csv.DictWriter(buffer, columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     typer.echo(buffer.getvalue(), nl=False)

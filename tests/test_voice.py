@@ -228,3 +228,37 @@ async def test_a_coordinator_puts_their_own_phone_on_the_hotline_in_telegram(bot
     assert "not a phone number" in bad.text
     [state] = await say(bot, rosa, "/hotline")
     assert "off duty" in state.text
+
+
+async def test_calls_leave_only_weekly_counts_which_stats_export_prints(
+    bot: Bot, database_url: str, tmp_path: Path
+) -> None:
+    bot.twilio.answers[FALLBACK] = "accepts"
+    for number in ("+13125550146", "+13125550147"):
+        call = await bot.twilio.call(number)
+        await call.press("1")
+        await call.press("1")
+    spanish = await bot.twilio.call("+13125550148")
+    await spanish.press("2")
+    await spanish.press("3")  # nobody on duty: forwarded
+    today = datetime.now(bot.settings.zone).date()  # the week is the network's
+    counts = {
+        (language, event): n
+        for _week, language, event, n in await bot.services.hotline.weekly_counts(today, today)
+    }
+    assert counts == {
+        ("en", "call"): 2,
+        ("en", "rights"): 2,
+        ("es", "call"): 1,
+        ("es", "volunteer"): 1,
+        ("es", "forwarded"): 1,
+    }
+    day = today.isoformat()
+    exported = await rrbot(
+        database_url, tmp_path, "stats", "export", "--from", day, "--to", day, "--of", "calls"
+    )
+    assert exported.exit_code == 0, exported.output
+    lines = exported.output.splitlines()
+    assert lines[0] == "week,language,event,count"
+    assert any(line.endswith(",en,call,<5") for line in lines)  # small counts suppressed
+    assert "555" not in exported.output

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 import phonenumbers
 
@@ -18,7 +18,7 @@ from bot.core.errors import Explained
 from bot.core.i18n import N_
 from bot.storage.crypto import Vault
 from bot.storage.db import Database
-from bot.storage.hotline import VolunteerRows
+from bot.storage.hotline import CallCounts, VolunteerRows
 from bot.storage.models import HotlineVolunteerRow
 from bot.storage.outbox import Notice, Outbox
 
@@ -61,12 +61,18 @@ class Hotline:
     """Add, list, put on or off duty and remove the volunteers the hotline rings."""
 
     def __init__(
-        self, db: Database, vault: Vault, content: Content, clock: Callable[[], datetime]
+        self,
+        db: Database,
+        vault: Vault,
+        content: Content,
+        clock: Callable[[], datetime],
+        timezone: tzinfo = UTC,
     ) -> None:
         self.db = db
         self.vault = vault
         self.content = content
         self.clock = clock
+        self.timezone = timezone  # the network's: a week starts on its Monday
 
     async def add(self, phone: str, label: str, by: Actor) -> Volunteer:
         number = phone_number(phone)
@@ -145,3 +151,16 @@ class Hotline:
                     address=caller,
                 )
                 await outbox.enqueue_notice(notice, now, self.vault)
+
+    async def count(self, language: str, event: str) -> None:
+        """One more `event` this week in `language`: a call, a menu choice, answered or
+        forwarded. Counts only: no number, no time of day."""
+        day = self.clock().astimezone(self.timezone).date()
+        async with self.db.transaction() as session:
+            await CallCounts(session).bump(day - timedelta(days=day.weekday()), language, event)
+
+    async def weekly_counts(self, start: date, end: date) -> list[tuple[date, str, str, int]]:
+        """(Monday, language, event, count) for the weeks from `start`'s to `end`'s."""
+        first = start - timedelta(days=start.weekday())
+        async with self.db.transaction() as session:
+            return await CallCounts(session).between(first, end)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.crypto import Vault
-from bot.storage.models import HotlineVolunteerRow, place
+from bot.storage.models import CallCountRow, HotlineVolunteerRow, place
 
 
 class VolunteerRows:
@@ -66,3 +68,30 @@ class VolunteerRows:
 
     async def remove(self, row: HotlineVolunteerRow) -> None:
         await self.session.delete(row)
+
+
+class CallCounts:
+    """The hotline's weekly counts within the caller's transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def bump(self, week: date, language: str, event: str) -> None:
+        dialect = self.session.bind.dialect.name if self.session.bind is not None else ""
+        module: Any = postgresql if dialect == "postgresql" else sqlite
+        statement = module.insert(CallCountRow).values(
+            week=week, language=language, event=event, count=1
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=["week", "language", "event"],
+            set_={"count": CallCountRow.count + 1},
+        )
+        await self.session.execute(statement)
+
+    async def between(self, start: date, end: date) -> list[tuple[date, str, str, int]]:
+        rows = await self.session.execute(
+            select(CallCountRow.week, CallCountRow.language, CallCountRow.event, CallCountRow.count)
+            .where(CallCountRow.week >= start, CallCountRow.week <= end)
+            .order_by(CallCountRow.week, CallCountRow.language, CallCountRow.event)
+        )
+        return [(w, lang, event, n) for w, lang, event, n in rows]

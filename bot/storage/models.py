@@ -7,7 +7,7 @@ foreign keys and the place names sealed values are bound to (`place`) would cros
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -159,6 +159,18 @@ class HotlineVolunteerRow(Base):
     # A coordinator who registered their own phone in Telegram (/hotline); None: the CLI's.
     coordinator_id: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id"))
     added_at: Mapped[datetime]
+
+
+class CallCountRow(Base):
+    """What the hotline's calls did, as counts only: per week, language and event (a call,
+    a menu choice, answered by a volunteer or forwarded). No number, no time of a call."""
+
+    __tablename__ = "call_counts"
+
+    week: Mapped[date] = mapped_column(primary_key=True)  # Monday, in the network's time zone
+    language: Mapped[str] = mapped_column(String(8), primary_key=True)
+    event: Mapped[str] = mapped_column(String(16), primary_key=True)
+    count: Mapped[int]
 
 
 class FlowRow(Base):

@@ -199,6 +199,7 @@ class VoiceWebhook:
         if digits.isdigit() and 1 <= int(digits) <= len(choices):
             language = choices[int(digits) - 1]
             self.metrics.inbound.labels(channel="voice", intent="language").inc()
+            await self.hotline.count(language, "call")
             return self._main_menu(language, 0)
         if params.get("again"):
             return self._main_menu(DEFAULT_LANGUAGE, 0)  # no choice twice: English
@@ -227,6 +228,8 @@ class VoiceWebhook:
         digit = form.get("Digits", "")
         step = {"1": "/rights", "2": "/report", "3": "/volunteer", "4": "/alerts"}.get(digit)
         self.metrics.inbound.labels(channel="voice", intent=f"menu:{digit or 'none'}").inc()
+        if step is not None:
+            await self.hotline.count(language, step.strip("/"))
         response = VoiceResponse()
         if step is None:
             if digit != "9":
@@ -314,6 +317,7 @@ class VoiceWebhook:
             return response
         number = await self.reports.take_spoken(caller, language, zip_code, said)
         self.metrics.inbound.labels(channel="voice", intent="report").inc()
+        await self.hotline.count(language, "reported" if number is not None else "refused")
         if number is None:
             text = self._(
                 language,
@@ -331,7 +335,7 @@ class VoiceWebhook:
         language = self._lang(params)
         numbers = await self.hotline.ringing()
         if not numbers:
-            return self._fallback(language)
+            return await self._fallback(language)
         response = VoiceResponse()
         self._say(
             response, language, self._(language, N_("Connecting you to a volunteer. Please wait."))
@@ -346,7 +350,8 @@ class VoiceWebhook:
         response.append(dial)
         return response
 
-    def _fallback(self, language: str) -> VoiceResponse:
+    async def _fallback(self, language: str) -> VoiceResponse:
+        await self.hotline.count(language, "forwarded")
         network = self.content.network
         name = network.in_language(network.hotline_name, language)
         response = VoiceResponse()
@@ -358,11 +363,13 @@ class VoiceWebhook:
         return response
 
     async def _dialed(self, form: dict[str, str], params: dict[str, str]) -> VoiceResponse:
+        language = self._lang(params)
         if form.get("DialCallStatus") == "completed":
+            await self.hotline.count(language, "answered")
             response = VoiceResponse()
             response.hangup()
             return response
-        return self._fallback(self._lang(params))
+        return await self._fallback(language)
 
     async def _whisper(self, form: dict[str, str], params: dict[str, str]) -> VoiceResponse:
         """What a volunteer hears before the call is theirs: a voicemail never presses 1."""
@@ -414,6 +421,7 @@ class VoiceWebhook:
             replies = await self.conversation.handle(inbound)
             await self.hotline.text(caller, language, [reply.text for reply in replies])
             self.metrics.inbound.labels(channel="voice", intent="alerts").inc()
+            await self.hotline.count(language, "signed_up")
         self._say(response, language, self._(language, ALERTS_DONE).format(zone=name))
         response.redirect(self._url("/menu", lang=language))
         return response
