@@ -7,9 +7,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 
 from bot.core.audit import Actor
+from bot.core.parse import ParseError, weekly_shift
 from bot.core.vocabulary import Channel, Role, SubscriberStatus
+from bot.storage.hotline import in_shift
 from tests.conftest import Bot, Worker
 from tests.support import eventually, say
 from tests.test_cli import rrbot
@@ -262,3 +265,33 @@ async def test_calls_leave_only_weekly_counts_which_stats_export_prints(
     assert lines[0] == "week,language,event,count"
     assert any(line.endswith(",en,call,<5") for line in lines)  # small counts suppressed
     assert "555" not in exported.output
+
+
+async def test_a_weekly_shift_rings_a_coordinator_who_is_off_duty_within_it(bot: Bot) -> None:
+    rosa, phone = 9303, "+13125550194"
+    bot.telegram.add_user(rosa)
+    await bot.services.coordinators.add(rosa, Role.COORDINATOR, "Rosa", Actor.operator())
+    await say(bot, rosa, "/hotline phone (312) 555-0194")
+    await say(bot, rosa, "/hotline off")
+    assert await bot.services.hotline.ringing() == []
+    now = datetime.now(bot.settings.zone)
+    day = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[now.weekday()]
+    hours = f"{now.hour}-{(now.hour + 1) % 24}"  # this hour, past midnight at 23
+    [shift] = await say(bot, rosa, f"/hotline shift {day} {hours}")
+    assert f"{now.hour:02d}:00-" in shift.text and "clear" in shift.text
+    assert await bot.services.hotline.ringing() == [phone]
+    [bad] = await say(bot, rosa, "/hotline shift someday 18-22")
+    assert "Mon 18-22" in bad.text
+    [cleared] = await say(bot, rosa, "/hotline shift clear")
+    assert "No weekly shifts" in cleared.text
+    assert await bot.services.hotline.ringing() == []
+
+
+def test_weekly_shifts_are_read_in_english_and_spanish_and_may_pass_midnight() -> None:
+    assert weekly_shift("Mon 18-22") == (0, 18 * 60, 22 * 60)
+    assert weekly_shift("sáb 9:30-13") == (5, 9 * 60 + 30, 13 * 60)
+    assert weekly_shift("Fri 22-2") == (4, 22 * 60, 2 * 60)
+    assert in_shift([[4, 22 * 60, 2 * 60]], 5, 60) and not in_shift([[4, 22 * 60, 120]], 5, 180)
+    for text in ("Mon", "Mon 18", "Mon 25-26", "Mon 18-18", "lunes 18:70-20"):
+        with pytest.raises(ParseError):
+            weekly_shift(text)

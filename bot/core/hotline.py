@@ -40,10 +40,12 @@ class Volunteer:
     label: str
     on_duty: bool
     coordinator_id: int | None
+    shifts: tuple[tuple[int, int, int], ...] = ()  # weekday, first minute, end minute
 
 
 def _of(row: HotlineVolunteerRow) -> Volunteer:
-    return Volunteer(row.id, row.label, row.on_duty, row.coordinator_id)
+    shifts = tuple((d, s, e) for d, s, e in row.shifts or ())
+    return Volunteer(row.id, row.label, row.on_duty, row.coordinator_id, shifts)
 
 
 def phone_number(raw: str, region: str = "US") -> str:
@@ -130,10 +132,25 @@ class Hotline:
             return _of(row)
 
     async def ringing(self) -> list[str]:
-        """The numbers to ring now: every volunteer on duty, at most ten."""
+        """The numbers to ring now: every volunteer on duty or in a weekly shift, at most ten."""
+        now = self.clock().astimezone(self.timezone)
+        minute = now.hour * 60 + now.minute
         async with self.db.transaction() as session:
-            on = await VolunteerRows(session, self.vault).on_duty(MAX_RINGS)
+            on = await VolunteerRows(session, self.vault).ringable(now.weekday(), minute, MAX_RINGS)
             return [phone for _, phone in on]
+
+    async def set_shifts(
+        self, volunteer_id: int, shifts: list[tuple[int, int, int]], by: Actor
+    ) -> Volunteer:
+        """A volunteer's weekly shifts, replacing the ones before (empty: none)."""
+        now = self.clock()
+        async with self.db.transaction() as session:
+            row = await VolunteerRows(session, self.vault).get(volunteer_id)
+            if row is None:
+                raise HotlineError(N_("no volunteer #{id}"), id=volunteer_id)
+            row.shifts = [list(shift) for shift in shifts]
+            record(session, by, "hotline.shifts", f"volunteer:{row.id}", now, shifts=len(shifts))
+            return _of(row)
 
     async def text(self, caller: str, language: str, texts: list[str]) -> None:
         """Texts to a caller's number by SMS through the outbox (a sign-up's confirmation):

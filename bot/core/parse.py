@@ -100,3 +100,31 @@ def clock(text: str, now: time) -> time:
     elif half == "am" and hour == 12:
         hour = 0
     return time(hour, minute)
+
+
+DAYS = {
+    **dict.fromkeys(("mon", "monday", "lun", "lunes"), 0),
+    **dict.fromkeys(("tue", "tues", "tuesday", "mar", "martes"), 1),
+    **dict.fromkeys(("wed", "wednesday", "mie", "mié", "miercoles", "miércoles"), 2),
+    **dict.fromkeys(("thu", "thur", "thurs", "thursday", "jue", "jueves"), 3),
+    **dict.fromkeys(("fri", "friday", "vie", "viernes"), 4),
+    **dict.fromkeys(("sat", "saturday", "sab", "sáb", "sabado", "sábado"), 5),
+    **dict.fromkeys(("sun", "sunday", "dom", "domingo"), 6),
+}
+_HOURS = re.compile(r"^(\d{1,2})(?::(\d{2}))?-(\d{1,2})(?::(\d{2}))?$", re.ASCII)
+
+
+def weekly_shift(text: str) -> tuple[int, int, int]:
+    """'Mon 18-22', 'sáb 9:30-13', 'Fri 22-2' (past midnight) -> (weekday, first minute,
+    end minute), weekday 0 for Monday, in English or Spanish."""
+    words = text.strip().lower().split()
+    hours = _HOURS.match(words[1]) if len(words) == 2 else None
+    if len(words) != 2 or words[0] not in DAYS or hours is None:
+        raise ParseError(N_("Give a day and hours, for example Mon 18-22."))
+    h1, m1, h2, m2 = (int(g or 0) for g in hours.groups())
+    if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59 or (h2 == 24 and m2):
+        raise ParseError(N_("Give a day and hours, for example Mon 18-22."))
+    start, end = h1 * 60 + m1, (h2 * 60 + m2) % (24 * 60)
+    if start == end:
+        raise ParseError(N_("Give a day and hours, for example Mon 18-22."))
+    return DAYS[words[0]], start, end

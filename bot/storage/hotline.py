@@ -50,20 +50,19 @@ class VolunteerRows:
             await self.session.scalars(select(HotlineVolunteerRow).order_by(HotlineVolunteerRow.id))
         ).all()
 
-    async def on_duty(self, limit: int) -> list[tuple[int, str]]:
-        """(id, phone) of the volunteers on duty, the longest-serving first."""
+    async def ringable(self, weekday: int, minute: int, limit: int) -> list[tuple[int, str]]:
+        """(id, phone) of the volunteers to ring at `weekday` `minute` (network time): on duty,
+        or in one of their weekly shifts; the longest-serving first."""
         rows = await self.session.scalars(
-            select(HotlineVolunteerRow)
-            .where(HotlineVolunteerRow.on_duty.is_(True))
-            .order_by(HotlineVolunteerRow.id)
-            .limit(limit)
+            select(HotlineVolunteerRow).order_by(HotlineVolunteerRow.id)
         )
+        found = [row for row in rows if row.on_duty or in_shift(row.shifts, weekday, minute)]
         return [
             (
                 row.id,
                 self.vault.open(row.phone_cipher, place(HotlineVolunteerRow.phone_cipher, row.id)),
             )
-            for row in rows
+            for row in found[:limit]
         ]
 
     async def remove(self, row: HotlineVolunteerRow) -> None:
@@ -95,3 +94,15 @@ class CallCounts:
             .order_by(CallCountRow.week, CallCountRow.language, CallCountRow.event)
         )
         return [(w, lang, event, n) for w, lang, event, n in rows]
+
+
+def in_shift(shifts: list[list[int]], weekday: int, minute: int) -> bool:
+    """Whether `weekday` (0 Monday) at `minute` of the day falls in one of the shifts."""
+    for day, start, end in shifts:
+        if start < end and weekday == day and start <= minute < end:
+            return True
+        if start >= end and (
+            (weekday == day and minute >= start) or (weekday == (day + 1) % 7 and minute < end)
+        ):
+            return True
+    return False

@@ -159,6 +159,10 @@ class HotlineVolunteerRow(Base):
     # A coordinator who registered their own phone in Telegram (/hotline); None: the CLI's.
     coordinator_id: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id"))
     added_at: Mapped[datetime]
+    # Weekly shifts that ring them whatever on_duty says: [weekday (0 Monday), first minute,
+    # minute after the last] in the network's time zone; an end before the start runs past
+    # midnight.
+    shifts: Mapped[list[list[int]]] = mapped_column(JSON, default=list, server_default="[]")
 
 
 class CallCountRow(Base):

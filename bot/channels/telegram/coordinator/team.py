@@ -3,6 +3,7 @@ remove; `/start inv_CODE` redeems an invite. /duty says which zones' reports com
 
 from __future__ import annotations
 
+from babel.dates import get_day_names
 from telegram import Update
 
 from bot.channels.telegram.buttons import CoordinatorButton, Invite, Remove
@@ -11,9 +12,9 @@ from bot.channels.telegram.coordinator.turn import Context, Feature, Turn
 from bot.core.content import Content
 from bot.core.coordinators import CoordinatorError, Coordinators
 from bot.core.errors import Explained
-from bot.core.hotline import Hotline, HotlineError
+from bot.core.hotline import Hotline, HotlineError, Volunteer
 from bot.core.i18n import N_
-from bot.core.parse import ALL_ZONES, ParseError, zone_list
+from bot.core.parse import ALL_ZONES, ParseError, weekly_shift, zone_list
 from bot.core.signoffs import SignOff
 from bot.core.vocabulary import Role
 
@@ -187,6 +188,8 @@ class HotlineFeature(Feature):
                     "encrypted and never shown. You may delete your message with the number."
                 )
             )
+        elif word == "shift" and mine is not None and args[1:]:
+            await self._shift(turn, mine, args[1:])
         elif word in ("on", "off") and mine is not None:
             await self.hotline.set_duty(mine.id, word == "on", me.actor())
             await turn.say(
@@ -203,8 +206,39 @@ class HotlineFeature(Feature):
             )
         else:
             state = _("on duty") if mine.on_duty else _("off duty")
-            await turn.say(
+            lines = [
                 _("Your phone is on the hotline, {state}. /hotline on or /hotline off.").format(
                     state=state
                 )
-            )
+            ]
+            if mine.shifts:
+                lines.append(_("Weekly shifts: {shifts}").format(shifts=self._shifts(turn, mine)))
+            await turn.say("\n".join(lines))
+
+    async def _shift(self, turn: Turn, mine: Volunteer, words: list[str]) -> None:
+        _ = turn._
+        if [w.lower() for w in words] == ["clear"]:
+            await self.hotline.set_shifts(mine.id, [], turn.me.actor())
+            await turn.say(_("No weekly shifts now."))
+            return
+        try:
+            shift = weekly_shift(" ".join(words))
+        except ParseError as exc:
+            await turn.say(exc.say(_))
+            return
+        shifts = [*mine.shifts, shift] if shift not in mine.shifts else list(mine.shifts)
+        updated = await self.hotline.set_shifts(mine.id, shifts, turn.me.actor())
+        await turn.say(
+            _(
+                "Weekly shifts: {shifts}. Calls ring your phone in them, on duty or not. "
+                "/hotline shift clear removes them."
+            ).format(shifts=self._shifts(turn, updated))
+        )
+
+    @staticmethod
+    def _shifts(turn: Turn, volunteer: Volunteer) -> str:
+        days = get_day_names("abbreviated", locale=turn.lang.code.replace("-", "_"))
+        return ", ".join(
+            f"{days[day]} {start // 60:02d}:{start % 60:02d}-{end // 60:02d}:{end % 60:02d}"
+            for day, start, end in volunteer.shifts
+        )
