@@ -287,6 +287,7 @@ async def run_demo(data_dir: Path, port: int, console: Console, data_key: str) -
     twilio_server = await serve(twilio.app)
     settings = demo_settings(data_dir, port, telegram_server.url, twilio_server.url, data_key)
     twilio.webhook_url = settings.public("/twilio/sms")
+    twilio.voice_url = settings.public("/twilio/voice")  # an SMS phone's "Call" button
     services = build_services(settings)
     simulator = Simulator(
         telegram,

@@ -463,3 +463,59 @@ async def test_the_first_screen_shows_sms_telegram_and_the_coordinator(
     ARTIFACTS.mkdir(exist_ok=True)
     await page.evaluate("window.scrollTo(0, 0)")
     await page.screenshot(path=str(ARTIFACTS / "simulator.png"))
+
+
+async def test_an_sms_phone_calls_the_hotline_and_hears_its_rights_in_spanish(
+    demo: str, browser: Browser
+) -> None:
+    content = load_content(ROOT / "config")
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    await page.goto(f"{demo}/sim")
+    await expect(page.get_by_test_id("phone")).to_have_count(PERSONAS, timeout=15_000)
+    caller = await add_phone(page, "sms", "Caller")
+    phone = page.locator(f'[data-phone-id="{caller}"]')
+    panel = phone.get_by_test_id("call-panel")
+    await expect(panel).to_be_hidden()
+
+    # The call takes the place of the messages; the bot's first words are the language menu.
+    await phone.get_by_test_id("call-button").click()
+    await expect(panel).to_be_visible()
+    await expect(phone.get_by_test_id("composer")).to_be_hidden()
+    lines = panel.get_by_test_id("call-line")
+    english = lines.filter(has_text="For English, press 1.")
+    await expect(english).to_have_count(1, timeout=10_000)
+    await expect(english).to_have_attribute("lang", "en-US")
+    await expect(english).to_have_attribute("dir", "auto")
+    await expect(panel).to_have_attribute("data-state", "keys")
+
+    # 2: the main menu in Spanish, said in Spanish.
+    two = panel.locator('[data-testid="key"][data-key="2"]')
+    await two.click()
+    menu = lines.filter(has_text="Para conocer sus derechos, oprima 1")
+    await expect(menu).to_have_count(1, timeout=10_000)
+    await expect(menu).to_have_attribute("lang", "es-MX")
+
+    # 1, typed on the keyboard while the keypad has the focus: the rights, read aloud.
+    await expect(two).to_be_focused()
+    await page.keyboard.press("1")
+    first_words = " ".join(content.rights["es"].summary_sms.split()[:6])
+    rights = lines.filter(has_text=first_words)
+    await expect(rights).to_have_count(1, timeout=10_000)
+    await expect(rights).to_have_attribute("lang", "es-MX")
+    address = await phone.get_by_test_id("phone-address").inner_text()
+    heard = await panel.inner_text()
+    shows_the_number = address in heard or re.sub(r"\D", "", address) in re.sub(r"\s", "", heard)
+    assert not shows_the_number, "the call panel shows the caller's number"
+
+    await panel.get_by_test_id("call-hang-up").click()
+    await expect(panel).to_have_attribute("data-state", "ended")
+    await expect(panel.get_by_test_id("call-status")).to_have_text("Call ended")
+    ended = panel.locator('[data-testid="call-event"][data-kind="hangup"]')
+    await expect(ended).to_contain_text("Call ended")
+    await expect(panel.get_by_test_id("keypad")).to_be_hidden()
+
+    # Back to the messages; the phone can call again.
+    await panel.get_by_test_id("call-close").click()
+    await expect(panel).to_be_hidden()
+    await expect(phone.get_by_test_id("composer")).to_be_visible()
+    await expect(phone.get_by_test_id("call-button")).to_be_enabled()

@@ -15,6 +15,10 @@ header and suggestions follow it, looked up again after each message to or from 
 The languages a new phone can be set to (each by its own name, and which way it is written)
 come from the composition root too; the page gets them with the state.
 
+An SMS phone can also call the bot's hotline (bot/sim/calls.py): keys, speech and silence go
+through the fake Twilio Voice, and the page sees what the caller hears, never a number. Calls
+are kept in memory only.
+
 Live updates are server-sent events. uvicorn waits for open responses before it runs the
 lifespan shutdown, so call ``aclose()`` when shutdown begins (it ends every stream), not only
 from the lifespan.
@@ -51,6 +55,7 @@ from starlette.staticfiles import StaticFiles
 from bot.core.intents import Intent
 from bot.core.keywords import KEYWORDS
 from bot.core.segments import count_segments
+from bot.sim.calls import Call, CallError, Calls
 from bot.sim.fake_telegram import (
     ApiError,
     FakeTelegram,
@@ -218,6 +223,7 @@ class Simulator:
         self._save_handle: asyncio.TimerHandle | None = None
         self._dirty = False
         self._closed = False
+        self.calls = Calls(twilio, self._on_call, lambda c: self._spawn(c, name="simulator-call"))
 
         if state_file is not None:
             self._load(state_file)
@@ -306,6 +312,7 @@ class Simulator:
     async def remove_phone(self, phone_id: str) -> None:
         """Forget a phone and its conversation; its number or user id is not reused."""
         self._phone(phone_id)
+        await self.calls.forget(phone_id)
         del self._phones[phone_id]
         self._transcripts.pop(phone_id, None)
         self._send_locks.pop(phone_id, None)
@@ -364,6 +371,13 @@ class Simulator:
                 return document
         raise LookupError("no such document")
 
+    async def call(self, phone_id: str) -> Call:
+        """The SMS phone calls the bot; returns once the bot waits for an answer or hung up."""
+        phone = self._phone(phone_id)
+        if phone.kind != "sms":
+            raise PhoneError("no_calls", "only an SMS phone can call the hotline here")
+        return await self.calls.start(phone.id, phone.address)
+
     def refresh(self, phone_id: str | None = None) -> None:
         """Look up again what the bot stores about one phone's person, or every phone's."""
         for phone in [self._phone(phone_id)] if phone_id else list(self._phones.values()):
@@ -406,6 +420,13 @@ class Simulator:
                 self._get_document,
                 methods=["GET"],
             ),
+            Route("/api/phones/{phone_id}/call", self._get_call, methods=["GET"]),
+            Route("/api/phones/{phone_id}/call", self._start_call, methods=["POST"]),
+            Route("/api/phones/{phone_id}/call", self._forget_call, methods=["DELETE"]),
+            Route("/api/phones/{phone_id}/call/keys", self._call_keys, methods=["POST"]),
+            Route("/api/phones/{phone_id}/call/speech", self._call_speech, methods=["POST"]),
+            Route("/api/phones/{phone_id}/call/silence", self._call_silence, methods=["POST"]),
+            Route("/api/phones/{phone_id}/call/hang-up", self._call_hang_up, methods=["POST"]),
             Route("/api/events", self._events, methods=["GET"]),
         ]
 
@@ -443,6 +464,7 @@ class Simulator:
                 phone_id: [entry.to_json() for entry in entries]
                 for phone_id, entries in self._transcripts.items()
             },
+            "calls": self.calls.views(),
         }
 
     async def _add_phone(self, request: Request) -> Response:
@@ -540,6 +562,50 @@ class Simulator:
             },
         )
 
+    async def _get_call(self, request: Request) -> Response:
+        call = self.calls.get(request.path_params["phone_id"])
+        if call is None:
+            return _problem(404, "no_call", "this phone is not in a call")
+        return JSONResponse(call.view())
+
+    async def _start_call(self, request: Request) -> Response:
+        try:
+            call = await self.call(request.path_params["phone_id"])
+        except LookupError:
+            return _problem(404, "not_found", "no such phone")
+        except (PhoneError, CallError) as error:
+            return _problem(getattr(error, "status", 400), error.code, str(error))
+        return JSONResponse(call.view(), status_code=201)
+
+    async def _forget_call(self, request: Request) -> Response:
+        await self.calls.forget(request.path_params["phone_id"])
+        return Response(status_code=204)
+
+    async def _call_keys(self, request: Request) -> Response:
+        body = await _json_body(request)
+        if isinstance(body, Response):
+            return body
+        keys, send = body.get("keys"), body.get("send", False)
+        if not isinstance(keys, str) or not isinstance(send, bool):
+            return _problem(400, "bad_field", "keys must be a string and send a boolean")
+        phone_id = request.path_params["phone_id"]
+        return await _call_answer(self.calls.keys(phone_id, keys, send=send))
+
+    async def _call_speech(self, request: Request) -> Response:
+        body = await _json_body(request)
+        if isinstance(body, Response):
+            return body
+        text = body.get("text")
+        if not isinstance(text, str):
+            return _problem(400, "bad_field", "text must be a string")
+        return await _call_answer(self.calls.speak(request.path_params["phone_id"], text))
+
+    async def _call_silence(self, request: Request) -> Response:
+        return await _call_answer(self.calls.silence(request.path_params["phone_id"]))
+
+    async def _call_hang_up(self, request: Request) -> Response:
+        return await _call_answer(self.calls.hang_up(request.path_params["phone_id"]))
+
     async def _events(self, request: Request) -> Response:
         if self._closed:
             # 204 tells EventSource to stop reconnecting.
@@ -569,6 +635,9 @@ class Simulator:
             self._clients.discard(queue)
 
     # ------------------------------------------------------------------ listeners
+
+    def _on_call(self, phone_id: str, call: Call | None) -> None:
+        self._emit("call", {"phone_id": phone_id, "call": call.view() if call else None})
 
     def _on_telegram(self, sent: SentMessage) -> None:
         phone = self._by_address("telegram", str(sent.chat_id))
@@ -994,6 +1063,15 @@ async def _json_body(request: Request) -> JSONDict | Response:
     if not isinstance(body, dict):
         return _problem(400, "bad_json", "the body must be a JSON object")
     return cast(JSONDict, body)
+
+
+async def _call_answer(action: Coroutine[Any, Any, Call]) -> Response:
+    """A call request answered with the call as it stands after it, or why it was refused."""
+    try:
+        call = await action
+    except CallError as error:
+        return _problem(error.status, error.code, str(error))
+    return JSONResponse(call.view())
 
 
 def _problem(status: int, code: str, message: str) -> JSONResponse:

@@ -68,6 +68,38 @@ const STRINGS = {
     linkButton: "{label} (link)",
     smsTo: "texts {number}",
     telegramTo: "writes to @{username}",
+    call: "Call",
+    callLabel: "Call the bot's hotline as {name}",
+    callTitle: "{name}'s call to the hotline",
+    callTranscript: "What {name} hears on the call",
+    callStarting: "Calling…",
+    callBusy: "The bot is answering…",
+    callKeys: "Waiting for keys",
+    callKeysN: "Waiting for {n} digits",
+    callSpeech: "Listening: say something",
+    callConnected: "Connected to a volunteer",
+    callOn: "In the call",
+    callEnded: "Call ended",
+    callDialing: "Dialing…",
+    callPlay: "A recording plays",
+    callEndedBy: {
+      caller: "You hung up.",
+      bot: "The bot hung up.",
+      error: "The bot's voice webhook failed.",
+      unreachable: "The bot could not be reached.",
+    },
+    keypad: "Keypad",
+    keyStar: "Star",
+    keyHash: "Pound",
+    keysPressed: "Pressed, not sent yet: {keys}",
+    keysLabel: "Keys to press at once",
+    pressKeys: "Press",
+    speechLabel: "What to say",
+    speechPlaceholder: "Say something…",
+    speak: "Speak",
+    silence: "Stay silent",
+    hangUp: "Hang up",
+    closeCall: "Back to messages",
     notice: {
       unreachable: "The bot could not be reached. Is it running?",
       refused: "The bot's SMS webhook answered HTTP {status}.",
@@ -89,6 +121,17 @@ const STRINGS = {
       too_long: "That message is too long.",
       not_found: "That phone or message is gone.",
       no_buttons: "Only Telegram messages have buttons.",
+      no_calls: "Only an SMS phone can call here.",
+      no_voice: "The simulator does not know the bot's voice URL.",
+      call_in_progress: "This phone is already in a call.",
+      no_call: "This phone is not in a call.",
+      call_ended: "The call has ended.",
+      not_waiting: "The call is not waiting for an answer right now.",
+      wants_speech: "The bot is listening for words now, not keys: speak below.",
+      not_listening: "The bot is not listening for words now.",
+      bad_keys: "Keys are 0–9, * and # (at most 32).",
+      empty_speech: "Type what to say first.",
+      speech_too_long: "That is too long to say at once.",
       network: "The simulator did not answer. Is it running?",
       generic: "Something went wrong (HTTP {status}).",
     },
@@ -154,6 +197,38 @@ const STRINGS = {
     linkButton: "{label} (enlace)",
     smsTo: "escribe al {number}",
     telegramTo: "escribe a @{username}",
+    call: "Llamar",
+    callLabel: "Llamar a la línea del bot como {name}",
+    callTitle: "Llamada de {name} a la línea",
+    callTranscript: "Lo que {name} oye en la llamada",
+    callStarting: "Llamando…",
+    callBusy: "El bot está respondiendo…",
+    callKeys: "Esperando teclas",
+    callKeysN: "Esperando {n} dígitos",
+    callSpeech: "Escuchando: diga algo",
+    callConnected: "Conectado con un voluntario",
+    callOn: "En la llamada",
+    callEnded: "Llamada terminada",
+    callDialing: "Marcando…",
+    callPlay: "Suena una grabación",
+    callEndedBy: {
+      caller: "Usted colgó.",
+      bot: "El bot colgó.",
+      error: "El webhook de voz del bot falló.",
+      unreachable: "No se pudo contactar con el bot.",
+    },
+    keypad: "Teclado",
+    keyStar: "Asterisco",
+    keyHash: "Numeral",
+    keysPressed: "Oprimidas, sin enviar todavía: {keys}",
+    keysLabel: "Teclas para oprimir de una vez",
+    pressKeys: "Oprimir",
+    speechLabel: "Qué decir",
+    speechPlaceholder: "Diga algo…",
+    speak: "Hablar",
+    silence: "Quedarse en silencio",
+    hangUp: "Colgar",
+    closeCall: "Volver a los mensajes",
     notice: {
       unreachable: "No se pudo contactar con el bot. ¿Está en marcha?",
       refused: "El webhook de SMS del bot respondió HTTP {status}.",
@@ -175,6 +250,17 @@ const STRINGS = {
       too_long: "Ese mensaje es demasiado largo.",
       not_found: "Ese teléfono o mensaje ya no existe.",
       no_buttons: "Solo los mensajes de Telegram tienen botones.",
+      no_calls: "Aquí solo un teléfono SMS puede llamar.",
+      no_voice: "El simulador no conoce la URL de voz del bot.",
+      call_in_progress: "Este teléfono ya está en una llamada.",
+      no_call: "Este teléfono no está en una llamada.",
+      call_ended: "La llamada terminó.",
+      not_waiting: "La llamada no espera una respuesta ahora.",
+      wants_speech: "El bot escucha palabras ahora, no teclas: hable abajo.",
+      not_listening: "El bot no escucha palabras ahora.",
+      bad_keys: "Las teclas son 0–9, * y # (32 como máximo).",
+      empty_speech: "Escriba primero qué decir.",
+      speech_too_long: "Es demasiado largo para decirlo de una vez.",
       network: "El simulador no respondió. ¿Está en marcha?",
       generic: "Algo salió mal (HTTP {status}).",
     },
@@ -278,6 +364,7 @@ const state = {
   languages: new Map(),
   phones: new Map(), // id -> phone
   transcripts: new Map(), // id -> entries
+  calls: new Map(), // phone id -> its call, as the server shows it (only SMS phones call)
 };
 const cards = new Map(); // phone id -> card elements
 const drafts = new Map(); // phone id -> unsent text
@@ -432,6 +519,7 @@ function renderCard(phone, { rebuild = false } = {}) {
   else $("#phones").append(card.root);
   cards.set(phone.id, card);
   renderLog(phone.id);
+  renderCall(phone.id);
   restoreFocus(card, focus);
   updateEmpty();
   return card;
@@ -465,7 +553,13 @@ function buildCard(phone) {
     "data-testid": "remove-phone",
     onclick: () => removePhone(phone.id),
   });
-  const head = el("header", { class: "phone-head" }, el("div", { class: "phone-id" }, title, sub), remove);
+  // An SMS phone can also call the bot's hotline: the call takes the place of the messages.
+  const callButton = phone.kind === "sms"
+    ? el("button", { type: "button", class: "call-button", "data-testid": "call-button", onclick: () => startCall(phone.id) })
+    : null;
+  const head = el("header", { class: "phone-head" }, el("div", { class: "phone-id" }, title, sub),
+    el("div", { class: "phone-actions" }, callButton, remove));
+  const call = phone.kind === "sms" ? buildCallPanel(phone) : null;
 
   const log = el("div", {
     class: "log",
@@ -518,8 +612,8 @@ function buildCard(phone) {
     updateCounter(card);
   });
 
-  root.append(head, log, chips, form);
-  const card = { root, name, badge, channel, address, language, zone, standing, remove, log, chips, input, label, sendButton, counter, error };
+  root.append(head, ...(call ? [call.root] : []), log, chips, form);
+  const card = { root, name, badge, channel, address, language, zone, standing, remove, callButton, call, log, chips, input, label, sendButton, counter, error };
   updateHeader(card, phone);
   updateCounter(card);
   return card;
@@ -545,6 +639,12 @@ function updateHeader(card, phone) {
   card.standing.textContent = status ? `\u00a0· ${status.startsWith("standing.") ? known.status : status}` : "";
   card.standing.dataset.status = known?.status || "";
   renderChips(card, phone);
+  if (card.callButton) {
+    card.callButton.textContent = t("call");
+    card.callButton.setAttribute("aria-label", t("callLabel", { name: phone.name }));
+    card.call.root.setAttribute("aria-label", t("callTitle", { name: phone.name }));
+    card.call.log.setAttribute("aria-label", t("callTranscript", { name: phone.name }));
+  }
   card.remove.textContent = t("remove");
   card.remove.setAttribute("aria-label", t("removeLabel", { name: phone.name }));
   card.log.setAttribute("aria-label", t("conversation", { name: phone.name }));
@@ -734,7 +834,7 @@ function rememberFocus(container) {
   if (!container || !active || !container.contains(active)) return null;
   return {
     testid: active.dataset?.testid,
-    data: active.dataset?.data,
+    data: active.dataset?.data ?? active.dataset?.key,
     isContainer: active === container,
   };
 }
@@ -745,8 +845,237 @@ function restoreFocus(card, focus, within = card?.root) {
   if (focus.isContainer) target = within;
   else if (focus.testid === "inline-button") {
     target = [...within.querySelectorAll('[data-testid="inline-button"]')].find((b) => b.dataset.data === focus.data && !b.disabled);
+  } else if (focus.testid === "key") {
+    target = within.querySelector(`[data-testid="key"][data-key="${CSS.escape(focus.data)}"]`);
   } else if (focus.testid) target = within.querySelector(`[data-testid="${focus.testid}"]`);
-  (target || card.input).focus();
+  if (target?.disabled) target = null;
+  // In a call the messages are out of sight: its transcript takes the focus instead.
+  (target || (card.call && !card.call.root.hidden ? card.call.log : card.input)).focus();
+}
+
+// ------------------------------------------------------------------ calls
+
+const KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"];
+
+// The in-call screen of an SMS phone: what the caller hears, as text, and what they can do.
+function buildCallPanel(phone) {
+  const id = `phone-${phone.id}-call`;
+  const root = el("section", { class: "call", "data-testid": "call-panel", hidden: true });
+  const status = el("p", { class: "call-status", role: "status", "data-testid": "call-status" });
+  const log = el("div", { class: "call-log", role: "log", "aria-live": "polite", tabindex: "0", "data-testid": "call-transcript" });
+  const pending = el("p", { class: "call-pending", "data-testid": "call-pending", hidden: true });
+  const keys = KEYS.map((key) => el("button", {
+    type: "button",
+    class: "key",
+    "data-testid": "key",
+    "data-key": key,
+    onclick: () => pressKeys(phone.id, key),
+  }, key));
+  const keypad = el("div", { class: "keypad", role: "group", "data-testid": "keypad" }, keys);
+  // Typing a key while the keypad has the focus presses it, as on a phone's own keypad.
+  keypad.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey || !KEYS.includes(event.key)) return;
+    event.preventDefault();
+    const button = keys[KEYS.indexOf(event.key)];
+    if (!button.disabled) {
+      button.focus();
+      pressKeys(phone.id, event.key);
+    }
+  });
+
+  const keysInput = el("input", {
+    id: `${id}-keys`,
+    class: "call-keys",
+    "data-testid": "call-keys",
+    inputmode: "numeric",
+    autocomplete: "off",
+    maxlength: "32",
+    pattern: "[0-9*#]*",
+    dir: "ltr",
+  });
+  const keysLabel = el("label", { for: keysInput.id, class: "visually-hidden" });
+  const keysButton = el("button", { type: "submit", "data-testid": "call-keys-send" });
+  const keysForm = el("form", { class: "call-row", novalidate: true }, keysLabel, keysInput, keysButton);
+  keysForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const keys = keysInput.value.replace(/\s+/g, "");
+    if (!keys) return keysInput.focus();
+    pressKeys(phone.id, keys, { send: true, from: keysInput });
+  });
+
+  const speech = el("input", { id: `${id}-speech`, class: "call-speech", "data-testid": "call-speech", autocomplete: "off", maxlength: "1000", dir: "auto" });
+  const speechLabel = el("label", { for: speech.id, class: "visually-hidden" });
+  const speakButton = el("button", { type: "submit", class: "primary", "data-testid": "call-speak" });
+  const speechForm = el("form", { class: "call-row", novalidate: true }, speechLabel, speech, speakButton);
+  speechForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    speak(phone.id, speech.value);
+  });
+
+  const silence = el("button", { type: "button", "data-testid": "call-silence", onclick: () => callAction(phone.id, "silence") });
+  const hangUp = el("button", { type: "button", class: "hang-up", "data-testid": "call-hang-up", onclick: () => callAction(phone.id, "hang-up") });
+  const close = el("button", { type: "button", "data-testid": "call-close", onclick: () => closeCall(phone.id) });
+  const actions = el("div", { class: "call-row call-actions" }, silence, hangUp, close);
+  const error = el("p", { class: "card-error", role: "alert", "data-testid": "call-error" });
+  root.append(status, log, pending, keypad, keysForm, speechForm, actions, error);
+  return { root, status, log, pending, keypad, keys, keysForm, keysInput, keysLabel, keysButton, speechForm, speech, speechLabel, speakButton, silence, hangUp, close, error };
+}
+
+function setCall(phoneId, call) {
+  if (!state.phones.has(phoneId)) return;
+  const known = state.calls.get(phoneId);
+  if (!call) state.calls.delete(phoneId);
+  // An answer and an event can cross: the newest view of the same call wins.
+  else if (!known || known.id !== call.id || known.version <= call.version) state.calls.set(phoneId, call);
+  renderCall(phoneId);
+}
+
+function renderCall(phoneId) {
+  const card = cards.get(phoneId);
+  if (!card?.call) return;
+  const panel = card.call;
+  const call = state.calls.get(phoneId);
+  const hadFocus = panel.root.contains(document.activeElement);
+  card.root.classList.toggle("in-call", Boolean(call));
+  panel.root.hidden = !call;
+  card.callButton.disabled = Boolean(call && !call.ended);
+  if (!call) {
+    panel.log.replaceChildren();
+    delete panel.log.dataset.shown;
+    if (hadFocus) card.callButton.focus();
+    return;
+  }
+  // Labels in the interface's language (rendered again when it changes).
+  panel.keypad.setAttribute("aria-label", t("keypad"));
+  panel.keys[KEYS.indexOf("*")].setAttribute("aria-label", `${t("keyStar")} (*)`);
+  panel.keys[KEYS.indexOf("#")].setAttribute("aria-label", `${t("keyHash")} (#)`);
+  panel.keysLabel.textContent = t("keysLabel");
+  panel.keysButton.textContent = t("pressKeys");
+  panel.speechLabel.textContent = t("speechLabel");
+  panel.speech.placeholder = t("speechPlaceholder");
+  panel.speakButton.textContent = t("speak");
+  panel.silence.textContent = t("silence");
+  panel.hangUp.textContent = t("hangUp");
+  panel.close.textContent = t("closeCall");
+
+  const waiting = call.waiting;
+  const inputs = (waiting?.input || "").split(/\s+/);
+  const takesKeys = !call.ended && (call.busy || inputs.includes("dtmf"));
+  const listens = !call.ended && Boolean(waiting) && inputs.includes("speech");
+  const stateName = call.ended ? "ended" : call.busy ? "busy" : listens ? "speech" : waiting ? "keys" : call.connected ? "connected" : "on";
+  panel.root.dataset.state = stateName;
+  panel.status.dir = uiDir();
+  panel.status.textContent = {
+    ended: t("callEnded"),
+    busy: call.heard.length ? t("callBusy") : t("callStarting"),
+    speech: t("callSpeech"),
+    keys: waiting?.digits > 1 ? t("callKeysN", { n: waiting.digits }) : t("callKeys"),
+    connected: t("callConnected"),
+    on: t("callOn"),
+  }[stateName];
+
+  // The transcript is drawn again only when something new was heard (or the language changed).
+  const shown = JSON.stringify([uiLang, call.id, call.heard, call.ended_by]);
+  if (panel.log.dataset.shown !== shown) {
+    panel.log.dataset.shown = shown;
+    panel.log.replaceChildren(...call.heard.map((heard) => renderHeard(heard, call)));
+    panel.log.scrollTop = panel.log.scrollHeight;
+  }
+  panel.pending.hidden = !call.pending;
+  panel.pending.dir = uiDir();
+  panel.pending.textContent = call.pending ? t("keysPressed", { keys: call.pending }) : "";
+
+  for (const key of panel.keys) key.disabled = !takesKeys;
+  panel.keysInput.disabled = !takesKeys;
+  panel.keysButton.disabled = !takesKeys;
+  panel.speech.disabled = !listens;
+  panel.speakButton.disabled = !listens;
+  // What is said is said in the language the bot listens for.
+  if (waiting?.language) panel.speech.lang = waiting.language;
+  else panel.speech.removeAttribute("lang");
+  panel.silence.disabled = call.ended || !(waiting || call.busy);
+  // Once over, the call leaves its transcript the room and the way back to the messages.
+  for (const part of [panel.keypad, panel.keysForm, panel.speechForm, panel.silence, panel.hangUp]) part.hidden = call.ended;
+  panel.close.hidden = !call.ended;
+  if (!call.ended) showError(panel.error, null);
+
+  // A control that went away (a key while the bot listens, hang up once over) hands the focus
+  // on to what the call asks for now: the words box, a key, or the way back to the messages.
+  const active = document.activeElement;
+  if (hadFocus && (!panel.root.contains(active) || active.disabled)) {
+    const next = call.ended ? panel.close : listens ? panel.speech : panel.keys.find((key) => !key.disabled);
+    (next || panel.log).focus();
+  }
+}
+
+function renderHeard(heard, call) {
+  if (heard.kind === "say") {
+    // Each line in its own language (a BCP 47 tag such as es-MX), its direction from its letters.
+    return el("p", { class: "call-line", "data-testid": "call-line", lang: heard.language || null, dir: "auto" }, heard.text);
+  }
+  const text = {
+    dial: t("callDialing"),
+    connected: t("callConnected"),
+    play: t("callPlay"),
+    hangup: call.ended_by ? `${t("callEnded")}. ${t(`callEndedBy.${call.ended_by}`)}` : t("callEnded"),
+  }[heard.kind] || heard.kind;
+  return el("p", { class: "note call-note", "data-testid": "call-event", "data-kind": heard.kind, dir: uiDir() }, text);
+}
+
+async function startCall(phoneId) {
+  const card = cards.get(phoneId);
+  if (!card?.call) return;
+  showError(card.call.error, null);
+  card.callButton.disabled = true;
+  const result = await request("POST", `phones/${encodeURIComponent(phoneId)}/call`);
+  if (!result.ok) {
+    card.callButton.disabled = false;
+    // The panel may still be closed: the error shows under the messages then.
+    showError(state.calls.has(phoneId) ? card.call.error : card.error, result);
+    return;
+  }
+  setCall(phoneId, result.data);
+  const first = card.call.keys.find((key) => !key.disabled);
+  (first || card.call.log).focus();
+}
+
+async function callRequest(phoneId, path, body) {
+  const card = cards.get(phoneId);
+  if (!card?.call) return null;
+  const result = await request("POST", `phones/${encodeURIComponent(phoneId)}/call/${path}`, body);
+  showError(card.call.error, result.ok ? null : result);
+  if (result.ok) setCall(phoneId, result.data);
+  else if (result.status === 404 && result.code === "no_call") setCall(phoneId, null);
+  return result;
+}
+
+async function pressKeys(phoneId, keys, { send = false, from = null } = {}) {
+  const result = await callRequest(phoneId, "keys", { keys, send });
+  if (result?.ok && from) from.value = "";
+}
+
+async function speak(phoneId, text) {
+  const card = cards.get(phoneId);
+  if (!card?.call) return;
+  if (!text.trim()) {
+    showError(card.call.error, { ok: false, code: "empty_speech", error: t("errors.empty_speech") });
+    card.call.speech.focus();
+    return;
+  }
+  const result = await callRequest(phoneId, "speech", { text });
+  if (result?.ok) card.call.speech.value = "";
+}
+
+function callAction(phoneId, action) {
+  return callRequest(phoneId, action);
+}
+
+async function closeCall(phoneId) {
+  const card = cards.get(phoneId);
+  const result = await request("DELETE", `phones/${encodeURIComponent(phoneId)}/call`);
+  if (result.ok) setCall(phoneId, null);
+  else if (card?.call) showError(card.call.error, result);
+  card?.input.focus();
 }
 
 // ------------------------------------------------------------------ actions
@@ -806,6 +1135,7 @@ function addPhone(phone) {
 function forgetPhone(phoneId) {
   state.phones.delete(phoneId);
   state.transcripts.delete(phoneId);
+  state.calls.delete(phoneId);
   removeCard(phoneId);
 }
 
@@ -885,6 +1215,9 @@ function applyEvent(type, data) {
     case "notice":
       showNotice(data);
       break;
+    case "call":
+      setCall(data.phone_id, data.call);
+      break;
     default:
       break;
   }
@@ -915,6 +1248,7 @@ async function loadState() {
       }
       const ids = new Set(data.phones.map((p) => p.id));
       for (const id of [...state.phones.keys()]) if (!ids.has(id)) forgetPhone(id);
+      state.calls = new Map(Object.entries(data.calls || {}));
       for (const phone of data.phones) {
         state.phones.set(phone.id, phone);
         state.transcripts.set(phone.id, data.transcripts[phone.id] || []);
@@ -922,6 +1256,7 @@ async function loadState() {
         if (card) {
           updateHeader(card, phone);
           renderLog(phone.id);
+          renderCall(phone.id);
         } else renderCard(phone);
       }
       // Cards in the server's order, moving only those out of place (a move drops focus).
@@ -960,7 +1295,7 @@ function connect() {
       setConnection("reconnecting");
     }
   });
-  for (const type of ["phone", "phone-removed", "message", "edit", "notice"]) {
+  for (const type of ["phone", "phone-removed", "message", "edit", "notice", "call"]) {
     source.addEventListener(type, (event) => onEvent(type, event));
   }
 }
