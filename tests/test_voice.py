@@ -295,3 +295,37 @@ def test_weekly_shifts_are_read_in_english_and_spanish_and_may_pass_midnight() -
     for text in ("Mon", "Mon 18", "Mon 25-26", "Mon 18-18", "lunes 18:70-20"):
         with pytest.raises(ParseError):
             weekly_shift(text)
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+async def test_every_branch_of_the_menu_in_english_and_spanish(
+    bot: Bot, worker: Worker, language: str
+) -> None:
+    """1 rights, 2 report, 3 volunteer, 4 alerts and 9 repeat, each said in the language."""
+    lang = bot.services.content.lang(language)
+    digit = "1" if language == "en" else "2"
+    tag = bot.services.content.voices[language].language
+    menu = lang.gettext(
+        "For your rights, press 1. To report what is happening, press 2. To talk to a "
+        "volunteer, press 3. To get alerts by text message at this number, press 4. To hear "
+        "this again, press 9."
+    )
+    await bot.services.hotline.add(ANA, "Ana", Actor.operator())
+    bot.twilio.answers[ANA] = "accepts"
+    for i, branch in enumerate(("1", "2", "3", "4", "9")):
+        call = await bot.twilio.call(f"+1312555016{i}")
+        await call.press(digit)
+        assert call.said[-1] == menu
+        await call.press(branch)
+        if branch == "1":
+            assert bot.services.content.rights_in(language).summary_sms.split()[0] in call.said[-3]
+        elif branch == "2":
+            assert call.said[-1] == lang.gettext("Enter the ZIP code of the place on the keypad.")
+        elif branch == "3":
+            assert call.connected_to == ANA
+        elif branch == "4":
+            assert call.said[-1] == lang.gettext("Enter the ZIP code where you live on the keypad.")
+        else:
+            assert call.said[-1] == menu
+        spoken = [h for h in call.heard if h.kind == "say"][-1]
+        assert spoken.language == tag, (branch, spoken)
