@@ -275,13 +275,9 @@ class VoiceWebhook:
         if self.reports is None:
             response.redirect(self._url("/volunteer", lang=language))
             return response
-        gather = Gather(num_digits=5, action=self._url("/report/zip", lang=language), timeout=8)
-        self._say(
-            gather, language, self._(language, N_("Enter the ZIP code of the place on the keypad."))
+        return self._ask_zip(
+            language, N_("Enter the ZIP code of the place on the keypad."), "/report/zip"
         )
-        response.append(gather)
-        response.redirect(self._url("/menu", lang=language))
-        return response
 
     async def _report_zip(self, form: dict[str, str], params: dict[str, str]) -> VoiceResponse:
         language = self._lang(params)
@@ -392,14 +388,17 @@ class VoiceWebhook:
     # ------------------------------------------------------------------ 4 alerts by text
 
     async def _alerts(self, form: dict[str, str], params: dict[str, str]) -> VoiceResponse:
-        language = self._lang(params)
-        response = VoiceResponse()
-        gather = Gather(num_digits=5, action=self._url("/alerts/zip", lang=language), timeout=8)
-        self._say(
-            gather,
-            language,
-            self._(language, N_("Enter the ZIP code where you live on the keypad.")),
+        return self._ask_zip(
+            self._lang(params),
+            N_("Enter the ZIP code where you live on the keypad."),
+            "/alerts/zip",
         )
+
+    def _ask_zip(self, language: str, prompt: str, step: str) -> VoiceResponse:
+        """Five digits on the keypad, taken by `step`; nothing pressed: back to the menu."""
+        response = VoiceResponse()
+        gather = Gather(num_digits=5, action=self._url(step, lang=language), timeout=8)
+        self._say(gather, language, self._(language, prompt))
         response.append(gather)
         response.redirect(self._url("/menu", lang=language))
         return response
