@@ -36,13 +36,13 @@ class Heard:
 class VoiceCall:
     """One call in progress: follow its TwiML with `press`, `speak` and `silence`."""
 
-    twilio: FakeTwilio
+    twilio: FakeTwilio = field(repr=False)
     sid: str
-    caller: str
+    caller: str = field(repr=False)  # a number: never in a test's failure output
     url: str
     heard: list[Heard] = field(default_factory=list)
     ended: bool = False
-    connected_to: str | None = None  # the volunteer the call was bridged to
+    connected_to: str | None = field(default=None, repr=False)  # the volunteer bridged to
     requests: int = 0
     statuses: list[int] = field(default_factory=list)  # HTTP status of each webhook answer
     dials: list[dict[str, str]] = field(default_factory=list)  # each Dial's attributes
