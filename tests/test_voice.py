@@ -3,6 +3,7 @@ caller hears it (bot/sim/fake_voice.py), in English and Spanish."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -173,6 +174,16 @@ async def test_text_alerts_by_keypad_sign_the_caller_up_and_text_the_confirmatio
     [confirmation, *_] = await eventually(texts)
     assert "BAJA" in confirmation or "STOP" in confirmation
     assert "Chicago Rapid Response Network" in confirmation
+    # The same keypad step posted again (a replay): no second sign-up text.
+    had = len(await texts())
+    form = call._form({"Digits": "60629"})
+    url = f"{bot.url}/twilio/voice/alerts/zip?lang=es"
+    signed = {"X-Twilio-Signature": bot.twilio.sign(url, form)}
+    async with httpx.AsyncClient() as client:
+        again = await client.post(url, data=form, headers=signed)
+    assert again.status_code == 200
+    await asyncio.sleep(0.5)  # the worker would have sent a second confirmation by now
+    assert len(await texts()) == had
 
 
 async def test_forged_and_replayed_calls_change_nothing(bot: Bot) -> None:
