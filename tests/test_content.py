@@ -131,3 +131,19 @@ def test_a_broken_content_file_names_itself(tmp_path: Path) -> None:
     (config / "rights/es.yaml").write_text("language: es\nname: Español\n", encoding="utf-8")
     with pytest.raises(ContentError, match=r"es\.yaml"):
         load_content(config)
+
+
+def test_config_is_read_again_only_when_a_file_in_it_changes(tmp_path: Path) -> None:
+    """Every process and test builds its services from config/; an unchanged folder is read
+    once, and an edited file (a network fixing its hotline number) is seen at the next load."""
+    config = tmp_path / "config"
+    shutil.copytree(CONFIG, config)
+    first = load_content(config)
+    assert load_content(config) is first
+    path = config / "resources.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["network"]["hotline"] = "(312) 555-0199 ext 2"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    edited = load_content(config)
+    assert edited is not first
+    assert edited.network.hotline == "(312) 555-0199 ext 2"

@@ -39,6 +39,30 @@ class _QuietServer(uvicorn.Server):
                 async with asyncio.timeout(1.0):
                     await self.exit_requested.wait()
 
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # uvicorn 0.54's shutdown sleeps a fixed 0.1 s after asking connections to close, then
+        # polls them every 0.1 s: three servers per test paid 0.3 s for nothing. Same steps,
+        # same graceful timeout and cancellation, polled every 5 ms.
+        for server in self.servers:
+            server.close()
+        for sock in sockets or []:
+            sock.close()
+        for connection in list(self.server_state.connections):
+            connection.shutdown()
+        try:
+            async with asyncio.timeout(self.config.timeout_graceful_shutdown):
+                while (  # noqa: ASYNC110 (uvicorn's state has no event to wait on)
+                    self.server_state.connections or self.server_state.tasks
+                ) and not self.force_exit:
+                    await asyncio.sleep(0.005)
+        except TimeoutError:
+            for task in self.server_state.tasks:
+                task.cancel(msg="Task cancelled, timeout graceful shutdown exceeded")
+        for server in self.servers:
+            await server.wait_closed()
+        if not self.force_exit:
+            await self.lifespan.shutdown()
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         # uvicorn 0.54 swaps SIGINT/SIGTERM handlers for the whole process while it serves and

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from alembic import command
@@ -32,6 +33,12 @@ def downgrade(async_url: str, revision: str) -> None:
     command.downgrade(alembic_config(async_url), revision)
 
 
+@functools.cache
+def code_head() -> str | None:
+    """The revision this code needs: its migrations are part of the code, read once."""
+    return ScriptDirectory.from_config(alembic_config("")).get_current_head()
+
+
 class SchemaOutOfDate(RuntimeError):
     """The database is not at the schema this code needs."""
 
@@ -42,7 +49,7 @@ async def check_current(db: Database) -> bool:
     Returns False when the database cannot be reached: the process still starts, and
     /healthz answers 503 until it can, so an orchestrator sees why.
     """
-    head = ScriptDirectory.from_config(alembic_config("")).get_current_head()
+    head = code_head()
     try:
         async with db.engine.connect() as connection:
             current = await connection.run_sync(
