@@ -15,8 +15,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import pytest
-from sqlalchemy import make_url, text
+from sqlalchemy import make_url
 
 from bot.app import Services, build_services, build_web, build_worker
 from bot.delivery.worker import RetryPolicy, Worker
@@ -25,10 +26,9 @@ from bot.sim.fake_telegram import FakeTelegram
 from bot.sim.fake_twilio import FakeTwilio
 from bot.sim.serve import RunningServer, bind, serve
 from bot.storage.crypto import generate_key
-from bot.storage.db import make_engine
 from bot.storage.migrate import upgrade
 from bot.storage.models import Base
-from tests.bench.common import PostgresUnreachableError, reset_postgres
+from tests.bench.common import PostgresUnreachableError, asyncpg_dsn, reset_postgres
 from tests.processes import Processes
 
 TELEGRAM_TOKEN = "123456:TEST-token-for-the-fake"
@@ -80,14 +80,27 @@ def _reset_postgres(url: str) -> None:
         ) from None
 
 
+_DELETES = [f"DELETE FROM {t.name};" for t in reversed(Base.metadata.sorted_tables)]  # noqa: S608
+_EMPTY_ALL = "\n".join(
+    [
+        *_DELETES,
+        "DO $$DECLARE s record; BEGIN FOR s IN SELECT c.relname FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'S' "
+        "AND n.nspname = 'public' LOOP EXECUTE format('ALTER SEQUENCE %I RESTART', s.relname); "
+        "END LOOP; END$$;",
+    ]
+)
+"""Every table emptied (children first) and every id counting from 1 again: on tables this
+small, DELETE takes a tenth of TRUNCATE's time, which creates new files for each table."""
+
+
 async def _truncate(url: str) -> None:
-    engine = make_engine(url)
+    connection = await asyncpg.connect(asyncpg_dsn(url), timeout=5)
     try:
-        async with engine.begin() as connection:
-            tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
-            await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        async with connection.transaction():
+            await connection.execute(_EMPTY_ALL)
     finally:
-        await engine.dispose()
+        await connection.close()
 
 
 @pytest.fixture
