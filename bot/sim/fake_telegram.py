@@ -52,6 +52,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.channels.tls import client_context
+
 __all__ = [
     "CallbackAnswer",
     "FakeTelegram",
@@ -1150,7 +1152,9 @@ class FakeTelegram:
             return
         if self._webhook_client is None:
             # trust_env=False keeps loopback deliveries away from any configured proxy.
-            self._webhook_client = httpx.AsyncClient(timeout=10.0, trust_env=False)
+            self._webhook_client = httpx.AsyncClient(
+                timeout=10.0, trust_env=False, verify=client_context()
+            )
         headers = {"Content-Type": "application/json"}
         if self._webhook_secret is not None:
             headers["X-Telegram-Bot-Api-Secret-Token"] = self._webhook_secret

@@ -57,6 +57,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
+from bot.channels.tls import client_context
 from bot.core.segments import count_segments
 from bot.sim.fake_telegram import Faults
 from bot.sim.fake_voice import Answer, VoiceCall
@@ -557,7 +558,7 @@ class FakeTwilio:
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             # Twilio gives a webhook 15 s; trust_env=False keeps loopback off any proxy.
-            self._client = httpx.AsyncClient(timeout=15.0, trust_env=False)
+            self._client = httpx.AsyncClient(timeout=15.0, trust_env=False, verify=client_context())
         return self._client
 
     def _signature(self, url: str, form: dict[str, str], *, forge: bool) -> str:

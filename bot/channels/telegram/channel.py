@@ -16,9 +16,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder
+from telegram.request import HTTPXRequest
 
 from bot.channels.telegram.handlers import TelegramHandlers, bot_commands
 from bot.channels.telegram.inbox import Feed, Poller
+from bot.channels.tls import client_context
 from bot.core.inbox import Inbox
 from bot.metrics import Metrics
 from bot.settings import Settings, TelegramMode
@@ -50,6 +52,10 @@ class TelegramChannel:
             .token(settings.telegram_bot_token.get_secret_value())
             .base_url(f"{api}/bot")
             .base_file_url(f"{api}/file/bot")
+            # PTB's defaults (256 connections, 1 for getUpdates), with the process's one TLS
+            # context rather than a CA bundle loaded for each client.
+            .request(HTTPXRequest(256, httpx_kwargs={"verify": client_context()}))
+            .get_updates_request(HTTPXRequest(1, httpx_kwargs={"verify": client_context()}))
             .updater(None)
         )
         self.application: Application = builder.build()  # type: ignore[type-arg]
