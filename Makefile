@@ -51,8 +51,9 @@ pytest-sqlite: install
 	$(PYTEST) $(COVERAGE)
 
 # The same suite again on the real PostgreSQL server; it fails (never skips) if unreachable.
-# The browser tests drive the demo, which is SQLite by design, and the fuzz test throws input
-# at handlers the database does not change: they run in the first pass.
+# Tests marked `once` run in the first pass only: the browser tests and the demo (SQLite by
+# design), the fuzz test and keyword parsing (input the database does not change), the fakes
+# alone, the content and layer checks.
 pytest-postgres: install
 	TEST_DATABASE_URL=$(TEST_POSTGRES_URL) $(PYTEST) -m "not browser and not once"
 

@@ -11,6 +11,8 @@ from bot.core.cards import CardAction
 from bot.core.intents import Intent, Request
 from bot.core.vocabulary import AlertKind, FlowKind, Role
 
+pytestmark = pytest.mark.once  # button data: no database
+
 BIG = 2**31 - 1  # the largest flow token
 
 EVERY_KIND = [

@@ -9,7 +9,11 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.processes import free_port, wait_healthy
+
+pytestmark = pytest.mark.once  # the demo is SQLite by design
 
 
 async def read_until(path: Path, text: str, within: float) -> str:

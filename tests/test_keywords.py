@@ -5,6 +5,8 @@ import pytest
 from bot.core.intents import Intent
 from bot.core.keywords import fold, parse_text
 
+pytestmark = pytest.mark.once  # keyword parsing: no database
+
 NAMES = {"English": "en", "Español": "es"}
 
 

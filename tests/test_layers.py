@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.once  # imports between layers: no database
+
 BOT = Path(__file__).resolve().parent.parent / "bot"
 VOCABULARY = "bot.core.vocabulary"  # a leaf: every layer may speak the domain's words
 

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import pytest
+
 from bot.core.segments import count_segments
+
+pytestmark = pytest.mark.once  # SMS segment counting: no database
 
 
 def test_gsm7_single_and_multipart_boundaries() -> None:

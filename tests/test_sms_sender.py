@@ -18,6 +18,8 @@ from bot.delivery.sender import Message, Result
 from bot.sim.serve import serve
 from tests.conftest import TWILIO_TOKEN, Fakes, make_settings
 
+pytestmark = pytest.mark.once  # the SMS sender against the fake: its database is never opened
+
 PHONE = "+13125550142"
 # Every character a form body must escape, a GSM-7 extension, and two that force UCS-2.
 AWKWARD = 'Rosa & Luis: 50% = mitad + 1/2? {ok} ~ €5 "quoted"\nsegunda línea 🙂'

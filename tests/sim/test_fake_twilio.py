@@ -30,6 +30,7 @@ PHONE = "+17735550123"
 # twilio 9.13's AsyncTwilioHttpClient passes aiohttp.BasicAuth as ``auth=``; aiohttp 3.14
 # deprecates both. Only these two warnings are let through.
 pytestmark = [
+    pytest.mark.once,  # the fake Twilio alone: no database
     pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning"),
     pytest.mark.filterwarnings("ignore:The 'auth' parameter is deprecated:DeprecationWarning"),
 ]

@@ -26,6 +26,8 @@ from bot.sim.fake_twilio import FakeTwilio, Sms
 from bot.sim.serve import RunningServer, serve
 from bot.sim.simulator import Simulator
 
+pytestmark = pytest.mark.once  # the simulator's phones and the fakes: no database
+
 TOKEN = "123456:SIM-token-for-the-fake"
 SID = "AC" + "3c" * 16
 AUTH_TOKEN = "simulator-test-auth-token"
