@@ -687,7 +687,7 @@ def content_check(
             console.print(f"[red]No language {language!r} in {config.name}/rights[/red]")
             raise typer.Exit(2)
     table = Table(title="Rights by SMS: segments each text costs (- : falls back to English)")
-    for header in ("lang", "name", "sum", "menu", *TOPIC_KEYS, "strings", "reviewed"):
+    for header in ("lang", "name", "sum", "menu", *TOPIC_KEYS, "strings", "phone", "reviewed"):
         table.add_column(header, overflow="fold")
     for result in results:
         cells = [
@@ -696,10 +696,15 @@ def content_check(
         ]
         reviewed = "draft" if result.draft else "yes"
         done, total = result.strings
-        table.add_row(result.code, result.name, *cells, f"{done}/{total}", reviewed)
+        voice = content.voices.get(result.code)
+        by_phone = "-" if voice is None else "voice" if voice.speaks else "recorded"
+        if voice is not None and voice.speaks and voice.recordings:
+            by_phone += f"+{len(voice.recordings)}"
+        table.add_row(result.code, result.name, *cells, f"{done}/{total}", by_phone, reviewed)
     console.print(table)
     console.print(
-        "u: UCS-2 (67 characters a segment); draft: not yet reviewed by a native "
+        "u: UCS-2 (67 characters a segment); phone: spoken by a voice (+ recorded prompts), "
+        "recorded only, or - not offered by phone; draft: not yet reviewed by a native "
         "speaker and a lawyer"
     )
     problems = [(r.code, p) for r in results for p in r.problems]
@@ -707,6 +712,39 @@ def content_check(
         console.print(f"[red]{code}[/red] {problem}")
     if problems:
         raise typer.Exit(1)
+
+
+@content_app.command("script")
+def content_script(
+    language: Annotated[str, typer.Argument(help="A language code: ht, fa-AF, ps, ur ...")],
+    config: Annotated[Path, typer.Option(help="The config folder.")] = PROJECT_ROOT / "config",
+) -> None:
+    """What to record for the hotline in a language: each file under config/voice/<code>/
+    and its words. A language no Twilio voice speaks needs every file but the last three;
+    then add `<code>: {recorded: true}` to config/voice.yaml."""
+    from bot.core import phone
+    from bot.core.content import ContentError
+
+    try:
+        content = load_content(config)
+    except ContentError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    if language not in content.rights:
+        console.print(f"[red]No language {language!r} in {config.name}/rights[/red]")
+        raise typer.Exit(2)
+    draft = " (a draft translation: have a native speaker check it as they record)"
+    table = Table(
+        title=f"Recordings for {content.language_name(language)}"
+        + (draft if content.rights[language].draft else ""),
+        show_lines=True,
+    )
+    for header in ("file", "words", "how"):
+        table.add_column(header, overflow="fold")
+    for key, words, how in phone.script(content, language):
+        table.add_row(f"{key}.mp3", words, how)
+    console.print(table)
+    console.print(f"Save them in {config.name}/voice/{language}/ as .mp3 or .wav.")
 
 
 def _prepare_sqlite(settings: Settings) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import math
 import string
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ import zipcodes
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time
 
+from bot.core import phone
 from bot.core.i18n import Lang, load_catalogues
 from bot.core.intents import Intent
 from bot.core.keywords import KEYWORDS, fold
@@ -194,11 +196,28 @@ class Zones:
 
 
 @dataclass(frozen=True)
-class Voice:
-    """How the hotline speaks a language: Twilio <Say>'s BCP-47 tag and voice."""
+class Recording:
+    """A prompt a network recorded (config/voice/<code>/<key>.mp3): the file, its type, and
+    a fingerprint of its bytes that changes the URL Twilio caches it under."""
 
-    language: str  # en-US, es-MX, cmn-CN
+    path: Path
+    media_type: str
+    version: str
+
+
+@dataclass(frozen=True)
+class Voice:
+    """How the hotline speaks a language: Twilio <Say>'s BCP-47 tag and voice, and the
+    prompts recorded for it (bot/core/phone.py); with no tag, only recordings."""
+
+    language: str | None  # en-US, es-MX, cmn-CN; None: no voice, every prompt recorded
     voice: str | None = None  # Polly.Joanna; None: Twilio's default for the tag
+    recordings: dict[str, Recording] = field(default_factory=dict)
+
+    @property
+    def speaks(self) -> bool:
+        """Twilio can speak (and hear) the language: <Say> and speech recognition."""
+        return self.language is not None
 
 
 @dataclass(frozen=True)
@@ -214,6 +233,11 @@ class Content:
     alert_templates: dict[str, dict[str, str]] = field(default_factory=dict)
     # The hotline's voices by language, in its menu's order (config/voice.yaml, optional).
     voices: dict[str, Voice] = field(default_factory=dict)
+
+    @property
+    def topic_keys(self) -> tuple[str, ...]:
+        """The know-your-rights topics in menu order (TOPIC_KEYS)."""
+        return TOPIC_KEYS
 
     @property
     def languages(self) -> list[str]:
@@ -563,22 +587,62 @@ def _templates(path: Path) -> dict[str, dict[str, str]]:
 
 def _voices(path: Path, languages: set[str]) -> dict[str, Voice]:
     """The hotline's languages and their voices: English and Spanish first, then the file's
-    order; a language the bot has no rights file for is refused by name."""
+    order; a language the bot has no rights file for is refused by name, and so is one
+    marked `recorded: true` whose recordings under config/voice/<code>/ are incomplete."""
     if not path.exists():
         return {}
     voices: dict[str, Voice] = {}
     for code, spec in (_read(path).get("voices") or {}).items():
         if code not in languages:
             raise ContentError(f"{path.name}: voices.{code}: no config/rights/{code}.yaml")
-        if not isinstance(spec, dict) or not str(spec.get("language") or "").strip():
-            raise ContentError(f"{path.name}: voices.{code} needs language: (a BCP-47 tag)")
-        tag = str(spec["language"]).strip()
-        if "-" not in tag and tag != "arb":
+        spec = spec if isinstance(spec, dict) else {}
+        tag = str(spec.get("language") or "").strip() or None
+        recorded = spec.get("recorded") is True
+        if tag is None and not recorded:
+            raise ContentError(
+                f"{path.name}: voices.{code} needs language: (a BCP-47 tag) or recorded: true"
+            )
+        if tag is not None and "-" not in tag and tag != "arb":
             # Twilio warns (13512) on a bare "en": <Say> wants a full tag.
             raise ContentError(f"{path.name}: voices.{code}: {tag!r} is no full BCP-47 tag")
-        voices[str(code)] = Voice(tag, str(spec.get("voice") or "") or None)
+        recordings = _recordings(path.parent / "voice" / str(code)) if recorded else {}
+        voices[str(code)] = Voice(tag, str(spec.get("voice") or "") or None, recordings)
     first = [code for code in (DEFAULT_LANGUAGE, "es") if code in voices]
-    return {code: voices[code] for code in [*first, *(c for c in voices if c not in first)]}
+    ordered = {code: voices[code] for code in [*first, *(c for c in voices if c not in first)]}
+    for code, voice in ordered.items():
+        unknown = set(voice.recordings) - phone.known(TOPIC_KEYS)
+        if unknown:
+            raise ContentError(
+                f"config/voice/{code}/: no prompt is called {', '.join(sorted(unknown))} "
+                f"(`rrbot content script {code}` lists them)"
+            )
+        if voice.speaks:
+            continue
+        missing = [
+            key
+            for key in phone.required(code, list(ordered), TOPIC_KEYS)
+            if key not in voice.recordings
+        ]
+        if missing:
+            raise ContentError(
+                f"config/voice/{code}/ lacks {', '.join(missing)} (no voice speaks {code}: "
+                f"every prompt must be recorded; `rrbot content script {code}` gives the words)"
+            )
+    return ordered
+
+
+def _recordings(folder: Path) -> dict[str, Recording]:
+    """The audio files in a language's folder, by prompt key."""
+    found: dict[str, Recording] = {}
+    for path in sorted(folder.glob("*")) if folder.is_dir() else []:
+        media_type = phone.AUDIO_TYPES.get(path.suffix.lower())
+        if media_type is None or not path.is_file():
+            continue
+        if path.stem in found:
+            raise ContentError(f"config/voice/{folder.name}/: two recordings of {path.stem}")
+        version = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+        found[path.stem] = Recording(path.resolve(), media_type, version)
+    return found
 
 
 def _zones(path: Path) -> Zones:

@@ -19,6 +19,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from bot.sim.fake_twilio import FakeTwilio
 from bot.sim.fake_voice import VoiceCall
@@ -68,6 +69,10 @@ class Call:
         for item in voice.heard if voice is not None else []:
             if item.kind == "say":
                 heard.append({"kind": "say", "text": item.text, "language": item.language})
+                continue
+            if item.kind == "play":  # the recording's file name, not its URL
+                name = urlsplit(item.text).path.rsplit("/", 2)[-2:]
+                heard.append({"kind": "play", "text": "/".join(name)})
                 continue
             heard.append({"kind": item.kind})
             if item.kind == "hangup":

@@ -47,6 +47,9 @@ class VoiceCall:
     statuses: list[int] = field(default_factory=list)  # HTTP status of each webhook answer
     dials: list[dict[str, str]] = field(default_factory=list)  # each Dial's attributes
     seconds: list[float] = field(default_factory=list)  # how long each webhook took to answer
+    # What Twilio would report in its debugger: a <Play> it could not fetch or play (11200,
+    # 12300), which the caller hears as silence.
+    errors: list[str] = field(default_factory=list)
     _gather: ET.Element | None = None  # the Gather awaiting input
     _gather_url: str = ""  # the document it came from (relative actions resolve against it)
     _after: list[ET.Element] = field(default_factory=list)  # verbs after that Gather
@@ -137,12 +140,12 @@ class VoiceCall:
     async def _run(self, verbs: list[ET.Element], url: str) -> None:
         for i, verb in enumerate(verbs):
             if verb.tag in ("Say", "Play"):
-                self._hear(verb)
+                await self._hear(verb, url)
             elif verb.tag == "Pause":
                 continue
             elif verb.tag == "Gather":
                 for inner in verb:  # its prompts, heard while it listens
-                    self._hear(inner)
+                    await self._hear(inner, url)
                 self._gather, self._gather_url, self._after = verb, url, verbs[i + 1 :]
                 return
             elif verb.tag == "Redirect":
@@ -157,11 +160,21 @@ class VoiceCall:
         if not self.ended:
             self._end("no more TwiML")  # Twilio hangs up when the document ends
 
-    def _hear(self, verb: ET.Element) -> None:
+    async def _hear(self, verb: ET.Element, url: str) -> None:
         if verb.tag == "Say":
             self.heard.append(Heard("say", (verb.text or "").strip(), verb.get("language")))
         elif verb.tag == "Play":
-            self.heard.append(Heard("play", (verb.text or "").strip()))
+            # Twilio fetches the audio (a GET, cached by URL) and plays it; what it cannot
+            # fetch, or what is not audio, it skips with an error in its debugger.
+            source = urljoin(url, (verb.text or "").strip())
+            response = await self.twilio.http().get(source)
+            kind = response.headers.get("content-type", "")
+            if response.status_code != 200:
+                self.errors.append(f"11200 <Play> answered {response.status_code}")
+            elif not kind.startswith("audio/"):
+                self.errors.append(f"12300 <Play> is {kind or 'untyped'}, not audio")
+            else:
+                self.heard.append(Heard("play", source))
 
     async def _dial(self, dial: ET.Element, url: str) -> None:
         numbers = [n for n in dial if n.tag == "Number"]

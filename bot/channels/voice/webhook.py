@@ -19,12 +19,13 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl, urlencode
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
 from bot.channels.sms.webhook import forbidden, signed_form
+from bot.core import phone
 from bot.core.content import DEFAULT_LANGUAGE, TOPIC_KEYS, Content
 from bot.core.conversation import Conversation, Inbound
 from bot.core.errors import is_failure
@@ -42,7 +43,6 @@ log = logging.getLogger(__name__)
 
 PATH = "/twilio/voice"
 TWIML = "application/xml"
-PAGE = 7  # languages on one page of the language menu (1-8 after English, Spanish; 9 more)
 RING_SECONDS = 25  # how long volunteers are rung before the call goes to the fallback line
 SPEECH_LENGTH = 1000  # characters of a spoken report kept
 Step = Callable[[dict[str, str], dict[str, str]], Awaitable[VoiceResponse]]
@@ -93,7 +93,26 @@ class VoiceWebhook:
         }
 
     def routes(self) -> list[Route]:
-        return [Route(PATH + step, self.receive, methods=["POST"]) for step in self.steps]
+        return [
+            *(Route(PATH + step, self.receive, methods=["POST"]) for step in self.steps),
+            Route(PATH + "/audio/{language}/{name}", self.audio, methods=["GET", "HEAD"]),
+        ]
+
+    async def audio(self, request: Request) -> Response:
+        """A recorded prompt, as <Play> fetches it: only files content loaded, by key (a
+        name from the URL is looked up, never joined to a path)."""
+        language, name = request.path_params["language"], request.path_params["name"]
+        voice = self.content.voices.get(language)
+        stem, _, ending = name.rpartition(".")
+        recording = voice.recordings.get(stem) if voice is not None else None
+        if recording is None or recording.path.suffix != f".{ending}":
+            return Response("not found", status_code=404, media_type="text/plain")
+        return FileResponse(
+            recording.path,
+            media_type=recording.media_type,
+            # The URL carries the file's fingerprint: a new recording gets a new URL.
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
 
     async def receive(self, request: Request) -> Response:
         started = time.perf_counter()
@@ -135,34 +154,35 @@ class VoiceWebhook:
         code = params.get("lang", DEFAULT_LANGUAGE)
         return code if code in self.content.voices else DEFAULT_LANGUAGE
 
-    def _say(self, node: VoiceResponse | Gather, language: str, text: str) -> None:
-        voice = self.content.voices[language]
-        kwargs = {"language": voice.language}
+    def _speak(
+        self, node: VoiceResponse | Gather, language: str, key: str, **slots: str | int
+    ) -> None:
+        """Prompt `key` (bot/core/phone.py): the network's recording where there is one,
+        else spoken by the language's voice (English's where it has none)."""
+        voice = self.content.voices.get(language)
+        recording = voice.recordings.get(key) if voice is not None else None
+        if recording is not None:
+            node.play(self._audio(language, key))
+            return
+        if voice is None or voice.language is None:
+            language, voice = DEFAULT_LANGUAGE, self.content.voices[DEFAULT_LANGUAGE]
+        kwargs = {"language": voice.language or "en-US"}
         if voice.voice:
             kwargs["voice"] = voice.voice
-        node.say(shown(text), **kwargs)
+        node.say(shown(phone.text(self.content, language, key, **slots)), **kwargs)
 
-    def _(self, language: str, msgid: str) -> str:
-        return self.content.lang(language).gettext(msgid)
+    def _audio(self, language: str, key: str) -> str:
+        recording = self.content.voices[language].recordings[key]
+        return self._url(f"/audio/{language}/{key}{recording.path.suffix}", v=recording.version)
 
-    def _choices(self, language: str, names: list[str], first: int = 1) -> str:
-        pattern = self._(language, N_("For {choice}, press {digit}."))
-        return " ".join(
-            pattern.format(choice=name, digit=i) for i, name in enumerate(names, start=first)
-        )
+    def _speaks(self, language: str) -> bool:
+        voice = self.content.voices.get(language)
+        return voice is not None and voice.speaks
 
     # ------------------------------------------------------------------ language
 
     def _pages(self) -> list[list[str]]:
-        """English and Spanish, then the others PAGE at a time (9 turns the page)."""
-        others = [code for code in self.content.voices if code not in (DEFAULT_LANGUAGE, "es")]
-        first = [code for code in (DEFAULT_LANGUAGE, "es") if code in self.content.voices]
-        pages = [first + others[: PAGE - len(first) + 1]]
-        rest = others[PAGE - len(first) + 1 :]
-        while rest:
-            pages.append(rest[:8])
-            rest = rest[8:]
-        return pages
+        return phone.language_pages(list(self.content.voices))
 
     async def _welcome(self, form: dict[str, str], params: dict[str, str]) -> VoiceResponse:
         return self._language_menu(0)
@@ -173,18 +193,14 @@ class VoiceWebhook:
         response = VoiceResponse()
         gather = Gather(num_digits=1, action=self._url("/language", page=page), timeout=5)
         for digit, code in enumerate(pages[page], start=1):
-            name = self.content.language_name(code)
-            self._say(
-                gather,
-                code,
-                self._(code, N_("For {choice}, press {digit}.")).format(choice=name, digit=digit),
-            )
+            if "choose" in self.content.voices[code].recordings:
+                self._speak(gather, code, "choose")
+                self._speak(gather, code, phone.press_prompt(digit))
+            else:
+                name = self.content.language_name(code)
+                self._speak(gather, code, "choose", choice=name, digit=digit)
         if len(pages) > 1:
-            self._say(
-                gather,
-                DEFAULT_LANGUAGE,
-                self._(DEFAULT_LANGUAGE, N_("For more languages, press 9.")),
-            )
+            self._speak(gather, DEFAULT_LANGUAGE, "more")
         response.append(gather)
         response.redirect(self._url("/language", page=page, again=1))
         return response
@@ -210,7 +226,7 @@ class VoiceWebhook:
     def _main_menu(self, language: str, tries: int) -> VoiceResponse:
         response = VoiceResponse()
         gather = Gather(num_digits=1, action=self._url("/choice", lang=language), timeout=6)
-        self._say(gather, language, self._(language, MAIN_MENU))
+        self._speak(gather, language, "menu")
         response.append(gather)
         if tries >= 1:
             # Nothing pressed twice: someone who cannot use the keypad gets a person.
@@ -233,7 +249,7 @@ class VoiceWebhook:
         response = VoiceResponse()
         if step is None:
             if digit != "9":
-                self._say(response, language, self._(language, N_("Sorry, I did not get that.")))
+                self._speak(response, language, "sorry")
             response.redirect(self._url("/menu", lang=language))
         else:
             response.redirect(self._url(step, lang=language))
@@ -245,12 +261,9 @@ class VoiceWebhook:
         language = self._lang(params)
         response = VoiceResponse()
         if not params.get("topics"):
-            rights = self.content.rights_in(language)
-            self._say(response, language, rights.voice_summary)
+            self._speak(response, language, "summary")
         gather = Gather(action=self._url("/topic", lang=language), timeout=3, finish_on_key="#")
-        titles = [self.content.topic(language, key).title for key in TOPIC_KEYS]
-        self._say(gather, language, self._choices(language, titles))
-        self._say(gather, language, self._(language, N_("To go back to the menu, press 0.")))
+        self._speak(gather, language, "topics")
         response.append(gather)
         response.redirect(self._url("/menu", lang=language))
         return response
@@ -260,8 +273,7 @@ class VoiceWebhook:
         digits = form.get("Digits", "")
         response = VoiceResponse()
         if digits.isdigit() and 1 <= int(digits) <= len(TOPIC_KEYS):
-            topic = self.content.topic(language, TOPIC_KEYS[int(digits) - 1])
-            self._say(response, language, f"{topic.title}. {topic.voice}")
+            self._speak(response, language, phone.topic_prompt(TOPIC_KEYS[int(digits) - 1]))
             response.redirect(self._url("/rights", lang=language, topics=1))
         else:
             response.redirect(self._url("/menu", lang=language))
@@ -272,19 +284,18 @@ class VoiceWebhook:
     async def _report(self, form: dict[str, str], params: dict[str, str]) -> VoiceResponse:
         language = self._lang(params)
         response = VoiceResponse()
-        if self.reports is None:
+        if self.reports is None or not self._speaks(language):
+            # No speech recognition for the language: a volunteer takes the report.
             response.redirect(self._url("/volunteer", lang=language))
             return response
-        return self._ask_zip(
-            language, N_("Enter the ZIP code of the place on the keypad."), "/report/zip"
-        )
+        return self._ask_zip(language, "report-zip", "/report/zip")
 
     async def _report_zip(self, form: dict[str, str], params: dict[str, str]) -> VoiceResponse:
         language = self._lang(params)
         zip_code = form.get("Digits", "")
         response = VoiceResponse()
-        if self.content.zones.name_of(zip_code) is None:
-            self._say(response, language, self._(language, N_("That ZIP code is not in our area.")))
+        if self.content.zones.name_of(zip_code) is None or not self._speaks(language):
+            self._speak(response, language, "outside")
             response.redirect(self._url("/menu", lang=language))
             return response
         gather = Gather(
@@ -293,7 +304,7 @@ class VoiceWebhook:
             speech_timeout="auto",
             action=self._url("/report/said", lang=language, zip=zip_code),
         )
-        self._say(gather, language, self._(language, REPORT_PROMPT))
+        self._speak(gather, language, "report-say")
         response.append(gather)
         response.redirect(self._url("/menu", lang=language))
         return response
@@ -305,7 +316,7 @@ class VoiceWebhook:
         caller, zip_code = form.get("From", ""), params.get("zip", "")
         key = f"{form.get('CallSid', '')}/report"
         if self.reports is None or not said or self.content.zones.name_of(zip_code) is None:
-            self._say(response, language, self._(language, N_("Sorry, I did not get that.")))
+            self._speak(response, language, "sorry")
             response.redirect(self._url("/menu", lang=language))
             return response
         if self.deletions is not None and not await self.deletions.first_time(key):
@@ -315,13 +326,9 @@ class VoiceWebhook:
         self.metrics.inbound.labels(channel="voice", intent="report").inc()
         await self.hotline.count(language, "reported" if number is not None else "refused")
         if number is None:
-            text = self._(
-                language,
-                N_("We cannot take another report from this number now. Please call again later."),
-            )
+            self._speak(response, language, "report-refused")
         else:
-            text = self._(language, REPORT_TAKEN).format(id=number)
-        self._say(response, language, text)
+            self._speak(response, language, "report-taken", id=number)
         response.redirect(self._url("/menu", lang=language))
         return response
 
@@ -333,9 +340,7 @@ class VoiceWebhook:
         if not numbers:
             return await self._fallback(language)
         response = VoiceResponse()
-        self._say(
-            response, language, self._(language, N_("Connecting you to a volunteer. Please wait."))
-        )
+        self._speak(response, language, "connecting")
         dial = Dial(
             caller_id=self.caller_id,
             timeout=RING_SECONDS,
@@ -348,14 +353,9 @@ class VoiceWebhook:
 
     async def _fallback(self, language: str) -> VoiceResponse:
         await self.hotline.count(language, "forwarded")
-        network = self.content.network
-        name = network.in_language(network.hotline_name, language)
         response = VoiceResponse()
-        text = self._(
-            language, N_("No volunteer can answer right now. We are connecting you to {name}.")
-        ).format(name=name)
-        self._say(response, language, text)
-        response.dial(phone_number(network.fallback_line), caller_id=self.caller_id)
+        self._speak(response, language, "fallback")
+        response.dial(phone_number(self.content.network.fallback_line), caller_id=self.caller_id)
         return response
 
     async def _dialed(self, form: dict[str, str], params: dict[str, str]) -> VoiceResponse:
@@ -372,7 +372,9 @@ class VoiceWebhook:
         response = VoiceResponse()
         gather = Gather(num_digits=1, action=self._url("/accept"), timeout=8)
         gather.say(
-            self._(DEFAULT_LANGUAGE, N_("Rapid response hotline call. Press 1 to accept.")),
+            self.content.lang(DEFAULT_LANGUAGE).gettext(
+                N_("Rapid response hotline call. Press 1 to accept.")
+            ),
             language="en-US",
         )
         response.append(gather)
@@ -388,17 +390,13 @@ class VoiceWebhook:
     # ------------------------------------------------------------------ 4 alerts by text
 
     async def _alerts(self, form: dict[str, str], params: dict[str, str]) -> VoiceResponse:
-        return self._ask_zip(
-            self._lang(params),
-            N_("Enter the ZIP code where you live on the keypad."),
-            "/alerts/zip",
-        )
+        return self._ask_zip(self._lang(params), "alerts-zip", "/alerts/zip")
 
     def _ask_zip(self, language: str, prompt: str, step: str) -> VoiceResponse:
         """Five digits on the keypad, taken by `step`; nothing pressed: back to the menu."""
         response = VoiceResponse()
         gather = Gather(num_digits=5, action=self._url(step, lang=language), timeout=8)
-        self._say(gather, language, self._(language, prompt))
+        self._speak(gather, language, prompt)
         response.append(gather)
         response.redirect(self._url("/menu", lang=language))
         return response
@@ -410,7 +408,7 @@ class VoiceWebhook:
         response = VoiceResponse()
         name = self.content.zones.name_of(zip_code)
         if name is None:
-            self._say(response, language, self._(language, N_("That ZIP code is not in our area.")))
+            self._speak(response, language, "outside")
             response.redirect(self._url("/alerts", lang=language))
             return response
         key = f"{form.get('CallSid', '')}/alerts"
@@ -421,25 +419,6 @@ class VoiceWebhook:
             await self.hotline.text(caller, language, [reply.text for reply in replies])
             self.metrics.inbound.labels(channel="voice", intent="alerts").inc()
             await self.hotline.count(language, "signed_up")
-        self._say(response, language, self._(language, ALERTS_DONE).format(zone=name))
+        self._speak(response, language, "alerts-done", zone=name)
         response.redirect(self._url("/menu", lang=language))
         return response
-
-
-MAIN_MENU = N_(
-    "For your rights, press 1. To report what is happening, press 2. To talk to a volunteer, "
-    "press 3. To get alerts by text message at this number, press 4. To hear this again, "
-    "press 9."
-)
-REPORT_PROMPT = N_(
-    "After the tone, say what is happening and where: cross streets or a landmark, never a "
-    "home address. Nothing is recorded."
-)
-REPORT_TAKEN = N_(
-    "Thank you. Your report number is {id}. Trained volunteers will verify it. We never "
-    "share who you are."
-)
-ALERTS_DONE = N_(
-    "Done: verified alerts for {zone} will come by text message to this number. A "
-    "confirmation text is on its way; a landline does not receive texts."
-)

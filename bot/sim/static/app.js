@@ -1016,7 +1016,7 @@ function renderHeard(heard, call) {
   const text = {
     dial: t("callDialing"),
     connected: t("callConnected"),
-    play: t("callPlay"),
+    play: heard.text ? `${t("callPlay")}: ${heard.text}` : t("callPlay"),
     hangup: call.ended_by ? `${t("callEnded")}. ${t(`callEndedBy.${call.ended_by}`)}` : t("callEnded"),
   }[heard.kind] || heard.kind;
   return el("p", { class: "note call-note", "data-testid": "call-event", "data-kind": heard.kind, dir: uiDir() }, text);
