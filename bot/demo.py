@@ -288,6 +288,7 @@ async def run_demo(data_dir: Path, port: int, console: Console, data_key: str) -
     settings = demo_settings(data_dir, port, telegram_server.url, twilio_server.url, data_key)
     twilio.webhook_url = settings.public("/twilio/sms")
     twilio.voice_url = settings.public("/twilio/voice")  # an SMS phone's "Call" button
+    twilio.voice_status_url = settings.public("/twilio/voice/status")
     services = build_services(settings)
     simulator = Simulator(
         telegram,

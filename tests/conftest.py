@@ -214,6 +214,7 @@ async def bot(
     server = await serve(build_web(services), sock=sock, lifespan="on")
     fakes.twilio.webhook_url = f"{public}/twilio/sms"
     fakes.twilio.voice_url = f"{public}/twilio/voice"
+    fakes.twilio.voice_status_url = f"{public}/twilio/voice/status"
     yield Bot(services, settings, public, fakes.telegram, fakes.twilio)
     await server.stop()
 

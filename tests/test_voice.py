@@ -298,6 +298,44 @@ async def test_calls_leave_only_weekly_counts_which_stats_export_prints(
     assert "555" not in exported.output
 
 
+async def test_how_long_calls_and_volunteers_talk_is_counted_once_in_ranges(
+    bot: Bot, database_url: str, tmp_path: Path
+) -> None:
+    """The number's status callback gives a call's length, the Dial's action the talk's:
+    each is counted in a range (never a time of day), and a replayed callback adds nothing."""
+    await bot.services.hotline.add(ANA, "Ana", Actor.operator())
+    bot.twilio.answers[ANA] = "accepts"
+    call = await bot.twilio.call(CALLER)
+    await call.press("2")
+    call.elapse(600)  # ten minutes on the line, without waiting for them
+    call.talk_seconds = 200
+    await call.press("3")
+    assert call.ended and call.status_callbacks == [200]
+    url = bot.twilio.voice_status_url
+    assert url is not None
+    form = call._form({"CallStatus": "completed", "CallDuration": "600"})
+    async with httpx.AsyncClient() as client:
+        again = await client.post(
+            url, data=form, headers={"X-Twilio-Signature": bot.twilio.sign(url, form)}
+        )
+        forged = await client.post(url, data=form, headers={"X-Twilio-Signature": "forged"})
+    assert again.status_code == 200 and forged.status_code == 403
+    today = datetime.now(bot.settings.zone).date()
+    counts = {
+        (language, event): n
+        for _week, language, event, n in await bot.services.hotline.weekly_counts(today, today)
+    }
+    assert counts[("all", "call:5-15m")] == 1
+    assert counts[("es", "talk:1-5m")] == 1
+    assert counts[("es", "answered")] == 1
+    assert not any(event.startswith("call:") and n != 1 for (_, event), n in counts.items())
+    day = today.isoformat()
+    exported = await rrbot(
+        database_url, tmp_path, "stats", "export", "--from", day, "--to", day, "--of", "calls"
+    )
+    assert any(line.endswith(",all,call:5-15m,<5") for line in exported.output.splitlines())
+
+
 async def test_a_weekly_shift_rings_a_coordinator_who_is_off_duty_within_it(bot: Bot) -> None:
     rosa, phone = 9303, "+13125550194"
     bot.telegram.add_user(rosa)

@@ -176,8 +176,25 @@ class Hotline:
         async with self.db.transaction() as session:
             await CallCounts(session).bump(day - timedelta(days=day.weekday()), language, event)
 
+    async def lasted(self, language: str, what: str, seconds: int) -> None:
+        """A call (`what` "call", all languages) or a volunteer's conversation ("talk", in
+        the caller's language) counted by how long it lasted: under a minute, 1-5, 5-15 or
+        15 minutes and more. A length, never a time of day."""
+        await self.count(language, f"{what}:{length_bucket(seconds)}")
+
     async def weekly_counts(self, start: date, end: date) -> list[tuple[date, str, str, int]]:
         """(Monday, language, event, count) for the weeks from `start`'s to `end`'s."""
         first = start - timedelta(days=start.weekday())
         async with self.db.transaction() as session:
             return await CallCounts(session).between(first, end)
+
+
+LENGTHS = ((60, "<1m"), (300, "1-5m"), (900, "5-15m"))
+"""Upper bounds in seconds, and what a call under each is counted as (15m+ beyond)."""
+
+
+def length_bucket(seconds: int) -> str:
+    for bound, name in LENGTHS:
+        if seconds < bound:
+            return name
+    return "15m+"

@@ -168,6 +168,8 @@ class FakeTwilio:
         # Voice (bot/sim/fake_voice.py): the bot's "a call comes in" URL, who answers a Dial
         # (number -> "accepts", "voicemail"; anything else is busy) and names for them.
         self.voice_url: str | None = None
+        # The number's "call status changes" webhook: posted when a call ends (None: not set).
+        self.voice_status_url: str | None = None
         self.answers: dict[str, Answer] = {}
         self.names: dict[str, str] = {}
         self.calls: dict[str, VoiceCall] = {}

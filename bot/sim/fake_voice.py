@@ -50,6 +50,10 @@ class VoiceCall:
     # What Twilio would report in its debugger: a <Play> it could not fetch or play (11200,
     # 12300), which the caller hears as silence.
     errors: list[str] = field(default_factory=list)
+    started_at: float = field(default_factory=time.monotonic)
+    extra_seconds: float = 0.0  # see elapse()
+    talk_seconds: int = 0  # how long a bridged volunteer talks (the Dial's DialCallDuration)
+    status_callbacks: list[int] = field(default_factory=list)  # HTTP status of each
     _gather: ET.Element | None = None  # the Gather awaiting input
     _gather_url: str = ""  # the document it came from (relative actions resolve against it)
     _after: list[ET.Element] = field(default_factory=list)  # verbs after that Gather
@@ -84,7 +88,7 @@ class VoiceCall:
 
     async def hang_up(self) -> None:
         self._gather = None
-        self._end("caller hung up")
+        await self._end("caller hung up")
 
     def _take_gather(self) -> ET.Element:
         if self._gather is None:
@@ -133,7 +137,7 @@ class VoiceCall:
     async def _fetch(self, url: str, extra: dict[str, str]) -> None:
         status, content = await self._post(url, self._form(extra))
         if status != 200:
-            self._end(f"the webhook answered {status}")  # Twilio: "an application error"
+            await self._end(f"the webhook answered {status}")  # Twilio: "an application error"
             return
         await self._run(_twiml(content), url)
 
@@ -155,10 +159,10 @@ class VoiceCall:
                 await self._dial(verb, url)
                 return
             elif verb.tag == "Hangup":
-                self._end("hung up")
+                await self._end("hung up")
                 return
         if not self.ended:
-            self._end("no more TwiML")  # Twilio hangs up when the document ends
+            await self._end("no more TwiML")  # Twilio hangs up when the document ends
 
     async def _hear(self, verb: ET.Element, url: str) -> None:
         if verb.tag == "Say":
@@ -204,9 +208,12 @@ class VoiceCall:
         action = dial.get("action")
         if action is None:
             if not answered:
-                self._end("nobody answered")
+                await self._end("nobody answered")
             return
-        await self._fetch(urljoin(url, action), {"DialCallStatus": status})
+        given = {"DialCallStatus": status}
+        if answered:  # Twilio posts the Dial's action when the bridged call ends
+            given["DialCallDuration"] = str(self.talk_seconds)
+        await self._fetch(urljoin(url, action), given)
 
     async def _whisper(self, url: str, to: str, answer: Answer) -> bool:
         """The whisper a volunteer hears before the call is bridged: True if they accept."""
@@ -224,10 +231,26 @@ class VoiceCall:
         # The whisper's answer to 1 bridges the call unless it hangs up on the volunteer.
         return not any(v.tag == "Hangup" for v in _twiml(content))
 
-    def _end(self, why: str) -> None:
+    async def _end(self, why: str) -> None:
         if not self.ended:
             self.ended = True
             self.heard.append(Heard("hangup", why))
+            await self._status_callback()
+
+    def elapse(self, seconds: float) -> None:
+        """Let the call last `seconds` longer than it really did (no test sleeps)."""
+        self.extra_seconds += seconds
+
+    async def _status_callback(self) -> None:
+        """Twilio's "call status changes" webhook of the number: `completed`, with the
+        call's length in whole seconds."""
+        url = self.twilio.voice_status_url
+        if url is None:
+            return
+        lasted = time.monotonic() - self.started_at + self.extra_seconds
+        form = self._form({"CallStatus": "completed", "CallDuration": str(int(lasted))})
+        status, _ = await self._post(url, form)
+        self.status_callbacks.append(status)
 
 
 def _twiml(content: bytes) -> list[ET.Element]:

@@ -90,6 +90,7 @@ class VoiceWebhook:
             "/accept": self._accept,
             "/alerts": self._alerts,
             "/alerts/zip": self._alerts_zip,
+            "/status": self._status,
         }
 
     def routes(self) -> list[Route]:
@@ -362,6 +363,9 @@ class VoiceWebhook:
         language = self._lang(params)
         if form.get("DialCallStatus") == "completed":
             await self.hotline.count(language, "answered")
+            talked = form.get("DialCallDuration", "")
+            if talked.isascii() and talked.isdigit():
+                await self.hotline.lasted(language, "talk", int(talked))
             response = VoiceResponse()
             response.hangup()
             return response
@@ -386,6 +390,18 @@ class VoiceWebhook:
         if form.get("Digits") != "1":
             response.hangup()  # not accepted: the others keep ringing
         return response  # empty: the call is bridged
+
+    # ------------------------------------------------------------------ when a call ends
+
+    async def _status(self, form: dict[str, str], params: dict[str, str]) -> VoiceResponse:
+        """The number's "call status changes" webhook: a call's length, counted once (a
+        replay counts nothing). Its language is not known here: counted under "all"."""
+        lasted = form.get("CallDuration", "")
+        final = form.get("CallStatus") == "completed" and lasted.isascii() and lasted.isdigit()
+        key = f"{form.get('CallSid', '')}/status"
+        if final and (self.deletions is None or await self.deletions.first_time(key)):
+            await self.hotline.lasted("all", "call", int(lasted))
+        return VoiceResponse()
 
     # ------------------------------------------------------------------ 4 alerts by text
 
