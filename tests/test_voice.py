@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.core import phone as prompts
 from bot.core.audit import Actor
 from bot.core.parse import ParseError, weekly_shift
 from bot.core.vocabulary import Channel, Role, SubscriberStatus
@@ -126,29 +127,68 @@ async def test_with_nobody_on_duty_the_caller_is_told_and_forwarded(bot: Bot) ->
 async def test_a_spoken_report_becomes_a_card_without_the_callers_number(
     bot: Bot, worker: Worker
 ) -> None:
+    """What is happening is said first, then the ZIP code keyed: only then does the card go
+    out, to the zone's coordinators, with the report's number said back."""
     rosa = 9301
     bot.telegram.add_user(rosa)
     await bot.services.coordinators.add(rosa, Role.ADMIN, "Rosa", Actor.operator())
     call = await bot.twilio.call(CALLER)
     await call.press("1")
     await call.press("2")
-    assert "Enter the ZIP code of the place on the keypad." in call.said
-    await call.press("60629")
+    assert call.said[-1].startswith("After the tone, say what is happening and where")
     assert call.waiting is not None and call.waiting.get("input") == "speech"
     assert call.waiting.get("language") == "en-US"
     await call.speak("two ICE vans at 26th and Pulaski right now")
+    assert call.said[-1] == "Enter the ZIP code of the place on the keypad."
+    assert await bot.services.reports.open_reports() == []  # nothing sent before the ZIP
+    await call.press("60629")
     assert "Your report number is 1." in call.said[-2]
     [card] = await bot.telegram.wait_for(rosa, 1)
     assert "26th and Pulaski" in card.text and "60629" in card.text
     assert CALLER not in card.text and CALLER[2:] not in card.text
-    # The same step sent again (a replay) takes no second report.
-    form = call._form({"SpeechResult": "two ICE vans at 26th and Pulaski right now"})
-    url = f"{bot.url}/twilio/voice/report/said?lang=en&zip=60629"
-    signed = {"X-Twilio-Signature": bot.twilio.sign(url, form)}
+    # Each step sent again (a replay) takes no second report and sends no second card.
     async with httpx.AsyncClient() as client:
-        again = await client.post(url, data=form, headers=signed)
-    assert again.status_code == 200 and b"report number" not in again.content
+        for step, given in (
+            ("report/said?lang=en", {"SpeechResult": "two ICE vans at 26th and Pulaski"}),
+            ("report/zip?lang=en&report=1&tries=0", {"Digits": "60629"}),
+        ):
+            form = call._form(given)
+            url = f"{bot.url}/twilio/voice/{step}"
+            signed = {"X-Twilio-Signature": bot.twilio.sign(url, form)}
+            again = await client.post(url, data=form, headers=signed)
+            assert again.status_code == 200 and b"report number" not in again.content
     assert [r.id for r in await bot.services.reports.open_reports()] == [1]
+    await asyncio.sleep(0.2)
+    assert len(bot.telegram.messages_to(rosa)) == 1
+
+
+async def test_a_spoken_report_goes_even_without_its_zip_code(bot: Bot, worker: Worker) -> None:
+    """A ZIP code outside the area is asked once more, then the report goes without one; a
+    caller who hangs up before keying it still has it sent when the call ends."""
+    rosa = 9304
+    bot.telegram.add_user(rosa)
+    await bot.services.coordinators.add(rosa, Role.ADMIN, "Rosa", Actor.operator())
+    call = await bot.twilio.call(CALLER)
+    await call.press("1")
+    await call.press("2")
+    await call.speak("agents near the Midway Orange Line station")
+    await call.press("90210")
+    assert call.said[-2:] == [
+        "That ZIP code is not in our area.",
+        "Enter the ZIP code of the place on the keypad.",
+    ]
+    await call.press("90210")
+    assert "Your report number is 1." in call.said[-2]
+    gone = await bot.twilio.call("+13125550149")
+    await gone.press("1")
+    await gone.press("2")
+    await gone.speak("a checkpoint on Cicero Avenue")
+    assert await bot.services.reports.open_reports() != []  # only the first so far
+    await gone.hang_up()
+    assert gone.status_callbacks == [200]
+    texts = sorted(card.text for card in await bot.telegram.wait_for(rosa, 2) if "#" in card.text)
+    assert "Midway" in texts[0] and "Cicero" in texts[1]
+    assert sorted(r.id for r in await bot.services.reports.open_reports()) == [1, 2]
 
 
 async def test_text_alerts_by_keypad_sign_the_caller_up_and_text_the_confirmation(
@@ -392,7 +432,8 @@ async def test_every_branch_of_the_menu_in_english_and_spanish(
         if branch == "1":
             assert bot.services.content.rights_in(language).summary_sms.split()[0] in call.said[-2]
         elif branch == "2":
-            assert call.said[-1] == lang.gettext("Enter the ZIP code of the place on the keypad.")
+            assert call.said[-1] == prompts.text(bot.services.content, language, "report-say")
+            assert call.waiting is not None and call.waiting.get("language") == tag
         elif branch == "3":
             reached = bridged(call, ANA)  # bound first: a failure prints no number
             assert reached, "not bridged to the expected line"

@@ -165,18 +165,49 @@ class ReportIntake(ABC):
         await self._submitted(session, row)
         return row
 
-    async def take_spoken(self, address: str, language: str, zone: str, text: str) -> int | None:
-        """A report said on the hotline (Twilio's transcript: nothing is recorded), taken as an
-        SMS `REPORT` from the caller's number (its limits, its blind index) in `zone`; its
-        number, or None when the number may not report now. The place was asked for."""
+    async def hold_spoken(self, address: str, language: str, text: str) -> int | None:
+        """A report said on the hotline (Twilio's transcript: nothing is recorded), before
+        its ZIP code: a draft of the caller's number (its limits, its blind index), sent to
+        nobody yet and awaiting no message; its number, or None when the number may not
+        report now. `place_spoken` sends it; a call that ends first sends it as it is."""
         async with self.db.transaction() as session:
             if await self.refused(session, "sms", address) is not None:
                 return None
-            row = await self._new(session, "sms", address, language, zone, ReportStatus.NEW)
+            row = await self._new(session, "sms", address, language, None, ReportStatus.DRAFT)
             row.details_cipher = self._seal(row, {"text": text})
-            self._await(row, AWAIT_OUTCOME)
-            await self._submitted(session, row)
             return row.id
+
+    async def place_spoken(self, report_id: int, address: str, zone: str | None) -> int | None:
+        """The caller's spoken draft `report_id` goes to the coordinators of `zone` (None:
+        the caller gave none it could be read as); its number, or None when there is no such
+        draft of this caller (sent already: a replayed step)."""
+        async with self.db.transaction() as session:
+            row = await ReportRows(session).get(report_id)
+            if row is None or not self._spoken_draft(row, address):
+                return None
+            row.zone = zone
+            await self._send_spoken(session, row)
+            return row.id
+
+    async def send_unplaced(self, address: str) -> int:
+        """The call ended before the ZIP code: the caller's spoken drafts go as they are."""
+        async with self.db.transaction() as session:
+            rows = await ReportRows(session).unasked_drafts(self._indexes("sms", address))
+            for row in rows:
+                await self._send_spoken(session, row)
+            return len(rows)
+
+    def _spoken_draft(self, row: ReportRow, address: str) -> bool:
+        return (
+            row.status == ReportStatus.DRAFT
+            and row.step is None
+            and row.reporter_index in self._indexes("sms", address)
+        )
+
+    async def _send_spoken(self, session: Session, row: ReportRow) -> None:
+        row.status = ReportStatus.NEW
+        self._await(row, AWAIT_OUTCOME)  # "YES" by SMS later: the outcome, as for REPORT
+        await self._submitted(session, row)
 
     def fill(self, row: ReportRow, answer: str | None, photo: str | None = None) -> str | None:
         """The answer to a draft's current question (None: skipped); the next question, or
@@ -205,7 +236,12 @@ class ReportIntake(ABC):
         """Whether a draft says what was seen or where (or shows it in a photo): something a
         volunteer can verify. An empty card only costs them time."""
         details = self.details(row)
-        return bool(details.get("activity") or details.get("location") or row.photo_cipher)
+        return bool(
+            details.get("activity")
+            or details.get("location")
+            or details.get("text")  # said on the hotline
+            or row.photo_cipher
+        )
 
     def ask_again(self, row: ReportRow) -> bool:
         """An empty draft's one second chance: back to its first question. False when it has

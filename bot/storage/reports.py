@@ -150,6 +150,20 @@ class ReportRows:
             update(AlertRow).where(AlertRow.id == alert_id).values(verified_by=verified_by)
         )
 
+    async def unasked_drafts(self, reporter_indexes: Sequence[str]) -> list[ReportRow]:
+        """The sender's drafts that ask them nothing (said on the hotline, before the ZIP
+        code), oldest first."""
+        found = await self.session.scalars(
+            select(ReportRow)
+            .where(
+                ReportRow.reporter_index.in_(list(reporter_indexes)),
+                ReportRow.status == ReportStatus.DRAFT,
+                ReportRow.step.is_(None),
+            )
+            .order_by(ReportRow.id)
+        )
+        return list(found.all())
+
     async def drafts_before(self, created_before: datetime) -> list[ReportRow]:
         """Drafts begun before `created_before`."""
         found = await self.session.scalars(

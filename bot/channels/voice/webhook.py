@@ -45,6 +45,7 @@ PATH = "/twilio/voice"
 TWIML = "application/xml"
 RING_SECONDS = 25  # how long volunteers are rung before the call goes to the fallback line
 SPEECH_LENGTH = 1000  # characters of a spoken report kept
+ENDED = {"completed", "busy", "failed", "no-answer", "canceled"}  # a call's final statuses
 Step = Callable[[dict[str, str], dict[str, str]], Awaitable[VoiceResponse]]
 
 
@@ -283,27 +284,18 @@ class VoiceWebhook:
     # ------------------------------------------------------------------ 2 report
 
     async def _report(self, form: dict[str, str], params: dict[str, str]) -> VoiceResponse:
+        """What is happening and where, said; then the ZIP code on the keypad."""
         language = self._lang(params)
         response = VoiceResponse()
         if self.reports is None or not self._speaks(language):
             # No speech recognition for the language: a volunteer takes the report.
             response.redirect(self._url("/volunteer", lang=language))
             return response
-        return self._ask_zip(language, "report-zip", "/report/zip")
-
-    async def _report_zip(self, form: dict[str, str], params: dict[str, str]) -> VoiceResponse:
-        language = self._lang(params)
-        zip_code = form.get("Digits", "")
-        response = VoiceResponse()
-        if self.content.zones.name_of(zip_code) is None or not self._speaks(language):
-            self._speak(response, language, "outside")
-            response.redirect(self._url("/menu", lang=language))
-            return response
         gather = Gather(
             input="speech",
             language=self.content.voices[language].language,
             speech_timeout="auto",
-            action=self._url("/report/said", lang=language, zip=zip_code),
+            action=self._url("/report/said", lang=language),
         )
         self._speak(gather, language, "report-say")
         response.append(gather)
@@ -311,25 +303,59 @@ class VoiceWebhook:
         return response
 
     async def _report_said(self, form: dict[str, str], params: dict[str, str]) -> VoiceResponse:
+        """The transcript, held as the caller's draft (sent to nobody yet); the ZIP next."""
         language = self._lang(params)
         response = VoiceResponse()
         said = shown(form.get("SpeechResult", ""))[:SPEECH_LENGTH]
-        caller, zip_code = form.get("From", ""), params.get("zip", "")
         key = f"{form.get('CallSid', '')}/report"
-        if self.reports is None or not said or self.content.zones.name_of(zip_code) is None:
+        if self.reports is None or not said:
             self._speak(response, language, "sorry")
             response.redirect(self._url("/menu", lang=language))
             return response
         if self.deletions is not None and not await self.deletions.first_time(key):
             response.redirect(self._url("/menu", lang=language))  # this report is in already
             return response
-        number = await self.reports.take_spoken(caller, language, zip_code, said)
-        self.metrics.inbound.labels(channel="voice", intent="report").inc()
-        await self.hotline.count(language, "reported" if number is not None else "refused")
+        number = await self.reports.hold_spoken(form.get("From", ""), language, said)
         if number is None:
+            await self.hotline.count(language, "refused")
             self._speak(response, language, "report-refused")
-        else:
-            self._speak(response, language, "report-taken", id=number)
+            response.redirect(self._url("/menu", lang=language))
+            return response
+        response.append(self._report_zip_gather(language, number, tries=0))
+        return response
+
+    def _report_zip_gather(self, language: str, number: int, tries: int) -> Gather:
+        # Nothing keyed still sends the report (actionOnEmptyResult): its place was said.
+        gather = Gather(
+            num_digits=5,
+            timeout=8,
+            action_on_empty_result=True,
+            action=self._url("/report/zip", lang=language, report=number, tries=tries),
+        )
+        self._speak(gather, language, "report-zip")
+        return gather
+
+    async def _report_zip(self, form: dict[str, str], params: dict[str, str]) -> VoiceResponse:
+        """The report goes to the zone's coordinators (a ZIP code outside the area is asked
+        once more, then the report goes without one, to every coordinator)."""
+        language = self._lang(params)
+        number = params.get("report", "")
+        tries = params.get("tries", "0")
+        digits = form.get("Digits", "")
+        zone = digits if self.content.zones.name_of(digits) is not None else None
+        response = VoiceResponse()
+        if self.reports is None or not (number.isascii() and number.isdigit()):
+            response.redirect(self._url("/menu", lang=language))
+            return response
+        if zone is None and digits and tries == "0":
+            self._speak(response, language, "outside")
+            response.append(self._report_zip_gather(language, int(number), tries=1))
+            return response
+        taken = await self.reports.place_spoken(int(number), form.get("From", ""), zone)
+        if taken is not None:
+            self.metrics.inbound.labels(channel="voice", intent="report").inc()
+            await self.hotline.count(language, "reported")
+            self._speak(response, language, "report-taken", id=taken)
         response.redirect(self._url("/menu", lang=language))
         return response
 
@@ -401,6 +427,9 @@ class VoiceWebhook:
         key = f"{form.get('CallSid', '')}/status"
         if final and (self.deletions is None or await self.deletions.first_time(key)):
             await self.hotline.lasted("all", "call", int(lasted))
+        if self.reports is not None and form.get("CallStatus") in ENDED:
+            # Hung up after saying what happens, before the ZIP code: it goes as it is.
+            await self.reports.send_unplaced(form.get("From", ""))
         return VoiceResponse()
 
     # ------------------------------------------------------------------ 4 alerts by text
