@@ -15,7 +15,7 @@ import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 if TYPE_CHECKING:
     from bot.sim.fake_twilio import FakeTwilio
@@ -47,6 +47,7 @@ class VoiceCall:
     statuses: list[int] = field(default_factory=list)  # HTTP status of each webhook answer
     dials: list[dict[str, str]] = field(default_factory=list)  # each Dial's attributes
     seconds: list[float] = field(default_factory=list)  # how long each webhook took to answer
+    paths: list[str] = field(default_factory=list)  # the path each of those went to (no query)
     # What Twilio would report in its debugger: a <Play> it could not fetch or play (11200,
     # 12300), which the caller hears as silence.
     errors: list[str] = field(default_factory=list)
@@ -131,6 +132,7 @@ class VoiceCall:
         started = time.perf_counter()
         response = await self.twilio.http().post(url, data=form, headers=headers)
         self.seconds.append(time.perf_counter() - started)
+        self.paths.append(urlsplit(url).path)
         self.statuses.append(response.status_code)
         return response.status_code, response.content
 

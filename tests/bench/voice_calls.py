@@ -116,6 +116,19 @@ async def run(database: str, postgres_url: str, calls: int) -> bool:
         f"{took:.1f} s",
     )  # fmt: skip
     console.print(table)
+    by_step: dict[str, list[float]] = {}
+    for call in ended:
+        for path, seconds in zip(call.paths, call.seconds, strict=True):
+            by_step.setdefault(path.removeprefix("/twilio/voice") or "/", []).append(seconds)
+    steps = Table(title="by step (ms)")
+    for column in ("step", "answers", "p50", "p95", "max"):
+        steps.add_column(column, justify="right")
+    for step, times in sorted(by_step.items(), key=lambda item: -percentile(item[1], 0.95)):
+        steps.add_row(
+            step, str(len(times)), ms(percentile(times, 0.5)), ms(percentile(times, 0.95)),
+            ms(max(times)),
+        )  # fmt: skip
+    console.print(steps)
     return errors == 0 and failed == 0 and finished == calls
 
 

@@ -1,7 +1,7 @@
 """`POST /twilio/voice` and its steps under `/twilio/voice/…`: the hotline as a caller hears it.
 
 Every request is signed by Twilio (else 403) and answered at once with TwiML. What a step
-needs from the ones before (the language, the ZIP code, how often the menu went unanswered)
+needs from the ones before (the language, a report's number, how often the menu went unanswered)
 travels in its URL's query, which Twilio signs too; nothing of a call is kept but the
 report it may leave and the sign-up it may ask for. The caller's number is used for the
 report limits (the reporter's blind index), the sign-up and the texts it sends, and is never
