@@ -130,7 +130,15 @@ def build_services(settings: Settings, *, clock: Clock = utcnow) -> Services:
         vault=vault,
         content=content,
         conversation=Conversation(
-            db, vault, content, clock, reports, workshops, opt_in_keywords=settings.opt_in_keywords
+            db,
+            vault,
+            content,
+            clock,
+            reports,
+            workshops,
+            opt_in_keywords=settings.opt_in_keywords,
+            timezone=settings.zone,
+            verify_hours=settings.verify_hours,
         ),
         directory=SubscriberDirectory(db, vault, clock),
         metrics=Metrics(),

@@ -56,6 +56,7 @@ WORD_INTENTS = {
     "help": Intent.HELP,
     "workshops": Intent.WORKSHOPS,
     "report": Intent.REPORT,
+    "verify": Intent.VERIFY,
 }
 """What a language's own `words:` may stand for, beside the universal English keywords."""
 

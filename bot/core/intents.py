@@ -23,6 +23,7 @@ class Intent(StrEnum):
     RSVP = "rsvp"  # RSVP 2 / ASISTIR 2 (NO to cancel), or a workshop's button
     REPORT = "report"  # REPORT / REPORTAR / /report (SMS: with the report's text)
     REPORT_ACTION = "report_action"  # a report's buttons: skip, send, outcome:ID
+    VERIFY = "verify"  # VERIFY / VERIFICAR 60629 / /verify: is it true? confirmed alerts near
     MENU = "menu"  # anything else: the short menu, never silence
 
 

@@ -32,6 +32,8 @@ KEYWORDS: dict[str, tuple[Intent, str | None]] = {
     "ASISTIR": (Intent.RSVP, _ES),
     "REPORT": (Intent.REPORT, _EN),
     **dict.fromkeys(("REPORTAR", "REPORTE"), (Intent.REPORT, _ES)),
+    "VERIFY": (Intent.VERIFY, _EN),
+    "VERIFICAR": (Intent.VERIFY, _ES),
     "LANG": (Intent.LANGUAGE_MENU, _EN),
     "IDIOMA": (Intent.LANGUAGE_MENU, _ES),
 }
@@ -127,7 +129,8 @@ def parse_text(
     if intent is Intent.RSVP:
         # "RSVP 2" says yes to the second workshop listed; "RSVP NO 2" (or "2 NO") cancels.
         return Request(intent, " ".join(rest) or None, keyword_language=language, keyword=first)
-    if intent is Intent.REPORT:
+    if intent in (Intent.REPORT, Intent.VERIFY):
+        # The report's text; what VERIFY asks about (a ZIP code, or cross streets).
         text = clean(body).strip()[len(words[0]) :].strip() or None
         return Request(intent, text, keyword_language=language, keyword=first)
     # A message that starts with a keyword gets that keyword's answer ("Help me please").

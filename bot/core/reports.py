@@ -33,6 +33,7 @@ from bot.storage.models import ReportRow, place
 from bot.storage.outbox import ButtonRows, Outbox
 from bot.storage.reports import ReportRows
 from bot.storage.subscribers import Subscribers
+from bot.storage.verify import VerifyRows
 
 OUTCOMES = {
     # Confirmed is not yet an alert: a coordinator may still change or reject the draft.
@@ -248,13 +249,17 @@ class Reports(ReportIntake):
     async def upkeep(self) -> dict[str, int]:
         """Send unfinished drafts, expire reports nobody acted on, purge old text."""
         now = self.clock()
-        done = {"drafts": 0, "expired": 0, "purged": 0}
+        done = {"drafts": 0, "expired": 0, "verify": 0, "purged": 0}
         async with self.db.transaction() as session:
             rows = ReportRows(session)
             for row in await rows.drafts_before(now - DRAFT_TIMEOUT):
                 await self._submit_or_drop(session, row)
                 done["drafts"] += 1
             done["expired"] = await rows.expire_new(now - self.expiry)
+            # VERIFY's limits last an hour; its counts per zone, as long as report texts.
+            done["verify"] = await VerifyRows(session).forget(
+                now - timedelta(hours=1), now - self.retention
+            )
         done["purged"] = await self.purge(self.retention)
         return done
 

@@ -57,6 +57,34 @@ class AlertRows:
         once decide one after the other."""
         return await self.session.get(AlertRow, alert_id, with_for_update=lock or None)
 
+    async def confirmed_since(self, since: datetime, now: datetime) -> list[AlertRow]:
+        """Verified alerts approved since `since`, unexpired, and neither corrected nor
+        cleared by a later message that went out: what VERIFY answers with, newest first."""
+        sent = (AlertStatus.QUEUED, AlertStatus.DONE)
+        found = await self.session.scalars(
+            select(AlertRow)
+            .where(
+                AlertRow.kind == AlertKind.ALERT,
+                AlertRow.status.in_(sent),
+                AlertRow.approved_at >= since,
+                AlertRow.expires_at > now,
+            )
+            .order_by(AlertRow.approved_at.desc())
+        )
+        alerts = list(found.all())
+        if not alerts:
+            return []
+        ended = set(
+            await self.session.scalars(
+                select(AlertRow.refers_to).where(
+                    AlertRow.kind.in_((AlertKind.CORRECTION, AlertKind.ALL_CLEAR)),
+                    AlertRow.status.in_(sent),
+                    AlertRow.refers_to.in_([a.id for a in alerts]),
+                )
+            )
+        )
+        return [a for a in alerts if a.id not in ended]
+
     async def reach_zones(self, zones: Sequence[str]) -> Reach:
         """The active subscribers of `zones` (or of every zone), by channel and language."""
         query = _by_channel_and_language().where(SubscriberRow.status == SubscriberStatus.ACTIVE)

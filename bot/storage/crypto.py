@@ -52,6 +52,7 @@ class Purpose(StrEnum):
     COORDINATOR = "coordinator"
     REPORTER = "reporter"
     INVITE = "invite"
+    ASKER = "asker"  # who asked VERIFY, for its per-sender limit only
 
 
 def _derive(key: bytes, info: bytes) -> bytes:

@@ -177,6 +177,28 @@ class CallCountRow(Base):
     count: Mapped[int]
 
 
+class VerifyCountRow(Base):
+    """How many people asked VERIFY about a zone, per hour: counts only, no one's identity
+    (what a report card shows as interest in its zone, and `rrbot stats`)."""
+
+    __tablename__ = "verify_counts"
+
+    zone: Mapped[str] = mapped_column(String(8), primary_key=True)  # a ZIP code, or "-"
+    hour: Mapped[datetime] = mapped_column(primary_key=True)  # its start, UTC
+    count: Mapped[int]
+
+
+class VerifyLimitRow(Base):
+    """How often one sender asked VERIFY in the current hour, by blind index only: what the
+    per-sender limit reads. Rows of past hours are deleted by upkeep."""
+
+    __tablename__ = "verify_limits"
+
+    asker_index: Mapped[str] = mapped_column(String(64), primary_key=True)
+    since: Mapped[datetime]
+    count: Mapped[int]
+
+
 class FlowRow(Base):
     """A coordinator's one active flow (composing an alert, setting up a workshop, relaying a
     question): its step and what it has gathered, encrypted, so a restart loses nothing."""

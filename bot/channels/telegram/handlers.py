@@ -53,6 +53,7 @@ COMMANDS: dict[str, Intent] = {
     "zone": Intent.ZONE_PROMPT,
     "workshops": Intent.WORKSHOPS,
     "report": Intent.REPORT,
+    "verify": Intent.VERIFY,
 }
 
 Context = ContextTypes.DEFAULT_TYPE
@@ -156,6 +157,9 @@ class TelegramHandlers:
             return
         if intent is Intent.SUBSCRIBE:
             request = start_payload(args, self.content)
+        elif intent is Intent.VERIFY:
+            # `/verify 60629`; `/verify` alone checks the subscriber's own zone.
+            request = Request(intent, " ".join(args) or None, keyword=f"/{name}")
         else:
             request = Request(intent, keyword=f"/{name}")
         await self._answer(update, context, request)
@@ -326,6 +330,7 @@ def bot_commands(content: Content) -> dict[str | None, list[BotCommand]]:
         "zone": N_("Change your ZIP code"),
         "workshops": N_("Upcoming workshops"),
         "report": N_("Report enforcement activity"),
+        "verify": N_("Is it true? Check a rumor"),
         "stop": N_("Stop messages"),
     }
     for code in content.languages:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 
 from bot.core.content import Content, is_real_zip
 from bot.core.conversation.consent import ConsentAnswers
@@ -22,6 +22,7 @@ from bot.core.conversation.messages import Attachment, Choice, Inbound, Reply, S
 from bot.core.conversation.preferences import PreferenceAnswers
 from bot.core.conversation.reports import ReportAnswers
 from bot.core.conversation.rights import RightsAnswers
+from bot.core.conversation.verify import VerifyAnswers
 from bot.core.conversation.workshops import WorkshopAnswers
 from bot.core.intents import Intent
 from bot.core.reporting import looks_like_report
@@ -58,6 +59,9 @@ class Conversation:
         workshops: Workshops | None = None,
         *,
         opt_in_keywords: tuple[str, ...] = ("START", "UNSTOP", "YES"),
+        timezone: tzinfo = UTC,
+        verify_hours: int = 6,
+        verify_per_hour: int = 10,
     ) -> None:
         self.db = db
         self.vault = vault
@@ -68,6 +72,9 @@ class Conversation:
         # The keywords that lift Twilio's block after a STOP (TWILIO_OPT_IN_KEYWORDS); the
         # first is the one every STOP confirmation names.
         self.opt_in_keywords = opt_in_keywords
+        self.timezone = timezone  # the network's: the times VERIFY's answers show
+        self.verify_hours = verify_hours  # how far back VERIFY looks (VERIFY_HOURS)
+        self.verify_per_hour = verify_per_hour  # questions one sender may ask in an hour
 
     def check_zone(self, zip_code: str) -> ZoneCheck:
         if self.content.zones.name_of(zip_code) is not None:
@@ -95,7 +102,14 @@ class Conversation:
         return replace(reply, text=self.content.out(channel, language, reply.text))
 
 
-class _Turn(ConsentAnswers, PreferenceAnswers, RightsAnswers, WorkshopAnswers, ReportAnswers):
+class _Turn(
+    ConsentAnswers,
+    PreferenceAnswers,
+    RightsAnswers,
+    WorkshopAnswers,
+    ReportAnswers,
+    VerifyAnswers,
+):
     """One inbound message being answered: the features' answers, and which one it gets."""
 
     async def answer(self) -> list[Reply]:
@@ -153,6 +167,7 @@ class _Turn(ConsentAnswers, PreferenceAnswers, RightsAnswers, WorkshopAnswers, R
             Intent.RSVP: self.rsvp,
             Intent.REPORT: self.report,
             Intent.REPORT_ACTION: self.report_action,
+            Intent.VERIFY: self.verify,
             Intent.MENU: self.menu,
         }[intent]
         replies = await handler()

@@ -1,0 +1,116 @@
+"""VERIFY: "is it true?" answered from what coordinators verified, faster than a rumor.
+
+Anyone may ask, subscribed or not (a number that texted STOP still gets nothing: carrier
+rules). The answer lists the verified alerts still active near a ZIP code (the zone and its
+neighbours) from the last VERIFY_HOURS, or says there is no confirmed activity there, and
+always asks not to forward unverified posts. Without a ZIP code (cross streets, a place's
+name, nothing) it answers for the whole area, whose alerts name their places. Each question
+is counted per zone and hour, without the asker; each sender has a limit per hour, kept by
+blind index only.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.core.conversation.messages import Reply
+from bot.core.conversation.turn import BaseTurn
+from bot.core.i18n import N_
+from bot.core.keywords import zip_in
+from bot.core.segments import MAX_SEGMENTS, count_segments
+from bot.storage.alerts import AlertRows
+from bot.storage.crypto import Purpose
+from bot.storage.models import AlertRow
+from bot.storage.outbox import ALL_ZONES
+from bot.storage.verify import VerifyRows
+
+ISOLATES = dict.fromkeys(map(ord, "\u2066\u2067\u2068\u2069"))  # Content.directed's
+HEADING = N_("VERIFIED ALERT")
+SHOWN = 3  # alerts listed at most (an SMS has four segments)
+LINE = 90  # characters of an alert's text in its line
+SHORTEST = 20  # where an SMS answer cuts it to fit
+NO_ZONE = "-"  # how a question without a ZIP code is counted
+
+FOUND = N_("Verified alerts near {place}, last {hours} h:")
+NONE_FOUND = N_("No confirmed activity near {place} in the last {hours} hours.")
+DO_NOT_FORWARD = N_(
+    "Please do not forward posts nobody has verified. To report or ask: hotline {hotline}."
+)
+ASKED_TOO_OFTEN = N_(
+    "You have asked several times in the last hour. For anything urgent, call the hotline "
+    "{hotline}."
+)
+ADD_ZIP = N_("Add a ZIP code to check one place, like VERIFY 60629.")
+
+
+class VerifyAnswers(BaseTurn):
+    """The answer to VERIFY (SMS) and /verify (Telegram)."""
+
+    async def verify(self) -> list[Reply]:
+        _ = self._
+        hotline = self.content.network.hotline
+        asked = (self.request.arg or "").strip()
+        zip_code = zip_in(asked) if asked else None
+        if zip_code is None and not asked and self.row is not None:
+            zip_code = self.row.zone  # /verify alone: the subscriber's own zone
+        if zip_code is not None and self.content.zones.name_of(zip_code) is None:
+            zip_code = None  # outside the area: what the whole area knows
+        rows = VerifyRows(self.session)
+        who = self.c.vault.index(
+            f"{self.inbound.channel.value}:{self.inbound.address}", Purpose.ASKER
+        )
+        if not await rows.allow(who, self.now, self.c.verify_per_hour):
+            return [Reply(_(ASKED_TOO_OFTEN).format(hotline=hotline))]
+        await rows.count(zip_code or NO_ZONE, self.now)
+        hours = self.c.verify_hours
+        alerts = await AlertRows(self.session).confirmed_since(
+            self.now - timedelta(hours=hours), self.now
+        )
+        if zip_code is not None:
+            near = {zip_code, *self.content.zones.neighbours(zip_code)}
+            alerts = [a for a in alerts if ALL_ZONES in a.zones or near & set(a.zones)]
+            name = self.content.zones.name_of(zip_code)
+            place = zip_code if name in (None, zip_code) else f"{zip_code} ({name})"
+        else:
+            place = self.content.zones.area_name(self.lang.code)
+        footer = [_(DO_NOT_FORWARD).format(hotline=hotline)]
+        if not alerts:
+            head = [_(NONE_FOUND).format(place=place, hours=hours)]
+            return [Reply("\n".join([*head, *([_(ADD_ZIP)] if zip_code is None else []), *footer]))]
+        head = [_(FOUND).format(place=place, hours=hours)]
+        shown = [self._line(alert) for alert in alerts[:SHOWN]]
+        # By SMS, the newest alerts that fit in four segments: the last ones go first, then
+        # the newest one's words are cut shorter (its number and time always stay).
+        width = LINE
+        while self.sms:
+            text = "\n".join([*head, *shown, *footer])
+            if (
+                count_segments(
+                    self.content.out(self.inbound.channel, self.lang.code, text)
+                ).segments
+                <= MAX_SEGMENTS
+            ):
+                break
+            if len(shown) > 1:
+                shown.pop()
+            elif width > SHORTEST:
+                width -= 10
+                shown = [self._line(alerts[0], width)]
+            else:
+                break
+        return [Reply("\n".join([*head, *shown, *footer]))]
+
+    def _line(self, alert: AlertRow, width: int = LINE) -> str:
+        """#12 3:40 PM: the alert's first words, in the asker's language where it has them."""
+        code = self.lang.code if self.lang.code in alert.texts else "en"
+        text = " ".join(alert.texts.get(code, "").translate(ISOLATES).split())
+        # As sent, the text has the network's name and heading before it and the hotline
+        # after it (Alerts.render): the line keeps what happened.
+        own = f"{self.content.network.short_name} {self.content.lang(code).gettext(HEADING)}:"
+        hotline = self.content.hotline_line(code)
+        text = text.removeprefix(own).removesuffix(hotline).strip()
+        if len(text) > width:
+            text = text[: width - 1].rstrip() + "…"
+        approved = alert.approved_at or alert.created_at
+        at = self.content.clock_time(self.lang.code, approved.astimezone(self.c.timezone).time())
+        return f"#{alert.id} {at}: {text}"
