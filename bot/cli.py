@@ -379,8 +379,9 @@ def alerts_send(
         typer.Option(
             "--type",
             parser=hyphenated(AlertKind),
-            metavar="alert|update|correction|all-clear",
-            help="alert, update, correction or all-clear (all_clear works too)",
+            metavar="alert|update|correction|all-clear|rumor",
+            help="alert, update, correction, all-clear (all_clear works too) or rumor (rumor "
+            "control: a post going round is not confirmed)",
         ),
     ] = AlertKind.ALERT,
     refers: Annotated[

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from bot.core.alerts import AlertDraft
 from bot.core.audit import Actor
 from bot.core.segments import MAX_SEGMENTS, count_segments
-from bot.core.vocabulary import AlertKind
+from bot.core.vocabulary import AlertKind, Role
+from bot.sim.fake_telegram import SentMessage
 from bot.storage.verify import VerifyRows
-from tests.conftest import Bot
-from tests.support import say
+from tests.conftest import Bot, Worker
+from tests.support import eventually, press, say
+from tests.test_alerts import finished
+from tests.test_cli import rrbot
 
 ASKER = "+13125550171"
 MIDWAY = "Agents at Midway, 55th and Cicero."
@@ -127,3 +131,59 @@ async def test_upkeep_forgets_limits_after_an_hour(bot: Bot) -> None:
 async def test_a_languages_own_word_asks_and_answers_in_that_language(bot: Bot) -> None:
     polish = await verify(bot, "SPRAWDZ 60629")  # typed without its accent
     assert polish.startswith("Brak potwierdzonych") and "60629" in polish
+
+
+async def test_a_rumor_control_notice_goes_out_and_verify_mentions_it(
+    bot: Bot, worker: Worker, database_url: str, tmp_path: Path
+) -> None:
+    """Rumor control (point 2): sent from the server like an alert, with its own heading,
+    to the zone; VERIFY about the zone then says nothing is confirmed and points to it."""
+    reader = "+13125550178"
+    await verify(bot, "ALTA 60629", reader)
+    sent = await rrbot(
+        database_url, tmp_path, "alerts", "send", "--type", "rumor", "--zones", "60629",
+        "--text", "A post about a raid at the Midway school is false.",
+        "--text-es", "Una publicación sobre una redada en la escuela de Midway es falsa.",
+        "--yes",
+    )  # fmt: skip
+    assert sent.exit_code == 0, sent.output
+    number = int(sent.stdout.strip().splitlines()[-1])
+    await finished(bot, number)
+    [notice] = [s.body for s in bot.twilio.inbox(reader) if "Midway" in s.body]
+    assert "CONTROL DE RUMORES" in notice and "es falsa" in notice
+    answer = await verify(bot, "VERIFY 60632")  # a neighbouring zone
+    assert answer.startswith("No confirmed activity near 60632")
+    assert f"RUMOR CONTROL #{number} " in answer and "raid at the Midway school is false" in answer
+
+
+async def test_a_coordinator_composes_rumor_control_from_its_template(
+    bot: Bot, worker: Worker
+) -> None:
+    rosa = 9401
+    bot.telegram.add_user(rosa)
+    await bot.services.coordinators.add(rosa, Role.ADMIN, "Rosa", Actor.operator())
+    [kind] = await say(bot, rosa, "/alert")
+    [zones] = await press(bot, rosa, kind, "Rumor control")
+    assert "Which zones?" in zones.text
+    [text] = await say(bot, rosa, "60629")
+    [what] = await press(bot, rosa, text, "Rumor not confirmed")
+    assert "few words" in what.text
+    [place] = await say(bot, rosa, "a raid")
+    assert "Cross streets" in place.text
+    [expiry] = await say(bot, rosa, "the Midway school")
+    had = len(bot.telegram.messages_to(rosa))
+    await press(bot, rosa, expiry, "4 hours")
+
+    async def shown() -> list[SentMessage]:
+        return bot.telegram.messages_to(rosa)[had:]
+
+    sent = await eventually(shown, lambda m: any("Preview of #1" in x.text for x in m))
+    preview = sent[-1]
+    assert "RUMOR CONTROL" in preview.text and "Rumor control" in preview.text
+    everything = "\n".join(m.text for m in sent)
+    assert "a post about a raid at the Midway school (Chicago Lawn" in everything
+    [sending] = await press(bot, rosa, preview, "Send now")
+    assert "Sending #1" in sending.text
+    await finished(bot, 1)
+    [status] = await say(bot, rosa, "/status")
+    assert "#1 Rumor control" in status.text

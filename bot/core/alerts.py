@@ -31,6 +31,7 @@ DRAFT_LIFETIME = timedelta(days=1)  # then a draft past its expiry (unsendable) 
 # Lower goes first: a correction overtakes what is still queued.
 PRIORITY = {
     AlertKind.CORRECTION: 5,
+    AlertKind.RUMOR: 7,  # a false post spreads in hours
     AlertKind.ALL_CLEAR: 8,
     AlertKind.UPDATE: 9,
     AlertKind.ALERT: 10,
@@ -46,6 +47,7 @@ KIND_WORDS = {
     AlertKind.UPDATE: N_("an update"),
     AlertKind.CORRECTION: N_("a correction"),
     AlertKind.ALL_CLEAR: N_("an all-clear"),
+    AlertKind.RUMOR: N_("a rumor-control notice"),
 }
 """An alert's kind as a refusal names it."""
 
@@ -168,6 +170,7 @@ class Alerts:
             AlertKind.UPDATE: _("UPDATE"),
             AlertKind.CORRECTION: _("CORRECTION"),
             AlertKind.ALL_CLEAR: _("ALL CLEAR"),
+            AlertKind.RUMOR: _("RUMOR CONTROL"),
         }[kind]
 
     def render(self, kind: AlertKind, language: str, body: str) -> str:
@@ -287,7 +290,7 @@ class Alerts:
             raise AlertError(N_("alert #{id} is another coordinator's draft"), id=row.id)
 
     async def _zones(self, session: Session, draft: AlertDraft) -> tuple[str, ...]:
-        if draft.kind is AlertKind.ALERT:
+        if not draft.kind.follows_up:
             if draft.refers_to is not None:
                 raise AlertError(
                     N_("a new alert refers to nothing; use update, correction or all-clear")
@@ -327,7 +330,7 @@ class Alerts:
         async with self.db.transaction() as session:
             row = await self._row(session, alert_id)
             rows = AlertRows(session)
-            if row.kind == AlertKind.ALERT:
+            if not AlertKind(row.kind).follows_up:
                 recipients = await rows.reach_zones(row.zones)
             else:
                 assert row.refers_to is not None  # noqa: S101 (checked when drafted)
@@ -401,7 +404,7 @@ class Alerts:
             outbox = Outbox(session)
             kind = AlertKind(row.kind)
             priority = PRIORITY[kind]
-            if kind is AlertKind.ALERT:
+            if not kind.follows_up:
                 # Only the first chunk of its recipients now: the approval commits in moments
                 # whatever the size, its first sends go out at once, and workers queue the rest
                 # chunk by chunk from the alert's cursor. Everyone it will reach is counted

@@ -21,6 +21,7 @@ FOR_KIND: dict[AlertKind, tuple[str, ...]] = {
     AlertKind.UPDATE: ("update",),
     AlertKind.CORRECTION: ("correction",),
     AlertKind.ALL_CLEAR: ("all_clear",),
+    AlertKind.RUMOR: ("rumor",),
 }
 """The templates the composer offers for each kind of message."""
 

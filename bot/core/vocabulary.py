@@ -69,6 +69,12 @@ class AlertKind(StrEnum):
     UPDATE = "update"  # news on an alert, to the people it reached
     CORRECTION = "correction"  # an alert was wrong: cancels what is unsent, tells who got it
     ALL_CLEAR = "all_clear"  # the activity is over
+    RUMOR = "rumor"  # rumor control: a post going round is not confirmed, or is false
+
+    @property
+    def follows_up(self) -> bool:
+        """Sent to the people an earlier alert reached (it refers to it), not to zones."""
+        return self in (AlertKind.UPDATE, AlertKind.CORRECTION, AlertKind.ALL_CLEAR)
 
 
 class AlertStatus(StrEnum):

@@ -57,14 +57,17 @@ class AlertRows:
         once decide one after the other."""
         return await self.session.get(AlertRow, alert_id, with_for_update=lock or None)
 
-    async def confirmed_since(self, since: datetime, now: datetime) -> list[AlertRow]:
-        """Verified alerts approved since `since`, unexpired, and neither corrected nor
-        cleared by a later message that went out: what VERIFY answers with, newest first."""
+    async def confirmed_since(
+        self, since: datetime, now: datetime, kind: AlertKind = AlertKind.ALERT
+    ) -> list[AlertRow]:
+        """Alerts of `kind` (verified alerts, or rumor-control notices) approved since
+        `since`, unexpired, and neither corrected nor cleared by a later message that went
+        out: what VERIFY answers with, newest first."""
         sent = (AlertStatus.QUEUED, AlertStatus.DONE)
         found = await self.session.scalars(
             select(AlertRow)
             .where(
-                AlertRow.kind == AlertKind.ALERT,
+                AlertRow.kind == kind,
                 AlertRow.status.in_(sent),
                 AlertRow.approved_at >= since,
                 AlertRow.expires_at > now,

@@ -18,6 +18,7 @@ from bot.core.conversation.turn import BaseTurn
 from bot.core.i18n import N_
 from bot.core.keywords import zip_in
 from bot.core.segments import MAX_SEGMENTS, count_segments
+from bot.core.vocabulary import AlertKind
 from bot.storage.alerts import AlertRows
 from bot.storage.crypto import Purpose
 from bot.storage.models import AlertRow
@@ -25,7 +26,7 @@ from bot.storage.outbox import ALL_ZONES
 from bot.storage.verify import VerifyRows
 
 ISOLATES = dict.fromkeys(map(ord, "\u2066\u2067\u2068\u2069"))  # Content.directed's
-HEADING = N_("VERIFIED ALERT")
+HEADINGS = {AlertKind.ALERT: N_("VERIFIED ALERT"), AlertKind.RUMOR: N_("RUMOR CONTROL")}
 SHOWN = 3  # alerts listed at most (an SMS has four segments)
 LINE = 90  # characters of an alert's text in its line
 SHORTEST = 20  # where an SMS answer cuts it to fit
@@ -63,54 +64,60 @@ class VerifyAnswers(BaseTurn):
             return [Reply(_(ASKED_TOO_OFTEN).format(hotline=hotline))]
         await rows.count(zip_code or NO_ZONE, self.now)
         hours = self.c.verify_hours
-        alerts = await AlertRows(self.session).confirmed_since(
-            self.now - timedelta(hours=hours), self.now
-        )
+        since = self.now - timedelta(hours=hours)
+        sent = AlertRows(self.session)
+        alerts = await sent.confirmed_since(since, self.now)
+        rumors = await sent.confirmed_since(since, self.now, AlertKind.RUMOR)
         if zip_code is not None:
             near = {zip_code, *self.content.zones.neighbours(zip_code)}
             alerts = [a for a in alerts if ALL_ZONES in a.zones or near & set(a.zones)]
+            rumors = [a for a in rumors if ALL_ZONES in a.zones or near & set(a.zones)]
             name = self.content.zones.name_of(zip_code)
             place = zip_code if name in (None, zip_code) else f"{zip_code} ({name})"
         else:
             place = self.content.zones.area_name(self.lang.code)
         footer = [_(DO_NOT_FORWARD).format(hotline=hotline)]
+        # The network's rumor-control notices for the place: what is going round is false.
+        notices = [self._line(rumor) for rumor in rumors[:1]]
         if not alerts:
             head = [_(NONE_FOUND).format(place=place, hours=hours)]
-            return [Reply("\n".join([*head, *([_(ADD_ZIP)] if zip_code is None else []), *footer]))]
+            hint = [_(ADD_ZIP)] if zip_code is None else []
+            return [Reply("\n".join([*head, *notices, *hint, *footer]))]
         head = [_(FOUND).format(place=place, hours=hours)]
         shown = [self._line(alert) for alert in alerts[:SHOWN]]
         # By SMS, the newest alerts that fit in four segments: the last ones go first, then
         # the newest one's words are cut shorter (its number and time always stay).
         width = LINE
         while self.sms:
-            text = "\n".join([*head, *shown, *footer])
-            if (
-                count_segments(
-                    self.content.out(self.inbound.channel, self.lang.code, text)
-                ).segments
-                <= MAX_SEGMENTS
-            ):
+            text = "\n".join([*head, *shown, *notices, *footer])
+            out = self.content.out(self.inbound.channel, self.lang.code, text)
+            if count_segments(out).segments <= MAX_SEGMENTS:
                 break
-            if len(shown) > 1:
+            if notices:
+                notices = []
+            elif len(shown) > 1:
                 shown.pop()
             elif width > SHORTEST:
                 width -= 10
                 shown = [self._line(alerts[0], width)]
             else:
                 break
-        return [Reply("\n".join([*head, *shown, *footer]))]
+        return [Reply("\n".join([*head, *shown, *notices, *footer]))]
 
     def _line(self, alert: AlertRow, width: int = LINE) -> str:
-        """#12 3:40 PM: the alert's first words, in the asker's language where it has them."""
+        """#12 3:40 PM: the alert's first words, in the asker's language where it has them
+        (a rumor-control notice keeps its heading: RUMOR CONTROL #13 ...)."""
         code = self.lang.code if self.lang.code in alert.texts else "en"
         text = " ".join(alert.texts.get(code, "").translate(ISOLATES).split())
         # As sent, the text has the network's name and heading before it and the hotline
         # after it (Alerts.render): the line keeps what happened.
-        own = f"{self.content.network.short_name} {self.content.lang(code).gettext(HEADING)}:"
+        heading = self.content.lang(code).gettext(HEADINGS[AlertKind(alert.kind)])
+        own = f"{self.content.network.short_name} {heading}:"
         hotline = self.content.hotline_line(code)
         text = text.removeprefix(own).removesuffix(hotline).strip()
         if len(text) > width:
             text = text[: width - 1].rstrip() + "…"
         approved = alert.approved_at or alert.created_at
         at = self.content.clock_time(self.lang.code, approved.astimezone(self.c.timezone).time())
-        return f"#{alert.id} {at}: {text}"
+        mark = f"{self._(HEADINGS[AlertKind.RUMOR])} " if alert.kind == AlertKind.RUMOR else ""
+        return f"{mark}#{alert.id} {at}: {text}"

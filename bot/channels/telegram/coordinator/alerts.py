@@ -53,6 +53,7 @@ KIND_NAMES = {
     AlertKind.UPDATE: N_("Update"),
     AlertKind.CORRECTION: N_("Correction"),
     AlertKind.ALL_CLEAR: N_("All clear"),
+    AlertKind.RUMOR: N_("Rumor control"),
 }
 
 
@@ -127,6 +128,7 @@ class AlertsFeature(Feature):
                         (_("Correction"), PickKind(t, AlertKind.CORRECTION)),
                         (_("All clear"), PickKind(t, AlertKind.ALL_CLEAR)),
                     ],
+                    [(_("Rumor control"), PickKind(t, AlertKind.RUMOR))],
                 ],
             )
         elif step is Step.ORIGINAL:
@@ -157,7 +159,7 @@ class AlertsFeature(Feature):
             case PickKind(kind=kind) if step is Step.KIND:
                 await turn.answer()
                 await turn.close_keyboard(kind_name(turn, kind))
-                if kind is AlertKind.ALERT:
+                if not kind.follows_up:
                     await self._save(turn, flow.at(Step.ZONES, kind=kind.value))
                 else:
                     await self._save(turn, flow.at(Step.ORIGINAL, kind=kind.value))
@@ -187,7 +189,8 @@ class AlertsFeature(Feature):
 
     async def _from_preview(self, turn: Turn, flow: Flow, choice: PreviewChoice) -> None:
         _ = turn._
-        if choice is PreviewChoice.ZONES and flow.data.get("kind") != AlertKind.ALERT:
+        kind = AlertKind(flow.data.get("kind", AlertKind.ALERT))
+        if choice is PreviewChoice.ZONES and kind.follows_up:
             await turn.stale()  # follow-ups go to the people the alert reached: no zones
             return
         if choice in (PreviewChoice.CANCEL, PreviewChoice.SEND) and not await turn.finish(flow):
@@ -471,7 +474,7 @@ class AlertsFeature(Feature):
             [
                 *(
                     [(_("Change zones"), Preview(t, PreviewChoice.ZONES))]
-                    if alert.kind is AlertKind.ALERT
+                    if not alert.kind.follows_up
                     else []
                 ),
                 (_("Change a text"), Preview(t, PreviewChoice.TEXT)),
