@@ -99,6 +99,7 @@ def build_services(settings: Settings, *, clock: Clock = utcnow) -> Services:
     vault = build_vault(settings)
     db = Database.from_url(settings.async_database_url)
     content = load_content(settings.config_dir)
+    hotline = Hotline(db, vault, content, clock, settings.zone)
     reports = Reports(
         db,
         vault,
@@ -109,6 +110,8 @@ def build_services(settings: Settings, *, clock: Clock = utcnow) -> Services:
         retention=timedelta(days=settings.report_retention_days),
         timezone=settings.zone,
         keyboard=card_keyboard if settings.telegram_enabled else None,
+        escalate_after=timedelta(minutes=settings.report_escalate_minutes),
+        volunteers=hotline.ringing,
     )
     signoffs = SignOffs(db, clock, approval=settings.alert_approval)
     workshops = Workshops(
@@ -159,7 +162,7 @@ def build_services(settings: Settings, *, clock: Clock = utcnow) -> Services:
             db, clock, delete_after=DELETE_DELAY if settings.twilio_delete_messages else None
         ),
         deletions=Deletions(db, clock, enabled=settings.twilio_delete_messages),
-        hotline=Hotline(db, vault, content, clock, settings.zone),
+        hotline=hotline,
         retention=Retention(
             db,
             vault,

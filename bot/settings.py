@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     consent_retention_days: int = Field(default=1461, ge=1, le=3650)
     reports_per_hour: int = Field(default=3, ge=1, le=100)
     report_expiry_hours: float = Field(default=12, gt=0, le=24 * 7)
+    # An unclaimed report goes to every coordinator after this, the admins after twice
+    # that, the hotline volunteers on duty after three times.
+    report_escalate_minutes: float = Field(default=10, gt=0, le=24 * 60)
     # VERIFY: how far back it looks for confirmed activity, in hours.
     verify_hours: int = Field(default=6, ge=1, le=72)
     # Workshops: reminder offsets before the start (hours, comma-separated), and the quiet

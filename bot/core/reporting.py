@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
@@ -105,8 +105,12 @@ class ReportIntake(ABC):
         retention: timedelta = timedelta(days=30),
         timezone: tzinfo = UTC,
         keyboard: CardKeyboard | None = None,
+        escalate_after: timedelta = timedelta(minutes=10),
+        volunteers: Callable[[], Awaitable[list[str]]] | None = None,
     ) -> None:
         self.db = db
+        self.escalate_after = escalate_after  # REPORT_ESCALATE_MINUTES
+        self.volunteers = volunteers  # the hotline's numbers on duty: the last escalation
         self.keyboard = keyboard
         self.timezone = timezone  # the network's, for the times coordinators and alerts show
         self.vault = vault

@@ -463,6 +463,9 @@ class ReportRow(Base):
     created_at: Mapped[datetime]
     submitted_at: Mapped[datetime | None]
     purged_at: Mapped[datetime | None]
+    # How far a report nobody claimed has been escalated: 1 every coordinator, 2 the
+    # admins, 3 the hotline volunteers on duty (REPORT_ESCALATE_MINUTES apart).
+    escalated: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class ReportBlockRow(Base):

@@ -124,6 +124,21 @@ class ReportRows:
         """A coordinator by id (the one who asked, claimed or decided), active or not."""
         return await self.session.get(CoordinatorRow, coordinator_id)
 
+    async def unclaimed_since(self, submitted_before: datetime, below: int) -> list[ReportRow]:
+        """New reports nobody has claimed, submitted before `submitted_before`, escalated
+        less than `below` times, oldest first."""
+        found = await self.session.scalars(
+            select(ReportRow)
+            .where(
+                ReportRow.status == ReportStatus.NEW,
+                ReportRow.claimed_by.is_(None),
+                ReportRow.submitted_at <= submitted_before,
+                ReportRow.escalated < below,
+            )
+            .order_by(ReportRow.id)
+        )
+        return list(found.all())
+
     async def active_coordinators(self) -> list[CoordinatorRow]:
         """Every active coordinator, on duty or not."""
         found = await self.session.scalars(select(CoordinatorRow).where(CoordinatorRow.active))

@@ -1,0 +1,81 @@
+"""A report nobody claims is escalated (issue 19, point 4): to every coordinator after
+REPORT_ESCALATE_MINUTES, to the admins after twice that, by SMS to the hotline volunteers on
+duty after three times; claiming stops it. The clock is a parameter: nothing sleeps."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from bot.core.audit import Actor
+from bot.core.vocabulary import Role
+from tests.conftest import Bot, Worker
+from tests.support import buttons, eventually, say
+from tests.test_reports import arrives, card
+
+ROSA, LUIS, ADA = 9501, 9502, 9503  # Rosa on duty for 60629; Luis for 60608; Ada an admin
+VOLUNTEER = "+13125550195"
+REPORTER = "+13125550196"
+
+
+async def team(bot: Bot) -> None:
+    for uid, label, role, zones in (
+        (ROSA, "Rosa", Role.COORDINATOR, "60629"),
+        (LUIS, "Luis", Role.COORDINATOR, "60608"),
+        (ADA, "Ada", Role.ADMIN, None),
+    ):
+        bot.telegram.add_user(uid)
+        await bot.services.coordinators.add(uid, role, label, Actor.operator())
+        await say(bot, uid, f"/duty on {zones}" if zones else "/duty off")
+    await bot.services.hotline.add(VOLUNTEER, "Vol", Actor.operator())
+
+
+async def reported(bot: Bot) -> int:
+    result = await bot.twilio.text(REPORTER, "REPORT two vans of agents at 55th and Kedzie 60629")
+    assert result.status == 200
+    [report] = await bot.services.reports.open_reports()
+    return report.id
+
+
+async def test_an_unclaimed_report_goes_to_everyone_then_the_admins_then_the_hotline(
+    bot: Bot, worker: Worker
+) -> None:
+    await team(bot)
+    number = await reported(bot)
+    await card(bot, ROSA, number, already=1)  # on duty for 60629: the card at once
+    seen_by_luis = len(bot.telegram.messages_to(LUIS))
+    view = await bot.services.reports.view(number)
+    start = view.submitted_at
+    assert start is not None
+    reports = bot.services.reports
+    assert await reports.escalate(start + timedelta(minutes=9)) == 0  # not yet
+    assert await reports.escalate(start + timedelta(minutes=10)) == 1
+    escalated = await arrives(bot, LUIS, f"ESCALATED: report #{number} has waited 10 min")
+    assert "REPORT #" in escalated.text and f"r:{number}:claim" in str(escalated.reply_markup)
+    assert len(bot.telegram.messages_to(LUIS)) == seen_by_luis + 1
+    assert await reports.escalate(start + timedelta(minutes=11)) == 0  # once per step
+    assert await reports.escalate(start + timedelta(minutes=20)) == 1
+    await arrives(bot, ADA, f"report #{number} has waited 20 min")
+    await asyncio.sleep(0.2)  # anything sent with the admins' notice has arrived too
+    assert not [m for m in bot.telegram.messages_to(LUIS) if "20 min" in m.text]  # admins only
+    assert await reports.escalate(start + timedelta(minutes=30)) == 1
+
+    async def alarms() -> list[str]:
+        return [s.body for s in bot.twilio.inbox(VOLUNTEER) if f"#{number}" in s.body]
+
+    [alarm] = await eventually(alarms)
+    assert "60629" in alarm and "30 min" in alarm
+    assert REPORTER[2:] not in alarm  # never who reported
+    assert await reports.escalate(start + timedelta(hours=2)) == 0  # three steps, no more
+
+
+async def test_claiming_stops_the_escalation(bot: Bot, worker: Worker) -> None:
+    await team(bot)
+    number = await reported(bot)
+    first = await card(bot, ROSA, number, already=1)
+    await bot.telegram.press(ROSA, first.message_id, buttons(first)["I'm verifying"])
+    view = await eventually(
+        lambda: bot.services.reports.view(number), lambda v: v.claimed_by is not None
+    )
+    assert view.submitted_at is not None
+    assert await bot.services.reports.escalate(view.submitted_at + timedelta(minutes=45)) == 0
