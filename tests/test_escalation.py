@@ -79,3 +79,31 @@ async def test_claiming_stops_the_escalation(bot: Bot, worker: Worker) -> None:
     )
     assert view.submitted_at is not None
     assert await bot.services.reports.escalate(view.submitted_at + timedelta(minutes=45)) == 0
+
+
+async def test_three_people_in_neighbouring_zones_corroborate_one_card(
+    bot: Bot, worker: Worker
+) -> None:
+    """Corroboration (point 3): reports from three different senders in 60629 and two of
+    its neighbours, within the window, are shown on the third's card as from three people,
+    with the VERIFY questions about those zones in the last hour."""
+    await team(bot)
+    for number, text in (
+        ("+13125550182", "REPORT ICE vans on Archer 60632"),
+        ("+13125550183", "REPORT agents at the Marquette Park gate 60636"),
+        ("+13125550181", "REPORT agents at 55th and Kedzie 60629"),
+        ("+13125550181", "REPORT they are still at 55th and Kedzie 60629"),  # the same person
+    ):
+        assert (await bot.twilio.text(number, text)).status == 200
+    await bot.twilio.text("+13125550184", "VERIFY 60629")
+    await bot.twilio.text("+13125550185", "VERIFY 60632")
+    card = await arrives(bot, ROSA, "REPORT #4 ")
+    assert (
+        "Nearby within 3 hours: #1, #2, #3, from 3 different people (sms 3; photos: 0)" in card.text
+    )
+    view = await bot.services.reports.view(4)
+    assert view.support.verify_asks == 2 and view.support.people == 3
+    far = await bot.twilio.text("+13125550186", "REPORT agents in Uptown 60640")
+    assert far.status == 200
+    lonely = await bot.services.reports.view(5)
+    assert lonely.nearby == [] and lonely.support.people == 1

@@ -95,11 +95,23 @@ def render_card(view: ReportView, content: Content, _: Callable[[str], str]) -> 
         lines.append(_("Photo: yes"))
     if view.awaits_place:
         lines.append(_("(asked the reporter for the place)"))
+    support = view.support
     if view.nearby:
+        channels = ", ".join(f"{channel} {n}" for channel, n in sorted(support.channels.items()))
         lines.append(
-            _("Same zone within 3 hours: {reports}").format(
-                reports=", ".join(f"#{i}" for i in view.nearby)
+            _(
+                "Nearby within 3 hours: {reports}, from {people} different people ({channels}; "
+                "photos: {photos})"
+            ).format(
+                reports=", ".join(f"#{i}" for i in view.nearby),
+                people=support.people,
+                channels=channels,
+                photos=support.photos,
             )
+        )
+    if support.verify_asks:
+        lines.append(
+            _("People who asked VERIFY here in the last hour: {n}").format(n=support.verify_asks)
         )
     if view.alert_id:
         lines.append(_("Alert #{id} drafted from it").format(id=view.alert_id))

@@ -89,6 +89,18 @@ STATUS_WORDS = {
 
 
 @dataclass(frozen=True)
+class Corroboration:
+    """What backs a report up: the nearby reports (same zone and its neighbours, within
+    GROUP_WINDOW) by how many different people, by channel and with photos, and how many
+    people asked VERIFY about those zones in the last hour. Counts only: nobody's identity."""
+
+    people: int = 1  # different senders, this report's included
+    channels: dict[str, int] = field(default_factory=dict)  # the nearby reports, by channel
+    photos: int = 0  # nearby reports with a photo
+    verify_asks: int = 0
+
+
+@dataclass(frozen=True)
 class ReportView:
     """A report as a coordinator sees it: a number and what was seen, never who saw it."""
 
@@ -107,7 +119,8 @@ class ReportView:
     duplicate_of: int | None = None
     alert_id: int | None = None
     awaiting: str | None = None
-    nearby: list[int] = field(default_factory=list)
+    nearby: list[int] = field(default_factory=list)  # the zone's and its neighbours'
+    support: Corroboration = field(default_factory=lambda: Corroboration())
 
     @property
     def open(self) -> bool:
@@ -440,9 +453,27 @@ class Reports(ReportIntake):
         wanted = {i for i in (row.claimed_by, row.decided_by) if i is not None}
         labels = await rows.labels(wanted) if wanted else {}
         nearby: list[int] = []
+        support = Corroboration()
         if row.zone is not None and row.submitted_at is not None:
-            nearby = await rows.nearby(
-                row.zone, row.id, row.submitted_at - GROUP_WINDOW, row.submitted_at + GROUP_WINDOW
+            zones = [row.zone, *self.content.zones.neighbours(row.zone)]
+            others = await rows.nearby(
+                zones, row.id, row.submitted_at - GROUP_WINDOW, row.submitted_at + GROUP_WINDOW
+            )
+            nearby = [other.id for other in others]
+            # Independent people: one blind index counts once (a purged one, as one more).
+            people = {r.reporter_index or f"#{r.id}" for r in [row, *others]}
+            channels: dict[str, int] = {}
+            for other in others:
+                channels[other.channel] = channels.get(other.channel, 0) + 1
+            hour_ago = (self.clock() - timedelta(hours=1)).replace(
+                minute=0, second=0, microsecond=0
+            )
+            asked = await VerifyRows(session).asked_since(zones, hour_ago)  # by the hour
+            support = Corroboration(
+                people=len(people),
+                channels=channels,
+                photos=sum(1 for other in others if other.photo_cipher is not None),
+                verify_asks=asked,
             )
         return ReportView(
             id=row.id,
@@ -461,6 +492,7 @@ class Reports(ReportIntake):
             alert_id=row.alert_id,
             awaiting=row.step if row.awaiting_until is not None else None,
             nearby=nearby,
+            support=support,
         )
 
     # --- counts for transparency reports -------------------------------------------------

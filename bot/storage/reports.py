@@ -104,13 +104,13 @@ class ReportRows:
         return list(found.all())
 
     async def nearby(
-        self, zone: str, report_id: int, since: datetime, until: datetime
-    ) -> list[int]:
-        """Other submitted reports of the zone between `since` and `until`, in order."""
+        self, zones: Sequence[str], report_id: int, since: datetime, until: datetime
+    ) -> list[ReportRow]:
+        """Other submitted reports of these zones between `since` and `until`, in order."""
         found = await self.session.scalars(
-            select(ReportRow.id)
+            select(ReportRow)
             .where(
-                ReportRow.zone == zone,
+                ReportRow.zone.in_(list(zones)),
                 ReportRow.id != report_id,
                 ReportRow.status != ReportStatus.DRAFT,
                 ReportRow.submitted_at >= since,
