@@ -107,3 +107,32 @@ async def test_three_people_in_neighbouring_zones_corroborate_one_card(
     assert far.status == 200
     lonely = await bot.services.reports.view(5)
     assert lonely.nearby == [] and lonely.support.people == 1
+
+
+async def test_a_coordinator_confirms_a_group_of_corroborating_reports_at_once(
+    bot: Bot, worker: Worker
+) -> None:
+    """Point 3's other half: the card of a report with unclaimed nearby ones offers to
+    confirm them together; this one is confirmed (its alert draft opens, nothing is sent
+    without a coordinator) and the others become its duplicates."""
+    await team(bot)
+    for number, text in (
+        ("+13125550182", "REPORT ICE vans on Archer 60632"),
+        ("+13125550183", "REPORT agents at the Marquette Park gate 60636"),
+        ("+13125550181", "REPORT agents at 55th and Kedzie 60629"),
+    ):
+        assert (await bot.twilio.text(number, text)).status == 200
+    card = await arrives(bot, ROSA, "REPORT #3 ")
+    assert "Confirm all 3 together" in buttons(card)
+    await bot.telegram.press(ROSA, card.message_id, buttons(card)["Confirm all 3 together"])
+    preview = await arrives(bot, ROSA, "Preview of #1")
+    assert "55th and Kedzie" in preview.text  # the confirmed report's draft, not yet sent
+
+    async def statuses() -> list[str]:
+        return [str((await bot.services.reports.view(i)).status) for i in (1, 2, 3)]
+
+    done = await eventually(statuses, lambda s: s == ["duplicate", "duplicate", "confirmed"])
+    assert done == ["duplicate", "duplicate", "confirmed"]
+    assert [(await bot.services.reports.view(i)).duplicate_of for i in (1, 2)] == [3, 3]
+    assert await bot.services.alerts.recent(5) != []  # a draft only
+    assert all(a.status == "draft" for a in await bot.services.alerts.recent(5))

@@ -42,6 +42,7 @@ class CardAction(StrEnum):
     OPEN = "open"  # show the card (from /reports); opening is not claiming
     CLAIM = "claim"  # "I'm verifying": the others see who took it
     CONFIRM = "ok"
+    CONFIRM_GROUP = "okall"  # this one confirmed, the unclaimed nearby ones its duplicates
     NOT_CONFIRMED = "no"
     FALSE_ALARM = "false"
     DUPLICATE = "dup"  # then: of which report
@@ -136,5 +137,7 @@ def card_actions(view: ReportView, viewer: int | None) -> list[list[CardAction]]
     if view.claimer is None:
         verdicts.insert(0, CardAction.CLAIM)
     rows = [verdicts[i : i + 2] for i in range(0, len(verdicts), 2)]
+    if view.group:
+        rows.insert(0, [CardAction.CONFIRM_GROUP])
     rows.append([*photo, CardAction.BLOCK])
     return rows

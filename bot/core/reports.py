@@ -112,6 +112,7 @@ class ReportView:
     alert_id: int | None = None
     awaiting: str | None = None
     nearby: list[int] = field(default_factory=list)  # the zone's and its neighbours'
+    group: list[int] = field(default_factory=list)  # of those, the ones nobody has claimed
     support: Corroboration = field(default_factory=lambda: Corroboration())
 
     @property
@@ -367,6 +368,7 @@ class Reports(Escalation):
         wanted = {i for i in (row.claimed_by, row.decided_by) if i is not None}
         labels = await rows.labels(wanted) if wanted else {}
         nearby: list[int] = []
+        group: list[int] = []
         support = Corroboration()
         if row.zone is not None and row.submitted_at is not None:
             zones = [row.zone, *self.content.zones.neighbours(row.zone)]
@@ -374,6 +376,7 @@ class Reports(Escalation):
                 zones, row.id, row.submitted_at - GROUP_WINDOW, row.submitted_at + GROUP_WINDOW
             )
             nearby = [other.id for other in others]
+            group = [o.id for o in others if o.status == ReportStatus.NEW and o.claimed_by is None]
             # Independent people: one blind index counts once (a purged one, as one more).
             people = {r.reporter_index or f"#{r.id}" for r in [row, *others]}
             channels: dict[str, int] = {}
@@ -406,6 +409,7 @@ class Reports(Escalation):
             alert_id=row.alert_id,
             awaiting=row.step if row.awaiting_until is not None else None,
             nearby=nearby,
+            group=group,
             support=support,
         )
 

@@ -31,6 +31,7 @@ ACTION_LABELS = {
     CardAction.OPEN: N_("Open #{id}"),
     CardAction.CLAIM: N_("I'm verifying"),
     CardAction.CONFIRM: N_("Confirmed"),
+    CardAction.CONFIRM_GROUP: N_("Confirm all {n} together"),
     CardAction.NOT_CONFIRMED: N_("Not confirmed"),
     CardAction.FALSE_ALARM: N_("False alarm"),
     CardAction.DUPLICATE: N_("Duplicate of…"),
@@ -51,7 +52,10 @@ def card_keyboard(view: ReportView, lang: Lang, viewer: int | None) -> Packed:
     return packed(
         [
             [
-                (lang.gettext(ACTION_LABELS[action]).format(id=view.id), Card(view.id, action))
+                (
+                    lang.gettext(ACTION_LABELS[action]).format(id=view.id, n=len(view.group) + 1),
+                    Card(view.id, action),
+                )
                 for action in row
             ]
             for row in card_actions(view, viewer)
@@ -139,6 +143,8 @@ class ReportsFeature(Feature):
             await self._act(turn, report_id, self.reports.claim(report_id, turn.me.actor()))
         elif action in VERDICTS:
             await self._verdict(turn, report_id, VERDICTS[action])
+        elif action is CardAction.CONFIRM_GROUP:
+            await self._confirm_group(turn, report_id)
         elif action is CardAction.DUPLICATE:
             await self._duplicate_choices(turn, report_id)
         elif action is CardAction.ASK:
@@ -244,6 +250,26 @@ class ReportsFeature(Feature):
             await turn.say(_("#{id}: not confirmed. Nothing is sent.").format(id=view.id))
         else:
             await turn.say(_("#{id}: false alarm. Nothing is sent.").format(id=view.id))
+
+    async def _confirm_group(self, turn: Turn, report_id: int) -> None:
+        """Reports that corroborate each other, confirmed at once: this one (its alert draft
+        opens), and the nearby ones nobody has claimed marked its duplicates, so their
+        reporters hear that volunteers are on it."""
+        view = await self._view(turn, report_id)
+        if view is None:
+            return
+        await self._verdict(turn, report_id, ReportStatus.CONFIRMED)
+        for other in view.group:
+            try:
+                done = await self.reports.decide(
+                    other, ReportStatus.DUPLICATE, turn.me.actor(), duplicate_of=report_id
+                )
+            except ReportError:
+                continue  # claimed or decided meanwhile: left to whoever has it
+            await self.refresh(turn, other, done, pressed_is_card=False)
+            await turn.say(
+                turn._("#{id} marked a duplicate of #{other}.").format(id=other, other=report_id)
+            )
 
     async def _draft_alert(self, turn: Turn, view: ReportView) -> None:
         """Confirmed: an alert draft prefilled from the report, at the composer's preview."""
