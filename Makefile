@@ -5,9 +5,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 # Test processes (pytest-xdist): most of a test's time is waiting on its fakes and processes.
-# A file's tests stay together, so the browser tests start one demo.
+# Tests are handed out one by one and an idle process takes queued ones from the other
+# (worksteal): the 20-SIGKILL test alone takes about 50 s, and whole files per process left
+# one idle at the end. Every fixture is per test, so nothing is started twice for it.
 JOBS ?= 2
-PYTEST := $(BIN)/pytest -n $(JOBS) --dist loadfile
+PYTEST := $(BIN)/pytest -n $(JOBS) --dist worksteal
 
 .PHONY: install browser test lint types content pytest pytest-sqlite pytest-postgres run demo demo-reset bench messages clean
 
