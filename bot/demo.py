@@ -25,11 +25,12 @@ from starlette.routing import Mount, Route
 
 from bot import logs
 from bot.app import build_services, build_upkeep, build_web, build_worker, uvicorn_config
+from bot.core.alerts import AlertDraft, Alerts
 from bot.core.audit import Actor
 from bot.core.content import Content
 from bot.core.coordinators import Coordinators
 from bot.core.subscribers import SubscriberDirectory
-from bot.core.vocabulary import Channel, Role
+from bot.core.vocabulary import AlertKind, Channel, Role
 from bot.core.workshops import DEFAULT_MINUTES, WorkshopPlan, Workshops
 from bot.settings import Settings, load_settings
 from bot.sim.fake_telegram import FakeTelegram
@@ -134,10 +135,12 @@ class Greeter:
         console: Console,
         workshops: Workshops | None = None,
         key_file: Path | None = None,
+        alerts: Alerts | None = None,
     ) -> None:
         self.simulator = simulator
         self.coordinators = coordinators
         self.workshops = workshops
+        self.alerts = alerts
         self.url = url
         self.console = console
         self.key_file = key_file
@@ -156,7 +159,7 @@ class Greeter:
             # A state file from an earlier run: what the bot stores may have moved on since.
             self.simulator.refresh()
         else:
-            await seed(self.simulator, self.coordinators, self.workshops)
+            await seed(self.simulator, self.coordinators, self.workshops, self.alerts)
         self.console.print(banner(f"{self.url}/sim", self.key_file))
 
 
@@ -222,12 +225,17 @@ async def wait_until_healthy(url: str, within: float = 30.0) -> None:
 
 
 async def seed(
-    simulator: Simulator, coordinators: Coordinators, workshops: Workshops | None = None
+    simulator: Simulator,
+    coordinators: Coordinators,
+    workshops: Workshops | None = None,
+    alerts: Alerts | None = None,
 ) -> None:
     """The demo network's people sign up the way anyone would: by messaging the bot.
 
     The coordinator persona is made an admin the way an operator would, and a workshop is
-    scheduled two Saturdays ahead, as an operator would from the server.
+    scheduled two Saturdays ahead, as an operator would from the server. Last, a
+    rumor-control notice goes to Uptown (60640), where none of the people lives: a newcomer
+    who texts `VERIFY 60640` sees how rumor control answers.
     """
     if workshops is not None:
         local = datetime.now(workshops.timezone)
@@ -258,6 +266,21 @@ async def seed(
         if persona.role == "coordinator":
             await coordinators.add(int(phone.address), Role.ADMIN, persona.name, Actor.operator())
         await simulator.send(phone.id, persona.first_message)
+    if alerts is not None:
+        await alerts.send_now(
+            AlertDraft(
+                AlertKind.RUMOR,
+                ("60640",),
+                {
+                    "en": "A post about a raid at the Broadway and Lawrence school is false. "
+                    "No enforcement was seen there.",
+                    "es": "Una publicación sobre una redada en la escuela de Broadway y Lawrence "
+                    "es falsa. No se vio ninguna operación allí.",
+                },
+                expires_in=timedelta(hours=24),
+            ),
+            Actor.operator(),
+        )
 
 
 def standing_in(directory: SubscriberDirectory) -> Lookup:
@@ -317,6 +340,7 @@ async def run_demo(data_dir: Path, port: int, console: Console, data_key: str) -
                 console,
                 services.workshops,
                 key_file=data_dir / "data.key",
+                alerts=services.alerts,
             ),
         ],
     )

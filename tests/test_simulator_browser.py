@@ -134,6 +134,10 @@ async def test_a_newcomer_signs_up_by_sms_and_on_telegram_in_spanish(
     await expect(bot_bubbles(page, sms).filter(has_text="See you at")).to_have_count(
         1, timeout=10_000
     )
+    # The demo seeds a rumor-control notice for Uptown: "is it true?" shows it.
+    await type_as(page, sms, "VERIFY 60640")
+    checked = bot_bubbles(page, sms).filter(has_text="No confirmed activity near 60640")
+    await expect(checked).to_contain_text("RUMOR CONTROL #1", timeout=10_000)
 
     telegram = await add_phone(page, "telegram", "Newcomer Telegram")
     await type_as(page, telegram, "/start")
@@ -236,7 +240,9 @@ async def test_the_coordinator_phone_sends_an_alert_that_reaches_the_zone(
         .click()
     )
     await answer(7)
-    await expect(bot_bubbles(page, rosa_id).last).to_contain_text("Preview of #1")
+    await expect(bot_bubbles(page, rosa_id).last).to_contain_text(
+        "Preview of #2"
+    )  # #1: the seeded rumor-control notice
     await (
         bot_bubbles(page, rosa_id)
         .last.get_by_test_id("inline-button")
