@@ -101,7 +101,7 @@ class AlertsFeature(Feature):
 
     def help(self, turn: Turn) -> list[str]:
         return [
-            turn._("/alert composes an alert, update, correction or all-clear"),
+            turn._("/alert composes an alert, update, correction, all-clear or rumor control"),
         ]
 
     async def command(self, turn: Turn, name: str, args: list[str]) -> None:
