@@ -68,7 +68,6 @@ class Escalation(ReportIntake):
     async def _escalate(
         self, session: Session, row: ReportRow, level: int, minutes: int, numbers: list[str]
     ) -> None:
-        everyone = await ReportRows(session).active_coordinators()
         if level == 3:
             text = self.content.lang(DEFAULT_LANGUAGE).gettext(VOLUNTEER_ALARM)
             where = row.zone or "?"
@@ -82,15 +81,20 @@ class Escalation(ReportIntake):
                     address=number,
                     priority=1,
                 )
-            record(
-                session,
-                Actor(None, "upkeep"),
-                "report.escalate",
-                f"report:{row.id}",
-                self.clock(),
-                level=level,
-            )
-            return
+        else:
+            await self._to_team(session, row, level, minutes)
+        record(
+            session,
+            Actor(None, "upkeep"),
+            "report.escalate",
+            f"report:{row.id}",
+            self.clock(),
+            level=level,
+        )
+
+    async def _to_team(self, session: Session, row: ReportRow, level: int, minutes: int) -> None:
+        """The card, marked as escalated: to every coordinator at level 1, the admins at 2."""
+        everyone = await ReportRows(session).active_coordinators()
         told = everyone if level == 1 else [c for c in everyone if c.role == Role.ADMIN]
         view = await self._view(session, row)
         for coordinator in told:
@@ -108,14 +112,6 @@ class Escalation(ReportIntake):
                 buttons=buttons,
                 priority=1,
             )
-        record(
-            session,
-            Actor(None, "upkeep"),
-            "report.escalate",
-            f"report:{row.id}",
-            self.clock(),
-            level=level,
-        )
 
     @abstractmethod
     async def _view(self, session: Session, row: ReportRow) -> ReportView:
