@@ -26,7 +26,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot.core.alerts import AlertDraft, AlertError, Preview
 from bot.core.audit import Actor
-from bot.core.content import TOPIC_KEYS, load_content
+from bot.core.content import TOPIC_KEYS, Content, ContentError, load_content
 from bot.core.coordinators import Coordinator, CoordinatorError
 from bot.core.hotline import HotlineError, Volunteer
 from bot.core.parse import ROW_ID, ParseError, duration, local_time, zone_list
@@ -672,15 +672,10 @@ def content_check(
 
     Exits 1 when a topic is missing, an SMS is over 4 segments, a text lacks one of English's
     key points or interface strings are untranslated."""
-    from bot.core.content import ContentError
     from bot.core.content_check import check
     from bot.core.i18n import coverage
 
-    try:
-        content = load_content(config)
-    except ContentError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
+    content = _content_or_exit(config)
     results = check(content, coverage(config / "locale"))
     if language is not None:
         results = [r for r in results if r.code == language]
@@ -724,13 +719,8 @@ def content_script(
     and its words. A language no Twilio voice speaks needs every file but the last three;
     then add `<code>: {recorded: true}` to config/voice.yaml."""
     from bot.core import phone
-    from bot.core.content import ContentError
 
-    try:
-        content = load_content(config)
-    except ContentError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
+    content = _content_or_exit(config)
     if language not in content.rights:
         console.print(f"[red]No language {language!r} in {config.name}/rights[/red]")
         raise typer.Exit(2)
@@ -746,6 +736,15 @@ def content_script(
         table.add_row(f"{key}.mp3", words, how)
     console.print(table)
     console.print(f"Save them in {config.name}/voice/{language}/ as .mp3 or .wav.")
+
+
+def _content_or_exit(config: Path) -> Content:
+    """config/ loaded, or its error in one line and exit status 2."""
+    try:
+        return load_content(config)
+    except ContentError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
 
 
 def _prepare_sqlite(settings: Settings) -> None:
