@@ -23,6 +23,7 @@ from bot.storage.alerts import AlertRows
 from bot.storage.crypto import Purpose
 from bot.storage.models import AlertRow
 from bot.storage.outbox import ALL_ZONES
+from bot.storage.reports import reporter_key
 from bot.storage.verify import VerifyRows
 
 ISOLATES = dict.fromkeys(map(ord, "\u2066\u2067\u2068\u2069"))  # Content.directed's
@@ -58,7 +59,7 @@ class VerifyAnswers(BaseTurn):
             zip_code = None  # outside the area: what the whole area knows
         rows = VerifyRows(self.session)
         who = self.c.vault.index(
-            f"{self.inbound.channel.value}:{self.inbound.address}", Purpose.ASKER
+            reporter_key(self.inbound.channel.value, self.inbound.address), Purpose.ASKER
         )
         if not await rows.allow(who, self.now, self.c.verify_per_hour):
             return [Reply(_(ASKED_TOO_OFTEN).format(hotline=hotline))]
