@@ -112,20 +112,22 @@ async def test_an_sms_answer_keeps_to_four_segments_with_the_newest_alerts(bot: 
     assert all(f"#{n} " in english for n in numbers)
 
 
-async def test_upkeep_forgets_limits_after_an_hour(bot: Bot) -> None:
+async def test_upkeep_forgets_limits_after_an_hour_and_counts_with_report_texts(
+    bot: Bot,
+) -> None:
+    """The worker's upkeep (Reports.upkeep) deletes a sender's limit an hour on and the
+    zone's count once report texts go (REPORT_RETENTION_DAYS), and not before."""
     await verify(bot, "VERIFY 60629")
+    reports = bot.services.reports
+    start = reports.clock()
+    assert (await reports.upkeep())["verify"] == 0  # this hour's limit and count stay
+    reports.clock = lambda: start + timedelta(hours=2)
+    assert (await reports.upkeep())["verify"] == 1  # the sender's limit
     async with bot.services.db.transaction() as session:
-        rows = VerifyRows(session)
-        kept = await rows.forget(
-            datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC) - timedelta(days=30)
-        )
-        assert kept == 0  # this hour's limit and count stay
-        gone = await rows.forget(
-            datetime.now(UTC) + timedelta(hours=2), datetime.now(UTC) + timedelta(hours=2)
-        )
-    assert gone == 2  # the sender's limit and the zone's count
-    done = await bot.services.reports.upkeep()
-    assert done["verify"] == 0
+        asked = await VerifyRows(session).asked_since(["60629"], start - timedelta(hours=1))
+    assert asked == 1  # the count is still there
+    reports.clock = lambda: start + timedelta(days=31)
+    assert (await reports.upkeep())["verify"] == 1  # the zone's count, with the texts
 
 
 async def test_a_languages_own_word_asks_and_answers_in_that_language(bot: Bot) -> None:
