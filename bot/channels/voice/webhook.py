@@ -173,6 +173,15 @@ class VoiceWebhook:
             kwargs["voice"] = voice.voice
         node.say(shown(phone.text(self.content, language, key, **slots)), **kwargs)
 
+    def _ask(
+        self, response: VoiceResponse, gather: Gather, language: str, key: str
+    ) -> VoiceResponse:
+        """`gather` asking with prompt `key`; nothing given: back to the menu."""
+        self._speak(gather, language, key)
+        response.append(gather)
+        response.redirect(self._url("/menu", lang=language))
+        return response
+
     def _audio(self, language: str, key: str) -> str:
         recording = self.content.voices[language].recordings[key]
         return self._url(f"/audio/{language}/{key}{recording.path.suffix}", v=recording.version)
@@ -265,10 +274,7 @@ class VoiceWebhook:
         if not params.get("topics"):
             self._speak(response, language, "summary")
         gather = Gather(action=self._url("/topic", lang=language), timeout=3, finish_on_key="#")
-        self._speak(gather, language, "topics")
-        response.append(gather)
-        response.redirect(self._url("/menu", lang=language))
-        return response
+        return self._ask(response, gather, language, "topics")
 
     async def _topic(self, form: dict[str, str], params: dict[str, str]) -> VoiceResponse:
         language = self._lang(params)
@@ -297,10 +303,7 @@ class VoiceWebhook:
             speech_timeout="auto",
             action=self._url("/report/said", lang=language),
         )
-        self._speak(gather, language, "report-say")
-        response.append(gather)
-        response.redirect(self._url("/menu", lang=language))
-        return response
+        return self._ask(response, gather, language, "report-say")
 
     async def _report_said(self, form: dict[str, str], params: dict[str, str]) -> VoiceResponse:
         """The transcript, held as the caller's draft (sent to nobody yet); the ZIP next."""
@@ -439,12 +442,8 @@ class VoiceWebhook:
 
     def _ask_zip(self, language: str, prompt: str, step: str) -> VoiceResponse:
         """Five digits on the keypad, taken by `step`; nothing pressed: back to the menu."""
-        response = VoiceResponse()
         gather = Gather(num_digits=5, action=self._url(step, lang=language), timeout=8)
-        self._speak(gather, language, prompt)
-        response.append(gather)
-        response.redirect(self._url("/menu", lang=language))
-        return response
+        return self._ask(VoiceResponse(), gather, language, prompt)
 
     async def _alerts_zip(self, form: dict[str, str], params: dict[str, str]) -> VoiceResponse:
         language = self._lang(params)
