@@ -6,6 +6,14 @@ event loop; N calls start together and each: picks Spanish, hears the rights, pi
 goes back to the menu, asks for text alerts and keys in a ZIP code, and asks for a volunteer
 (nobody is on duty: the fallback line). Prints answers, failures and the answer times.
 
+Two rounds against the same bot, with different callers:
+
+- **listening**: the N calls start in the same second, and each caller hears a prompt out
+  before pressing (a random 1 to 4 s, as a prompt takes that long to hear): what N people
+  calling during one incident meet. The issue's p95 target is measured here.
+- **in lockstep**: every caller presses the next key the instant the last answer arrives, so
+  all N reach each step together; the worst case, where one web process's CPU queues them.
+
     python -m tests.bench.voice_calls [--calls 50] [--database sqlite|postgres]
 
 Exit status: 0 when every answer was 200 and every call reached its end; 1 otherwise; 2 when
@@ -17,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import sys
 import tempfile
 import time
@@ -48,15 +57,28 @@ console = Console()
 FALLBACK = "+18554357693"
 
 
-async def walk(twilio: FakeTwilio, number: str) -> VoiceCall:
+LISTEN = (1.0, 4.0)  # seconds a listening caller takes to hear a prompt out
+
+
+async def walk(twilio: FakeTwilio, number: str, listen: random.Random | None) -> VoiceCall:
+    async def hear() -> None:
+        if listen is not None:
+            await asyncio.sleep(listen.uniform(*LISTEN))
+
+    await hear()  # the calls start within the same second
     call = await twilio.call(number)
-    for step in (call.press("2"), call.press("1"), call.press("1")):
-        await step
-    await call.press("0")  # back to the menu
-    await call.press("4")
-    await call.press("60629")
-    await call.press("3")  # nobody on duty: the fallback line
-    return call
+    for keys in ("2", "1", "1", "0", "4", "60629", "3"):  # 0: back to the menu
+        await hear()
+        await call.press(keys)
+    return call  # the last, 3, meets nobody on duty: the fallback line
+
+
+async def round_of(
+    twilio: FakeTwilio, numbers: list[str], listen: random.Random | None
+) -> tuple[list[VoiceCall | BaseException], float]:
+    started = time.perf_counter()
+    done = await asyncio.gather(*(walk(twilio, n, listen) for n in numbers), return_exceptions=True)
+    return done, time.perf_counter() - started
 
 
 async def run(database: str, postgres_url: str, calls: int) -> bool:
@@ -92,22 +114,26 @@ async def run(database: str, postgres_url: str, calls: int) -> bool:
             "LOG_LEVEL": "WARNING",
         }
         process = await start_bot(env, bot_url, workdir / "bot.log")
+        numbers = phone_numbers(2 * calls)
         try:
-            started = time.perf_counter()
-            done = await asyncio.gather(
-                *(walk(twilio, n) for n in phone_numbers(calls)), return_exceptions=True
-            )
-            took = time.perf_counter() - started
+            listening = await round_of(twilio, numbers[:calls], random.Random(calls))
+            lockstep = await round_of(twilio, numbers[calls:], None)
         finally:
             await stop_bot(process)
             await twilio.aclose()
             await server.stop()
+    ok = report(*listening, f"{calls} calls in the same second, callers listening, {database}")
+    return report(*lockstep, f"{calls} calls in lockstep, {database}") and ok
+
+
+def report(done: list[VoiceCall | BaseException], took: float, title: str) -> bool:
+    calls = len(done)
     ended = [c for c in done if isinstance(c, VoiceCall)]
     failed = len(done) - len(ended)
     answers = [s for c in ended for s in c.seconds]
     errors = sum(1 for c in ended for status in c.statuses if status != 200)
     finished = sum(1 for c in ended if c.connected_to == FALLBACK)
-    table = Table(title=f"{calls} calls at once, {database}: every TwiML answer")
+    table = Table(title=f"{title}: every TwiML answer")
     for column in ("answers", "not 200", "calls to their end", "p50", "p95", "max", "wall"):
         table.add_column(column, justify="right")
     table.add_row(
@@ -120,7 +146,7 @@ async def run(database: str, postgres_url: str, calls: int) -> bool:
     for call in ended:
         for path, seconds in zip(call.paths, call.seconds, strict=True):
             by_step.setdefault(path.removeprefix("/twilio/voice") or "/", []).append(seconds)
-    steps = Table(title="by step (ms)")
+    steps = Table(title=f"{title}: by step (ms)")
     for column in ("step", "answers", "p50", "p95", "max"):
         steps.add_column(column, justify="right")
     for step, times in sorted(by_step.items(), key=lambda item: -percentile(item[1], 0.95)):
