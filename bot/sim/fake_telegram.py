@@ -800,14 +800,26 @@ class FakeTelegram:
         return message
 
     async def _send_photo(self, params: _Params, request: Request) -> JSONDict:
-        """A photo re-sent by its file id (uploads are not simulated); recorded with the id
-        as its document name, so tests can see which photo went where."""
+        """A photo re-sent by its file id, recorded with the id as its document name; or
+        uploaded (multipart), recorded with its bytes, which must be a PNG or a JPEG as
+        Telegram requires (anything else: IMAGE_PROCESS_FAILED)."""
         chat_id = self._chat_id(params)
         self._check_reachable(chat_id)
+        upload = params.files.get("photo")
         file_id = params.str_("photo")
-        if not file_id:
+        if upload is not None:
+            if not upload[1].startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")):
+                raise ApiError(400, "Bad Request: IMAGE_PROCESS_FAILED")
+            file_id = "AgACAgIAAxkBAAEfake" + secrets.token_hex(8)
+            document = SentDocument(upload[0], upload[1], upload[2])
+        elif file_id:
+            document = SentDocument(file_id, None, "image/jpeg")
+        else:
             raise ApiError(400, "Bad Request: there is no photo in the request")
         caption_raw = params.str_("caption") or ""
+        if len(caption_raw) > MAX_CAPTION_LENGTH:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        markup = self._reply_markup(params)
         message = self._bot_message(chat_id, reply_to=None)
         message["photo"] = [
             {"file_id": file_id, "file_unique_id": "AQAD" + secrets.token_hex(4),
@@ -815,8 +827,9 @@ class FakeTelegram:
         ]  # fmt: skip
         if caption_raw:
             message["caption"] = caption_raw
-        document = SentDocument(file_id, None, "image/jpeg")
-        await self._record(message, caption_raw, None, "sendPhoto", None, document)
+        if markup is not None and "inline_keyboard" in markup:
+            message["reply_markup"] = markup
+        await self._record(message, caption_raw, markup, "sendPhoto", None, document)
         return message
 
     async def _send_document(self, params: _Params, request: Request) -> JSONDict:

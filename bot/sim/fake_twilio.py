@@ -173,12 +173,15 @@ class FakeTwilio:
         self.answers: dict[str, Answer] = {}
         self.names: dict[str, str] = {}
         self.calls: dict[str, VoiceCall] = {}
+        # Calls the account placed, in order: by the Calls API, and each Dial's bridged leg.
+        self.placed: list[VoiceCall] = []
 
         base = f"/{API_VERSION}/Accounts/{{account_sid}}"
         self.app = Starlette(
             routes=[
                 Route(f"{base}/Messages.json", self._create_message, methods=["POST"]),
                 Route(f"{base}/Messages/{{message_sid}}.json", self._fetch_message),
+                Route(f"{base}/Calls.json", self._create_call, methods=["POST"]),
                 Route(f"{base}/Calls/{{call_sid}}.json", self._delete_call, methods=["DELETE"]),
                 Route(
                     f"{base}/Messages/{{message_sid}}.json",
@@ -485,6 +488,36 @@ class FakeTwilio:
         self._callbacks.pop(sid, None)
         self.deleted.append(sid)
         return Response(status_code=204)
+
+    async def _create_call(self, request: Request) -> Response:
+        """Twilio's Calls API: ring `To` showing `From`; once answered, follow the TwiML at
+        `Url`. Who answers is the `answers` table: "accepts" presses 1 at the first Gather,
+        "voicemail" lets it run out, anything else does not pick up."""
+        self.requests_by_method["calls.create"] += 1
+        denied = self._authenticate(request)
+        if denied is not None:
+            return denied
+        form = dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
+        to, caller_id, url = form.get("To", ""), form.get("From", ""), form.get("Url", "")
+        if not (to and caller_id and url):
+            return _error(400, 21205, "To, From and Url are required")
+        sid = _sid("CA")
+        call = VoiceCall(self, sid, caller_id, url, to=to, direction="outbound-api")
+        self.calls[sid] = call
+        self.placed.append(call)
+        self._spawn(self._ring_out(call, self.answers.get(to, "busy")))
+        payload = {"sid": sid, "account_sid": self.account_sid, "to": to,
+                   "from": caller_id, "status": "queued", "direction": "outbound-api",
+                   "api_version": API_VERSION}  # fmt: skip
+        return JSONResponse(payload, status_code=201)
+
+    async def _ring_out(self, call: VoiceCall, answer: Answer) -> None:
+        if answer == "busy":
+            await call._end("no answer")
+            return
+        await call.start()
+        if call.waiting is not None:
+            await (call.press("1") if answer == "accepts" else call.silence())
 
     async def _delete_call(self, request: Request) -> Response:
         self.requests_by_method["calls.delete"] += 1

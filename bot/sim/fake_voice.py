@@ -40,6 +40,11 @@ class VoiceCall:
     sid: str
     caller: str = field(repr=False)  # a number: never in a test's failure output
     url: str
+    to: str | None = field(default=None, repr=False)  # None: the account's own number
+    direction: str = (
+        "inbound"  # "outbound-api": placed by the Calls API; "outbound-dial": a Dial's leg
+    )
+    parent: str | None = None  # a Dial's leg: the call it was dialled from
     heard: list[Heard] = field(default_factory=list)
     ended: bool = False
     connected_to: str | None = field(default=None, repr=False)  # the volunteer bridged to
@@ -112,11 +117,11 @@ class VoiceCall:
             "ApiVersion": "2010-04-01",
             "CallSid": self.sid,
             "CallStatus": "in-progress",
-            "Called": self.twilio.phone_number,
+            "Called": self.to or self.twilio.phone_number,
             "Caller": self.caller,
-            "Direction": "inbound",
+            "Direction": self.direction,
             "From": self.caller,
-            "To": self.twilio.phone_number,
+            "To": self.to or self.twilio.phone_number,
             "FromCity": "CHICAGO",
             "FromState": "IL",
             "FromZip": "60629",
@@ -159,7 +164,10 @@ class VoiceCall:
                 return
             elif verb.tag == "Dial":
                 await self._dial(verb, url)
-                return
+                if verb.get("action") is not None or self.ended:
+                    return
+                # No action: once the bridged call is over, Twilio goes on with the verbs after
+                # the Dial (none: it hangs up).
             elif verb.tag == "Hangup":
                 await self._end("hung up")
                 return
@@ -207,6 +215,12 @@ class VoiceCall:
         if answered:
             self.connected_to = answered
             self.heard.append(Heard("connected", self.twilio.label_of(answered)))
+            # The bridged leg is a call of its own at Twilio (its parent is this one), from
+            # the Dial's callerId: the number the person who answers sees.
+            shown = dial.get("callerId") or self.twilio.phone_number
+            leg = VoiceCall(self.twilio, "CA" + secrets.token_hex(16), shown, "", to=answered,
+                            direction="outbound-dial", ended=True, parent=self.sid)  # fmt: skip
+            self.twilio.placed.append(leg)
         action = dial.get("action")
         if action is None:
             if not answered:
@@ -247,8 +261,8 @@ class VoiceCall:
         """Twilio's "call status changes" webhook of the number: `completed`, with the
         call's length in whole seconds."""
         url = self.twilio.voice_status_url
-        if url is None:
-            return
+        if url is None or self.direction != "inbound":
+            return  # the number's webhook: only for calls to it
         lasted = time.monotonic() - self.started_at + self.extra_seconds
         form = self._form({"CallStatus": "completed", "CallDuration": str(int(lasted))})
         status, _ = await self._post(url, form)
