@@ -24,11 +24,13 @@ from bot.channels.telegram.coordinator import card_keyboard
 from bot.channels.telegram.coordinator.following import summary
 from bot.channels.telegram.handlers import TelegramHandlers
 from bot.channels.telegram.sender import TelegramSender
+from bot.channels.voice.callback import CallBack
 from bot.channels.voice.webhook import VoiceWebhook
 from bot.core.alerts import Alerts
 from bot.core.content import Content, load_content
 from bot.core.conversation import Conversation
 from bot.core.coordinators import Coordinators
+from bot.core.drills import Drills
 from bot.core.flows import Flows
 from bot.core.hotline import Hotline
 from bot.core.inbox import Inbox
@@ -81,6 +83,7 @@ class Services:
     deletions: Deletions  # messages to delete at Twilio
     retention: Retention  # everything else's retention, and forgetting one person
     hotline: Hotline  # the volunteers the phone line rings
+    drills: Drills  # the monthly drill
     # One bucket per provider for the whole process: the worker's bulk sends and the
     # channels' direct replies share it, and replies go first.
     pacers: dict[str, Pacer]
@@ -113,7 +116,15 @@ def build_services(settings: Settings, *, clock: Clock = utcnow) -> Services:
         escalate_after=timedelta(minutes=settings.report_escalate_minutes),
         volunteers=hotline.ringing,
     )
+    reports.phone_of = hotline.phone_of
     signoffs = SignOffs(db, clock, approval=settings.alert_approval)
+    alerts = Alerts(
+        db,
+        content,
+        clock,
+        rates={"telegram": settings.telegram_rate, "sms": settings.twilio_rate},
+        approval=settings.alert_approval,
+    )
     workshops = Workshops(
         db,
         vault,
@@ -149,13 +160,8 @@ def build_services(settings: Settings, *, clock: Clock = utcnow) -> Services:
         signoffs=signoffs,
         flows=Flows(db, vault, clock),
         inbox=Inbox(db, vault, clock),
-        alerts=Alerts(
-            db,
-            content,
-            clock,
-            rates={"telegram": settings.telegram_rate, "sms": settings.twilio_rate},
-            approval=settings.alert_approval,
-        ),
+        alerts=alerts,
+        drills=Drills(db, alerts, clock, settings.zone),
         reports=reports,
         workshops=workshops,
         receipts=Receipts(
@@ -236,6 +242,7 @@ def build_upkeep(services: Services) -> Upkeep:
         inbox=services.inbox,
         retention=services.retention,
         deletions=(services.deletions, TwilioSender(settings)) if deleting else None,
+        drills=services.drills,
     )
 
 
@@ -300,6 +307,16 @@ def build_web(
             deletions=services.deletions,
         )
         routes += voice.routes()
+        if settings.twilio_from_number:
+            # A help request's "Call back" (bot/core/helprequests.py) rings from this number.
+            call_back = CallBack(
+                TwilioSender(settings),
+                settings.twilio_from_number,
+                settings.public(""),
+                services.deletions,
+            )
+            services.reports.call_back_via = call_back
+            components.append(call_back)
     if not (settings.telegram_enabled or settings.sms_enabled):
         log.warning(
             "no channel configured: set TELEGRAM_BOT_TOKEN and/or the TWILIO_* settings "

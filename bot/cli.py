@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import io
 import json
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
@@ -29,7 +30,7 @@ from bot.core.audit import Actor
 from bot.core.content import TOPIC_KEYS, Content, ContentError, load_content
 from bot.core.coordinators import Coordinator, CoordinatorError
 from bot.core.hotline import HotlineError, Volunteer
-from bot.core.parse import ROW_ID, ParseError, duration, local_time, zone_list
+from bot.core.parse import ROW_ID, ParseError, clock, duration, local_time, zone_list
 from bot.core.vocabulary import AlertKind, Channel, InboxStatus, Role
 from bot.core.workshops import DEFAULT_MINUTES, WorkshopError, WorkshopPlan, series
 from bot.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
@@ -391,6 +392,17 @@ def alerts_send(
         ),
     ] = None,
     expires: Annotated[str, typer.Option(help="How long it holds, e.g. 4h or 90m")] = "4h",
+    check_in: Annotated[
+        bool,
+        typer.Option("--check-in", help="End with: reply 1 if you are safe, 2 if you need help"),
+    ] = False,
+    drill: Annotated[
+        bool,
+        typer.Option(
+            "--drill",
+            help="A drill: every text begins 'DRILL - no action needed'; DRILLS OFF skips it",
+        ),
+    ] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Send without asking")] = False,
 ) -> None:
     """Send an alert from the server (audited as the operator). Prints the alert's id."""
@@ -401,6 +413,8 @@ def alerts_send(
         texts=texts,
         expires_in=parse_duration(expires),
         refers_to=refers,
+        check_in=check_in,
+        drill=drill,
     )
 
     async def preview(services: Services) -> tuple[int, Preview]:
@@ -443,7 +457,10 @@ def alerts_status(
         for (channel, status), n in progress.counts.items():
             counts.setdefault(channel, {})[status] = n
         data = {"id": alert_id, "kind": progress.alert.kind, "status": progress.alert.status,
-                "recipients": progress.alert.recipients, "counts": counts}  # fmt: skip
+                "recipients": progress.alert.recipients, "counts": counts,
+                "drill": progress.alert.drill}  # fmt: skip
+        if progress.check_ins is not None:
+            data["check_in"] = dataclasses.asdict(progress.check_ins)
         console.print_json(json.dumps(data))
         return
     statuses = ["queued", "sending", "sent", "delivered", "failed", "skipped"]
@@ -451,6 +468,112 @@ def alerts_status(
     for channel in sorted({channel for channel, _ in progress.counts}):
         table.add_row(channel, *(str(progress.counts.get((channel, s), 0)) for s in statuses))
     console.print(table)
+    answers = progress.check_ins
+    if answers is not None:
+        console.print(
+            f"check-in: safe {answers.safe}, need help {answers.help}, "
+            f"no answer {answers.no_answer}"
+        )
+
+
+@alerts_app.command("report")
+def alerts_report(
+    alert_id: Annotated[int, typer.Argument(help="The alert's id", min=1, max=ROW_ID)],
+    chart: Annotated[
+        Path | None, typer.Option(help="Where to write the PNG chart (default alert-ID.png)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """The delivery curve (seconds from approval to 50, 90, 99 and 100 % of the recipients,
+    by channel), failures by reason and check-in answers; writes the curve as a PNG."""
+    from bot.core.deliveryreport import MILESTONES, chart_png, delivery_report
+
+    found = with_services(lambda services: delivery_report(services.alerts, alert_id))
+    path = chart or Path(f"alert-{alert_id}.png")
+    path.write_bytes(chart_png(found))
+    curves = {
+        name: {"recipients": curve.recipients, "sent": len(curve.seconds),
+               **{f"{round(share * 100)}%": curve.at(share) for share in MILESTONES}}
+        for name, curve in found.curves.items()
+    }  # fmt: skip
+    if as_json:
+        data: dict[str, object] = {"id": alert_id, "drill": found.alert.drill, "curves": curves,
+                                   "failures": found.failures, "pending": found.pending,
+                                   "chart": str(path)}  # fmt: skip
+        if found.check_ins is not None:
+            data["check_in"] = dataclasses.asdict(found.check_ins)
+        console.print_json(json.dumps(data))
+        return
+    marks = [f"{round(share * 100)}%" for share in MILESTONES]
+    kind = "drill" if found.alert.drill else str(found.alert.kind)
+    table = Table("channel", "recipients", "sent", *marks,
+                  title=f"Alert #{alert_id} ({kind}): seconds from approval")  # fmt: skip
+    for name, row in curves.items():
+        times = [row[m] for m in marks]
+        table.add_row(name, str(row["recipients"]), str(row["sent"]),
+                      *("-" if t is None else f"{t:.1f}" for t in times))  # fmt: skip
+    console.print(table)
+    if found.pending:
+        console.print(f"still being sent: {found.pending}")
+    for reason, n in found.failures.items():
+        console.print(f"not delivered, {reason}: {n}")
+    if found.check_ins is not None:
+        answers = found.check_ins
+        console.print(
+            f"check-in: safe {answers.safe}, need help {answers.help}, "
+            f"no answer {answers.no_answer}"
+        )
+    console.print(f"chart: {path}")
+
+
+@alerts_app.command("monthly-drill")
+def alerts_monthly_drill(
+    day: Annotated[
+        int | None, typer.Option(help="Day of the month, 1 to 28", min=1, max=28)
+    ] = None,
+    at: Annotated[str, typer.Option("--time", help="Time of day, network time (18:00)")] = "18:00",
+    zones: Annotated[str, typer.Option(help="ZIP codes, comma-separated, or all")] = "all",
+    text: Annotated[
+        str | None, typer.Option(help="The English text (every language falls back to it)")
+    ] = None,
+    text_es: Annotated[str | None, typer.Option(help="The Spanish text")] = None,
+    check_in: Annotated[
+        bool, typer.Option("--check-in", help="End with: reply 1 if safe, 2 if you need help")
+    ] = False,
+    off: Annotated[bool, typer.Option("--off", help="No more monthly drill")] = False,
+) -> None:
+    """The monthly drill: set it (--day and --text), stop it (--off), or show it (neither).
+    On that day each month, from that time, it goes out as a drill (audited as the system)."""
+    settings = settings_or_exit()
+    if off:
+        stopped = with_services(lambda services: services.drills.stop_monthly(Actor.operator()))
+        console.print("monthly drill stopped" if stopped else "there was no monthly drill")
+        return
+    if day is None or text is None:
+        if day is not None or text is not None:
+            raise typer.BadParameter("--day and --text go together")
+        found = with_services(lambda services: services.drills.monthly())
+        if found is None:
+            console.print("no monthly drill (set one with --day and --text)")
+            return
+        console.print(
+            f"monthly drill: day {found.day} at {found.at:%H:%M}, zones {', '.join(found.zones)}"
+            f"{', with a check-in' if found.check_in else ''}; last sent "
+            f"{found.last_month or 'never'}"
+        )
+        return
+    try:
+        when = clock(at, time(18))
+    except ParseError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    texts = {"en": text} | ({"es": text_es} if text_es else {})
+    chosen = parse_zones(zones, settings)
+    drill = with_services(
+        lambda services: services.drills.set_monthly(
+            day, when, chosen, texts, Actor.operator(), check_in=check_in
+        )
+    )
+    console.print(f"monthly drill set: day {drill.day} at {drill.at:%H:%M} network time")
 
 
 @alerts_app.command("list")

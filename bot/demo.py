@@ -235,7 +235,8 @@ async def seed(
     The coordinator persona is made an admin the way an operator would, and a workshop is
     scheduled two Saturdays ahead, as an operator would from the server. Last, a
     rumor-control notice goes to Uptown (60640), where none of the people lives: a newcomer
-    who texts `VERIFY 60640` sees how rumor control answers.
+    who texts `VERIFY 60640` sees how rumor control answers; and a drill with a check-in goes
+    to everyone, so each phone shows what a drill looks like and can answer 1 or 2.
     """
     if workshops is not None:
         local = datetime.now(workshops.timezone)
@@ -278,6 +279,20 @@ async def seed(
                     "es falsa. No se vio ninguna operación allí.",
                 },
                 expires_in=timedelta(hours=24),
+            ),
+            Actor.operator(),
+        )
+        await alerts.send_now(
+            AlertDraft(
+                AlertKind.ALERT,
+                ("all",),
+                {
+                    "en": "This is the demo network's monthly test of its alerts.",
+                    "es": "Esta es la prueba mensual de las alertas de la red de demostración.",
+                },
+                expires_in=timedelta(hours=24),
+                check_in=True,
+                drill=True,
             ),
             Actor.operator(),
         )

@@ -21,6 +21,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.core.alerts import Alerts, Progress
 from bot.core.content import Content
 from bot.core.coordinators import Coordinators, Rendering
+from bot.core.deliveryreport import chart_png, delivery_report
+from bot.core.drills import Drills
 from bot.core.flows import Flows
 from bot.core.i18n import Lang
 from bot.core.inbox import Inbox
@@ -45,8 +47,10 @@ class Upkeep:
         inbox: Inbox | None = None,
         retention: Retention | None = None,
         deletions: tuple[Deletions, Remover] | None = None,
+        drills: Drills | None = None,
     ) -> None:
         self.reports = reports
+        self.drills = drills
         self.deletions = deletions
         self.retention = retention
         self.flows = flows
@@ -85,6 +89,8 @@ class Upkeep:
                 done["alert_drafts"] = await self.alerts.drop_stale_drafts()
             if self.inbox is not None:
                 done["inbox"] = await self.inbox.purge()
+            if self.drills is not None and await self.drills.send_due() is not None:
+                done["monthly_drill"] = 1
             if self.retention is not None:
                 for key, n in (await self.retention.due_purge()).items():
                     done[f"retention_{key}"] = n
@@ -145,8 +151,19 @@ class Summaries:
                     self._rendering(progress),
                     to=[progress.alert.created_by],
                     ref=f"alert:{progress.alert.id}",
+                    photo=await self._chart(progress.alert.id),
                 )
         return len(finished)
+
+    async def _chart(self, alert_id: int) -> bytes | None:
+        """The alert's delivery curve as a PNG, drawn off the event loop; None if it could
+        not be drawn (the summary still goes, and `rrbot alerts report` draws it again)."""
+        try:
+            report = await delivery_report(self.alerts, alert_id)
+            return await asyncio.to_thread(chart_png, report)
+        except Exception:
+            log.exception("delivery chart failed")
+            return None
 
     def _rendering(self, progress: Progress) -> Rendering:
         return lambda language: (self.render(self.content.speaking(language), progress), ())

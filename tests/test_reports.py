@@ -286,7 +286,7 @@ async def test_upkeep_expires_sends_drafts_and_purges_text_but_keeps_counts(
             await session.scalars(select(DeliveryRow).where(DeliveryRow.ref == "card:2"))
         ).all()
     assert len(cards) == 2 and cards[0].body_cipher is not None  # zone unknown: everyone
-    text, _ = open_notice(bot.services.vault, cards[0].id, cards[0].body_cipher)
+    text = open_notice(bot.services.vault, cards[0].id, cards[0].body_cipher).text
     assert "A raid at a warehouse" in text
     # 13 hours on: nobody acted, both expire.
     done = await travel(timedelta(hours=13)).upkeep()

@@ -241,8 +241,8 @@ async def test_the_coordinator_phone_sends_an_alert_that_reaches_the_zone(
     )
     await answer(7)
     await expect(bot_bubbles(page, rosa_id).last).to_contain_text(
-        "Preview of #2"
-    )  # #1: the seeded rumor-control notice
+        "Preview of #3"
+    )  # #1 and #2: the seeded rumor-control notice and drill
     await (
         bot_bubbles(page, rosa_id)
         .last.get_by_test_id("inline-button")
@@ -251,13 +251,13 @@ async def test_the_coordinator_phone_sends_an_alert_that_reaches_the_zone(
     )
 
     # Ana (SMS, Spanish, 60629) and Luis (Telegram, Spanish, 60623) get it; Sam (60632) does not.
+    # Everyone got the seeded drill first: it begins with the drill line, in Spanish too.
     for name in ("Ana", "Luis"):
-        phone = phone_named(page, name)
+        bubbles = phone_named(page, name).locator('[data-testid="bubble"][data-direction="out"]')
         await expect(
-            phone.locator('[data-testid="bubble"][data-direction="out"]').filter(
-                has_text="ALERTA VERIFICADA"
-            )
+            bubbles.filter(has_text="ALERTA VERIFICADA").filter(has_text="Pulaski")
         ).to_have_count(1, timeout=15_000)
+        await expect(bubbles.filter(has_text="SIMULACRO")).to_have_count(1)
     sam = phone_named(page, "Sam")
     await expect(sam.locator('[data-testid="bubble"]').filter(has_text="Pulaski")).to_have_count(0)
     ARTIFACTS.mkdir(exist_ok=True)

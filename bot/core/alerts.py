@@ -11,21 +11,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from bot.core.alertwords import MAX_SMS_CHARACTERS, AlertWords, Marks
 from bot.core.audit import Actor, record
 from bot.core.content import DEFAULT_LANGUAGE, Content
 from bot.core.errors import Explained
 from bot.core.i18n import N_
-from bot.core.segments import SegmentCount, count_segments, gsm_fold
+from bot.core.segments import SegmentCount, count_segments
 from bot.core.signoffs import approval_needed
-from bot.core.vocabulary import AlertKind, AlertStatus, ApprovalMode
+from bot.core.vocabulary import AlertKind, AlertStatus, ApprovalMode, CheckInAnswer
 from bot.storage.alerts import AlertRows
+from bot.storage.checkins import CheckInRows
 from bot.storage.db import Database, Session
 from bot.storage.models import AlertRow
 from bot.storage.outbox import ALL_ZONES, Outbox
 
 DEFAULT_EXPIRY = timedelta(hours=4)
 MAX_EXPIRY = timedelta(hours=24)
-MAX_SMS_CHARACTERS = 1600  # Twilio's ceiling for one message
 DRAFT_LIFETIME = timedelta(days=1)  # then a draft past its expiry (unsendable) is dropped
 
 # Lower goes first: a correction overtakes what is still queued.
@@ -79,6 +80,12 @@ class AlertDraft:
     # Languages whose SMS go without the characters that force UCS-2 (the coordinator's
     # choice in the preview, or words from a template in a language whose SMS go so).
     plain_sms: tuple[str, ...] = ()
+    check_in: bool = False  # ends by asking: reply 1 if you are safe, 2 if you need help
+    drill: bool = False  # a rehearsal: begins with the drill line; DRILLS OFF skips it
+
+    @property
+    def marks(self) -> Marks:
+        return Marks(check_in=self.check_in, drill=self.drill)
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,9 @@ class Alert:
     created_by: int | None
     recipients: int
     sms_texts: dict[str, str] = field(default_factory=dict)  # by SMS, where different
+    check_in: bool = False
+    drill: bool = False
+    approved_at: datetime | None = None
 
     def sms_text(self, language: str) -> str:
         """What an SMS in `language` says (English's where it has no text of its own)."""
@@ -119,11 +129,21 @@ class Preview:
 
 
 @dataclass(frozen=True)
+class CheckIns:
+    """How the people an alert asked to check in answered (counts only)."""
+
+    safe: int
+    help: int
+    no_answer: int
+
+
+@dataclass(frozen=True)
 class Progress:
-    """An alert's deliveries by channel and status."""
+    """An alert's deliveries by channel and status, and its check-in's answers."""
 
     alert: Alert
     counts: dict[tuple[str, str], int]
+    check_ins: CheckIns | None = None  # None: it asked nobody to check in
 
 
 def _of(row: AlertRow) -> Alert:
@@ -139,10 +159,13 @@ def _of(row: AlertRow) -> Alert:
         created_by=row.created_by,
         recipients=row.recipients,
         sms_texts=dict(row.sms_texts or {}),
+        check_in=row.check_in,
+        drill=row.drill,
+        approved_at=row.approved_at,
     )
 
 
-class Alerts:
+class Alerts(AlertWords):
     """Draft, preview, approve, reject and follow alerts."""
 
     def __init__(
@@ -162,57 +185,6 @@ class Alerts:
         self.approval = approval
         self.on_queued = on_queued
 
-    def heading(self, kind: AlertKind, language: str) -> str:
-        """The word the bot puts before an alert of `kind` in `language`."""
-        _ = self.content.lang(language).gettext
-        return {
-            AlertKind.ALERT: _("VERIFIED ALERT"),
-            AlertKind.UPDATE: _("UPDATE"),
-            AlertKind.CORRECTION: _("CORRECTION"),
-            AlertKind.ALL_CLEAR: _("ALL CLEAR"),
-            AlertKind.RUMOR: _("RUMOR CONTROL"),
-        }[kind]
-
-    def render(self, kind: AlertKind, language: str, body: str) -> str:
-        """The text people get: a heading for the type, the words, the hotline."""
-        _ = self.content.lang(language).gettext
-        heading = self.heading(kind, language)
-        hotline = _("Hotline {hotline}").format(hotline=self.content.network.hotline)
-        text = f"{self.content.network.short_name} {heading}: {body.strip()} {hotline}"
-        return self.content.directed(language, text)  # right-to-left: Latin runs isolated
-
-    def render_sms(self, kind: AlertKind, language: str, body: str, plain: bool) -> str:
-        """The text by SMS: without the characters that force UCS-2 where they have a plain
-        form when `plain` (gsm_fold), else the bot's own words (heading, hotline) so where
-        the language's SMS go without accents."""
-        if plain:
-            return gsm_fold(self.render(kind, language, body))
-        if not self.content.sms_plain(language):
-            return self.render(kind, language, body)
-        _ = self.content.lang(language).gettext
-        own = gsm_fold(f"{self.content.network.short_name} {self.heading(kind, language)}:")
-        hotline = gsm_fold(_("Hotline {hotline}").format(hotline=self.content.network.hotline))
-        return self.content.directed(language, f"{own} {body.strip()} {hotline}")
-
-    def headings(self, kind: AlertKind) -> tuple[str, ...]:
-        """The heading the bot puts before a `kind` text, in every language it speaks."""
-        return tuple(dict.fromkeys(self.heading(kind, code) for code in self.content.languages))
-
-    def without_heading(self, kind: AlertKind, body: str) -> tuple[str, str | None]:
-        """The body without a heading the coordinator typed ("UPDATE: ...") that the bot adds
-        itself, and the heading removed (None if there was none)."""
-        stripped = body.strip()
-        known = {
-            h.upper() for k in AlertKind for h in (*self.headings(k), k.value.replace("_", " "))
-        }
-        for heading in sorted(known, key=len, reverse=True):  # "VERIFIED ALERT" before "ALERT"
-            if stripped.upper().startswith(heading):
-                rest = stripped[len(heading) :].lstrip()
-                if rest[:1] in (":", "-", "—") or not rest:
-                    # As they typed it ("Update:"), whichever spelling matched.
-                    return rest.lstrip(":-— ").strip(), stripped[: len(heading)]
-        return body, None
-
     def _checked(self, draft: AlertDraft) -> dict[str, str]:
         body = {lang: text.strip() for lang, text in draft.texts.items() if text and text.strip()}
         if DEFAULT_LANGUAGE not in body:
@@ -226,17 +198,15 @@ class Alerts:
             raise AlertError(N_("the expiry must be between 5 minutes and 24 hours"))
         return body
 
-    def over_length(self, kind: AlertKind, language: str, body: str) -> int:
-        """How many characters `body` is over what one SMS may carry once the heading and
-        the hotline are added (0: it fits)."""
-        return max(0, len(self.render(kind, language, body)) - MAX_SMS_CHARACTERS)
-
     def _texts(
         self, draft: AlertDraft, body: dict[str, str]
     ) -> tuple[dict[str, str], dict[str, str]]:
         """Each language's text as Telegram shows it, and by SMS where that differs."""
-        texts = {lang: self.render(draft.kind, lang, text) for lang, text in body.items()}
-        too_long = [lang for lang, text in body.items() if self.over_length(draft.kind, lang, text)]
+        marks = draft.marks
+        texts = {lang: self.render(draft.kind, lang, text, marks) for lang, text in body.items()}
+        too_long = [
+            lang for lang, text in body.items() if self.over_length(draft.kind, lang, text, marks)
+        ]
         if too_long:
             raise AlertError(
                 N_("too long for SMS ({limit} characters): {languages}"),
@@ -244,16 +214,25 @@ class Alerts:
                 languages=", ".join(too_long),
             )
         sms = {
-            lang: self.render_sms(draft.kind, lang, text, lang in draft.plain_sms)
+            lang: self.render_sms(draft.kind, lang, text, lang in draft.plain_sms, marks)
             for lang, text in body.items()
         }
         return texts, {lang: text for lang, text in sms.items() if text != texts[lang]}
+
+    async def check(self, draft: AlertDraft) -> None:
+        """Raise AlertError where `draft` could not be drafted; nothing is stored (the
+        monthly drill's words, checked when it is set)."""
+        body = self._checked(draft)
+        async with self.db.transaction() as session:
+            await self._zones(session, draft)
+        self._texts(draft, body)
 
     async def draft(self, draft: AlertDraft, by: Actor) -> Alert:
         body = self._checked(draft)
         now = self.clock()
         async with self.db.transaction() as session:
             zones = await self._zones(session, draft)
+            draft = await self._drill_follows(session, draft)
             texts, sms_texts = self._texts(draft, body)
             row = await AlertRows(session).add_draft(
                 kind=draft.kind,
@@ -264,8 +243,15 @@ class Alerts:
                 expires_at=now + draft.expires_in,
                 created_by=by.coordinator_id,
                 now=now,
+                check_in=draft.check_in,
+                drill=draft.drill,
             )
-            record(session, by, "alert.draft", f"alert:{row.id}", now, kind=str(draft.kind))
+            marked = {"check_in": True} if draft.check_in else {}
+            if draft.drill:
+                marked["drill"] = True
+            record(
+                session, by, "alert.draft", f"alert:{row.id}", now, kind=str(draft.kind), **marked
+            )
             return _of(row)
 
     async def revise(self, alert_id: int, draft: AlertDraft, by: Actor) -> Alert:
@@ -276,13 +262,24 @@ class Alerts:
             row = await self._row(session, alert_id, lock=True)
             self._expect(row, AlertStatus.DRAFT)
             self._expect_composer(row, by)
-            zones = await self._zones(session, replace(draft, refers_to=row.refers_to))
+            draft = replace(draft, refers_to=row.refers_to)
+            zones = await self._zones(session, draft)
+            draft = await self._drill_follows(session, draft)
             row.zones = list(zones)
             texts, sms_texts = self._texts(replace(draft, kind=AlertKind(row.kind)), body)
             row.texts, row.sms_texts = texts, sms_texts or None
+            row.check_in, row.drill = draft.check_in, draft.drill
             row.expires_at = now + draft.expires_in
             record(session, by, "alert.revise", f"alert:{row.id}", now)
             return _of(row)
+
+    @staticmethod
+    async def _drill_follows(session: Session, draft: AlertDraft) -> AlertDraft:
+        """An update, correction or all-clear of a drill is part of the drill."""
+        if draft.drill or not draft.kind.follows_up or draft.refers_to is None:
+            return draft
+        original = await AlertRows(session).get(draft.refers_to)
+        return replace(draft, drill=True) if original is not None and original.drill else draft
 
     @staticmethod
     def _expect_composer(row: AlertRow, by: Actor) -> None:
@@ -331,7 +328,7 @@ class Alerts:
             row = await self._row(session, alert_id)
             rows = AlertRows(session)
             if not AlertKind(row.kind).follows_up:
-                recipients = await rows.reach_zones(row.zones)
+                recipients = await rows.reach_zones(row.zones, drill=row.drill)
             else:
                 assert row.refers_to is not None  # noqa: S101 (checked when drafted)
                 recipients = await rows.reach_followers(row.refers_to)
@@ -433,7 +430,7 @@ class Alerts:
         if not counted:
             async with self.db.transaction() as session:
                 row = await self._row(session, alert_id)
-                row.recipients = await AlertRows(session).count_zones(row.zones)
+                row.recipients = await AlertRows(session).count_zones(row.zones, drill=row.drill)
                 result = _of(row)
         return result
 
@@ -453,7 +450,16 @@ class Alerts:
         async with self.db.transaction() as session:
             alert = _of(await self._row(session, alert_id))
             counts = await Outbox(session).counts(alert_id)
-        return Progress(alert, counts)
+            check_ins = await self._check_ins(session, alert)
+        return Progress(alert, counts, check_ins)
+
+    @staticmethod
+    async def _check_ins(session: Session, alert: Alert) -> CheckIns | None:
+        if not alert.check_in:
+            return None
+        answers = await CheckInRows(session).counts(alert.id)
+        safe, help_ = answers.get(CheckInAnswer.SAFE, 0), answers.get(CheckInAnswer.HELP, 0)
+        return CheckIns(safe, help_, max(0, alert.recipients - safe - help_))
 
     async def take_finished(self) -> list[Progress]:
         """Alerts whose deliveries have all ended and whose composer has not been told yet.
@@ -465,7 +471,9 @@ class Alerts:
             finished = []
             for row in await AlertRows(session).finished_untold():
                 row.summarized_at = now
-                finished.append(Progress(_of(row), await Outbox(session).counts(row.id)))
+                alert = _of(row)
+                counts = await Outbox(session).counts(row.id)
+                finished.append(Progress(alert, counts, await self._check_ins(session, alert)))
             return finished
 
     async def recent(self, limit: int = 10) -> list[Alert]:

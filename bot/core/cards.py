@@ -40,7 +40,7 @@ class CardAction(StrEnum):
     """What a coordinator can do from a report's card (the channel adds labels)."""
 
     OPEN = "open"  # show the card (from /reports); opening is not claiming
-    CLAIM = "claim"  # "I'm verifying": the others see who took it
+    CLAIM = "claim"  # "I'm verifying" (a help request: "I'm on it"): the others see who took it
     CONFIRM = "ok"
     CONFIRM_GROUP = "okall"  # this one confirmed, the unclaimed nearby ones its duplicates
     NOT_CONFIRMED = "no"
@@ -49,6 +49,8 @@ class CardAction(StrEnum):
     ASK = "ask"  # one question relayed to the reporter
     BLOCK = "block"  # no more reports from this sender
     PHOTO = "photo"
+    CALL_BACK = "call"  # a help request by SMS: the hotline rings the coordinator, then them
+    RESOLVED = "done"  # a help request dealt with
 
 
 CardKeyboard = Callable[["ReportView", Lang, "int | None"], ButtonRows]
@@ -77,15 +79,27 @@ def render_card(view: ReportView, content: Content, _: Callable[[str], str]) -> 
         ReportStatus.DUPLICATE: _("duplicate of #{other}").format(other=view.duplicate_of),
         ReportStatus.EXPIRED: _("expired"),
         ReportStatus.DRAFT: _("draft"),
+        ReportStatus.RESOLVED: _("resolved ({name})").format(name=view.decided_by or "?"),
     }[view.status]
+    title = (
+        _("HELP REQUEST #{id} · {zone} · {status}")
+        if view.help_for is not None
+        else _("REPORT #{id} · {zone} · {status}")
+    )
     lines = [
-        _("REPORT #{id} · {zone} · {status}").format(id=view.id, zone=zone, status=status),
+        title.format(id=view.id, zone=zone, status=status),
         _("via {channel}, in {language}").format(
             channel=view.channel, language=content.language_name(view.language)
         ),
     ]
     # The reporter's words, as typed by anyone: no controls or bidi overrides, and cut so the
     # card stays within Telegram's limit (it is refused whole, never cut, otherwise).
+    if view.help_for is not None:
+        lines.append(
+            _("Answered 2, I need help, to the check-in of alert #{alert}").format(
+                alert=view.help_for
+            )
+        )
     for key, label in LABELS.items():
         value = view.details.get(key)
         if value:
@@ -127,6 +141,11 @@ def card_actions(view: ReportView, viewer: int | None) -> list[list[CardAction]]
     photo = [CardAction.PHOTO] if view.has_photo else []
     if view.claimer is not None and view.claimer != viewer:
         return [photo] if photo else []
+    if view.help_for is not None:
+        # Nothing to verify: someone to reach, by a relayed question or (SMS) a call.
+        reach = [CardAction.ASK, *([CardAction.CALL_BACK] if view.channel == "sms" else [])]
+        first = [CardAction.CLAIM] if view.claimer is None else []
+        return [row for row in ([*first, CardAction.RESOLVED], reach) if row]
     verdicts = [
         CardAction.CONFIRM,
         CardAction.NOT_CONFIRMED,

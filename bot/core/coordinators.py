@@ -169,9 +169,11 @@ class Coordinators:
         exclude: int | None = None,
         buttons: ButtonRows = (),
         ref: str | None = None,
+        photo: bytes | None = None,
     ) -> int:
         """A notice to coordinators (`to`, or every active one but `exclude`) through the
-        outbox, so a crash cannot lose it. How many were queued."""
+        outbox, so a crash cannot lose it (with `photo`, an image the text is the caption
+        of). How many were queued."""
         now = self.clock()
         async with self.db.transaction() as session:
             active = await CoordinatorRows(session, self.vault).active(ids=to)
@@ -191,6 +193,7 @@ class Coordinators:
                         ref=ref,
                         coordinator_id=row.id,  # their chat, from their row when it is sent
                         priority=1,
+                        photo=photo,
                     ),
                     now,
                     self.vault,

@@ -131,6 +131,13 @@ class Hotline:
             record(session, by, "hotline.register", f"volunteer:{row.id}", now)
             return _of(row)
 
+    async def phone_of(self, coordinator_id: int) -> str | None:
+        """The phone a coordinator registered for hotline calls (a call-back rings it)."""
+        async with self.db.transaction() as session:
+            rows = VolunteerRows(session, self.vault)
+            row = await rows.of_coordinator(coordinator_id)
+            return rows.phone(row) if row is not None else None
+
     async def ringing(self) -> list[str]:
         """The numbers to ring now: every volunteer on duty or in a weekly shift, at most ten."""
         now = self.clock().astimezone(self.timezone)

@@ -24,6 +24,7 @@ class Intent(StrEnum):
     REPORT = "report"  # REPORT / REPORTAR / /report (SMS: with the report's text)
     REPORT_ACTION = "report_action"  # a report's buttons: skip, send, outcome:ID
     VERIFY = "verify"  # VERIFY / VERIFICAR 60629 / /verify: is it true? confirmed alerts near
+    DRILLS = "drills"  # DRILLS OFF / DRILLS ON (SIMULACROS NO / SI): drills or not
     MENU = "menu"  # anything else: the short menu, never silence
 
 

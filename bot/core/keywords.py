@@ -34,6 +34,8 @@ KEYWORDS: dict[str, tuple[Intent, str | None]] = {
     **dict.fromkeys(("REPORTAR", "REPORTE"), (Intent.REPORT, _ES)),
     "VERIFY": (Intent.VERIFY, _EN),
     "VERIFICAR": (Intent.VERIFY, _ES),
+    "DRILLS": (Intent.DRILLS, _EN),
+    "SIMULACROS": (Intent.DRILLS, _ES),
     "LANG": (Intent.LANGUAGE_MENU, _EN),
     "IDIOMA": (Intent.LANGUAGE_MENU, _ES),
 }
@@ -129,6 +131,11 @@ def parse_text(
     if intent is Intent.RSVP:
         # "RSVP 2" says yes to the second workshop listed; "RSVP NO 2" (or "2 NO") cancels.
         return Request(intent, " ".join(rest) or None, keyword_language=language, keyword=first)
+    if intent is Intent.DRILLS:
+        # DRILLS OFF / DRILLS ON, SIMULACROS NO / SIMULACROS SI; alone: how it is now.
+        switch = {"OFF": "off", "NO": "off", "ON": "on", "SI": "on", "YES": "on"}
+        arg = switch.get(rest[0]) if rest else None
+        return Request(intent, arg, keyword_language=language, keyword=first)
     if intent in (Intent.REPORT, Intent.VERIFY):
         # The report's text; what VERIFY asks about (a ZIP code, or cross streets).
         text = clean(body).strip()[len(words[0]) :].strip() or None

@@ -308,7 +308,14 @@ class ReportIntake(ABC):
             row.details_cipher = self._seal(row, details)
             asked_by = row.asked_by
             row.step, row.awaiting_until, row.asked_by = None, None, None
-            if asked_by is not None:
+            if asked_by is None and row.help_for is not None:  # a help request: to the team
+                added = N_("Help request #{id}: they add: {answer}")
+                await self._to_coordinators(
+                    session,
+                    row,
+                    lambda lang, _: (lang.gettext(added).format(id=row.id, answer=text), ()),
+                )
+            elif asked_by is not None:
                 coordinator = await ReportRows(session).coordinator(asked_by)
                 if coordinator is not None and coordinator.active:
                     language = self.content.supported(coordinator.language)

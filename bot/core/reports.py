@@ -24,7 +24,7 @@ from bot.core.alerts import AlertDraft
 from bot.core.audit import Actor, record
 from bot.core.cards import card_ref, render_card
 from bot.core.errors import Explained
-from bot.core.escalation import Escalation
+from bot.core.helprequests import HelpRequests
 from bot.core.i18n import N_, Lang
 from bot.core.reporting import AWAIT_ANSWER, AWAIT_LOCATION
 from bot.core.templates import fill
@@ -61,6 +61,7 @@ DECIDED = (
     ReportStatus.NOT_CONFIRMED,
     ReportStatus.FALSE_ALARM,
     ReportStatus.DUPLICATE,
+    ReportStatus.RESOLVED,
 )
 
 
@@ -77,6 +78,7 @@ STATUS_WORDS = {
     ReportStatus.DUPLICATE: N_("a duplicate"),
     ReportStatus.EXPIRED: N_("expired"),
     ReportStatus.DRAFT: N_("a draft"),
+    ReportStatus.RESOLVED: N_("resolved"),
 }
 
 
@@ -114,6 +116,7 @@ class ReportView:
     nearby: list[int] = field(default_factory=list)  # the zone's and its neighbours'
     group: list[int] = field(default_factory=list)  # of those, the ones nobody has claimed
     support: Corroboration = field(default_factory=lambda: Corroboration())
+    help_for: int | None = None  # a help request: the alert whose check-in it answered
 
     @property
     def open(self) -> bool:
@@ -125,7 +128,7 @@ class ReportView:
         return self.awaiting == AWAIT_LOCATION
 
 
-class Reports(Escalation):
+class Reports(HelpRequests):
     """Reports for the conversation (inside its transaction: what `ReportIntake` does) and
     for coordinators."""
 
@@ -167,6 +170,15 @@ class Reports(Escalation):
         async with self.db.transaction() as session:
             row = await self._row(session, report_id)
             await self._expect_open(session, row)
+            if (outcome is ReportStatus.RESOLVED) != (row.help_for is not None) and (
+                outcome is not ReportStatus.DUPLICATE
+            ):
+                raise ReportError(
+                    N_("#{id} is a help request: mark it resolved once someone has helped")
+                    if row.help_for is not None
+                    else N_("#{id} is a report, not a help request"),
+                    id=row.id,
+                )
             if outcome is ReportStatus.DUPLICATE:
                 if duplicate_of is None or duplicate_of == row.id:
                     raise ReportError(N_("a duplicate needs the report it repeats"))
@@ -184,7 +196,8 @@ class Reports(Escalation):
                 now,
                 **({"duplicate_of": duplicate_of} if duplicate_of else {}),
             )
-            await self._tell_reporter(session, row, OUTCOMES[outcome])
+            if outcome in OUTCOMES:
+                await self._tell_reporter(session, row, OUTCOMES[outcome])
             return await self._view(session, row)
 
     def alert_draft(self, view: ReportView) -> AlertDraft:
@@ -370,7 +383,7 @@ class Reports(Escalation):
         nearby: list[int] = []
         group: list[int] = []
         support = Corroboration()
-        if row.zone is not None and row.submitted_at is not None:
+        if row.zone is not None and row.submitted_at is not None and row.help_for is None:
             zones = [row.zone, *self.content.zones.neighbours(row.zone)]
             others = await rows.nearby(
                 zones, row.id, row.submitted_at - GROUP_WINDOW, row.submitted_at + GROUP_WINDOW
@@ -411,6 +424,7 @@ class Reports(Escalation):
             nearby=nearby,
             group=group,
             support=support,
+            help_for=row.help_for,
         )
 
     # --- counts for transparency reports -------------------------------------------------

@@ -49,13 +49,20 @@ def count_segments(text: str) -> SegmentCount:
     return SegmentCount(encoding, units, segments, non_gsm)
 
 
+SMART = {"—": "-", "–": "-", "‘": "'", "’": "'", "“": '"', "”": '"', "…": "..."}
+"""Typographic punctuation and the GSM-7 character carriers' smart encoding sends instead."""
+
+
 def gsm_fold(text: str) -> str:
     """`text` with each letter outside GSM-7 replaced by its unaccented form where that one
-    is GSM-7 ("código" -> "codigo"), as carriers' smart encoding does: a Spanish line then
-    costs GSM-7 segments (160 characters) rather than UCS-2 ones (70)."""
+    is GSM-7 ("código" -> "codigo"), and typographic dashes and quotes by plain ones, as
+    carriers' smart encoding does: a Spanish line then costs GSM-7 segments (160 characters)
+    rather than UCS-2 ones (70)."""
     folded = []
     for char in text:
-        if char not in GSM7_BASIC and char not in GSM7_EXTENSION:
+        if char in SMART:
+            char = SMART[char]
+        elif char not in GSM7_BASIC and char not in GSM7_EXTENSION:
             base = unicodedata.normalize("NFKD", char)[:1]
             if base and base in GSM7_BASIC:
                 char = base

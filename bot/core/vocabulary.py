@@ -109,6 +109,14 @@ class ReportStatus(StrEnum):
     FALSE_ALARM = "false_alarm"  # not enforcement activity
     DUPLICATE = "duplicate"  # of another report (duplicate_of)
     EXPIRED = "expired"  # no coordinator acted in time
+    RESOLVED = "resolved"  # a help request a volunteer has dealt with
+
+
+class CheckInAnswer(StrEnum):
+    """A recipient's answer to an alert's check-in."""
+
+    SAFE = "safe"  # replied 1
+    HELP = "help"  # replied 2: a help request goes to the coordinators
 
 
 class WorkshopState(StrEnum):

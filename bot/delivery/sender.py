@@ -19,6 +19,7 @@ class Message:
     text: str
     valid_for: float  # seconds until the alert expires: an SMS carries it as its validity period
     buttons: Buttons = ()
+    photo: bytes | None = None  # an image with `text` as its caption (Telegram only)
 
 
 class Result(StrEnum):

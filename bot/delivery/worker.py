@@ -31,10 +31,10 @@ from bot.delivery.pacing import ChatBuckets, Pacer, Unlimited
 from bot.delivery.receipts import KEPT as RECEIPTS_KEPT
 from bot.delivery.receipts import opted_out
 from bot.delivery.recorder import Fence, Recorder
-from bot.delivery.sender import Buttons, Message, Outcome, Result, Sender
+from bot.delivery.sender import Message, Outcome, Result, Sender
 from bot.storage.crypto import Vault
 from bot.storage.db import Database, Unlisten
-from bot.storage.outbox import QUEUED_CHANNEL, Job, Outbox, Update, open_notice
+from bot.storage.outbox import QUEUED_CHANNEL, Job, NoticeBody, Outbox, Update, open_notice
 
 log = logging.getLogger(__name__)
 
@@ -395,7 +395,7 @@ class Worker:
         async with self.concurrency:
             # Decrypted here, not before: a claimed batch then costs its CPU send by send,
             # between other sends' I/O, rather than in one burst that stalls them all.
-            text, buttons = self._content(job)
+            text, buttons, photo = self._content(job)
             address = self.vault.open(job.address_cipher, job.address_where)
             if not await self._turn(lane, address):
                 return Update(job.delivery_id, DeliveryStatus.QUEUED, error="released"), None
@@ -424,14 +424,15 @@ class Worker:
                 job.delivery_id, job.attempts
             ):
                 return None
-            sent = await self._send(lane, job, Message(job.delivery_id, address, text, 0, buttons))
+            message = Message(job.delivery_id, address, text, 0, buttons, photo)
+            sent = await self._send(lane, job, message)
             lane.sent()
             return sent
 
-    def _content(self, job: Job) -> tuple[str, Buttons]:
+    def _content(self, job: Job) -> NoticeBody:
         """An alert's text in the person's language (English if none), or a notice's body."""
         if job.body_cipher is None:
-            return job.text(), ()
+            return NoticeBody(job.text(), ())
         return open_notice(self.vault, job.delivery_id, job.body_cipher)
 
     async def _turn(self, lane: Lane, address: str) -> bool:

@@ -34,6 +34,8 @@ class AlertRows:
         created_by: int | None,
         now: datetime,
         sms_texts: dict[str, str] | None = None,
+        check_in: bool = False,
+        drill: bool = False,
     ) -> AlertRow:
         """A new alert in DRAFT, flushed so it has its id."""
         row = AlertRow(
@@ -46,6 +48,8 @@ class AlertRows:
             expires_at=expires_at,
             created_by=created_by,
             created_at=now,
+            check_in=check_in,
+            drill=drill,
         )
         self.session.add(row)
         await self.session.flush()
@@ -68,6 +72,7 @@ class AlertRows:
             select(AlertRow)
             .where(
                 AlertRow.kind == kind,
+                AlertRow.drill.is_(False),  # a rehearsal is no news
                 AlertRow.status.in_(sent),
                 AlertRow.approved_at >= since,
                 AlertRow.expires_at > now,
@@ -88,14 +93,17 @@ class AlertRows:
         )
         return [a for a in alerts if a.id not in ended]
 
-    async def reach_zones(self, zones: Sequence[str]) -> Reach:
-        """The active subscribers of `zones` (or of every zone), by channel and language."""
+    async def reach_zones(self, zones: Sequence[str], *, drill: bool = False) -> Reach:
+        """The active subscribers of `zones` (or of every zone), by channel and language; of a
+        drill, those who did not opt out of drills."""
         query = _by_channel_and_language().where(SubscriberRow.status == SubscriberStatus.ACTIVE)
+        if drill:
+            query = query.where(SubscriberRow.no_drills.is_(False))
         if ALL_ZONES not in zones:
             query = query.where(SubscriberRow.zone.in_(list(zones)))
         return await self._reach(query)
 
-    async def count_zones(self, zones: Sequence[str]) -> int:
+    async def count_zones(self, zones: Sequence[str], *, drill: bool = False) -> int:
         """How many active subscribers `zones` (or every zone) have: an index-only count, where
         `reach_zones` reads every row (0.3 s for a million, in the approval's transaction)."""
         if self.session.bind is not None and self.session.bind.dialect.name == "postgresql":
@@ -104,6 +112,8 @@ class AlertRows:
             await self.session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
         query = select(func.count()).select_from(SubscriberRow)
         query = query.where(SubscriberRow.status == SubscriberStatus.ACTIVE)
+        if drill:
+            query = query.where(SubscriberRow.no_drills.is_(False))
         if ALL_ZONES not in zones:
             query = query.where(SubscriberRow.zone.in_(list(zones)))
         return int(await self.session.scalar(query) or 0)
@@ -182,3 +192,16 @@ def _by_channel_and_language() -> Select[str, str, int]:
     return select(SubscriberRow.channel, SubscriberRow.language, func.count()).group_by(
         SubscriberRow.channel, SubscriberRow.language
     )
+
+
+async def delivery_times(
+    session: AsyncSession, alert_id: int
+) -> list[tuple[str, str, str | None, datetime | None]]:
+    """(channel, status, error, sent_at) of each of an alert's deliveries: its delivery curve
+    and its failures by reason (the rows keep these after the retention purge)."""
+    found = await session.execute(
+        select(
+            DeliveryRow.channel, DeliveryRow.status, DeliveryRow.error, DeliveryRow.sent_at
+        ).where(DeliveryRow.alert_id == alert_id)
+    )
+    return [(str(c), str(s), e, at) for c, s, e, at in found.all()]

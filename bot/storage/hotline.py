@@ -45,6 +45,9 @@ class VolunteerRows:
             select(HotlineVolunteerRow).where(HotlineVolunteerRow.coordinator_id == coordinator_id)
         )
 
+    def phone(self, row: HotlineVolunteerRow) -> str:
+        return self.vault.open(row.phone_cipher, place(HotlineVolunteerRow.phone_cipher, row.id))
+
     async def all(self) -> Sequence[HotlineVolunteerRow]:
         return (
             await self.session.scalars(select(HotlineVolunteerRow).order_by(HotlineVolunteerRow.id))
@@ -60,7 +63,7 @@ class VolunteerRows:
         return [
             (
                 row.id,
-                self.vault.open(row.phone_cipher, place(HotlineVolunteerRow.phone_cipher, row.id)),
+                self.phone(row),
             )
             for row in found[:limit]
         ]

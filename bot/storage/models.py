@@ -102,6 +102,8 @@ class SubscriberRow(Base):
     # SMS: the provider blocks this number (it texted one of Twilio's opt-out keywords and no
     # opt-in keyword since), so nothing the bot sends can reach it, replies included.
     provider_blocked: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Said DRILLS OFF: drills (alerts.drill) are not queued to them.
+    no_drills: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     consents: Mapped[list[ConsentRow]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan", passive_deletes=True
@@ -298,6 +300,46 @@ class AlertRow(Base):
     enqueue_after: Mapped[int] = mapped_column(default=0, server_default="0")
     # When its deliveries lost their link to the people they reached (DELIVERY_RETENTION_DAYS).
     purged_at: Mapped[datetime | None]
+    # Its text ends by asking "reply 1 if you are safe, 2 if you need help" (check_ins).
+    check_in: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # A rehearsal: every text begins with the drill line; DRILLS OFF subscribers skip it, and
+    # VERIFY never names it.
+    drill: Mapped[bool] = mapped_column(default=False, server_default=false())
+
+
+class MonthlyDrillRow(Base):
+    """The network's monthly drill (one row at most): on `day` of each month at `minute`
+    (network time) the upkeep sends it as a drill, once a month (`last_month`, "2026-12")."""
+
+    __tablename__ = "monthly_drills"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[int]  # 1 to 28: every month has it
+    minute: Mapped[int]  # of the day, 0 to 1439
+    zones: Mapped[list[str]] = mapped_column(JSON)
+    texts: Mapped[dict[str, str]] = mapped_column(JSON)
+    check_in: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime]
+    last_month: Mapped[str | None] = mapped_column(String(7))
+
+
+class CheckInRow(Base):
+    """A recipient's answer to an alert's check-in: 1 safe, 2 needs help (which also opens a
+    help request, a report with `help_for`). The link to the subscriber goes with the alert's
+    deliveries (DELIVERY_RETENTION_DAYS); the answer stays for the counts."""
+
+    __tablename__ = "check_ins"
+    __table_args__ = (
+        UniqueConstraint("alert_id", "subscriber_id", name="uq_check_ins_alert_subscriber"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="SET NULL")
+    )
+    answer: Mapped[str] = mapped_column(String(8))  # CheckInAnswer
+    answered_at: Mapped[datetime]
 
 
 NOTICE_KEPT = "alert_id IS NULL AND body_cipher IS NOT NULL"
@@ -466,6 +508,10 @@ class ReportRow(Base):
     # How far a report nobody claimed has been escalated: 1 every coordinator, 2 the
     # admins, 3 the hotline volunteers on duty (REPORT_ESCALATE_MINUTES apart).
     escalated: Mapped[int] = mapped_column(default=0, server_default="0")
+    # A help request: the check-in of this alert was answered "2" (need help).
+    help_for: Mapped[int | None] = mapped_column(
+        ForeignKey("alerts.id", name="fk_reports_help_for_alerts")
+    )
 
 
 class ReportBlockRow(Base):

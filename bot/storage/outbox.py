@@ -8,12 +8,13 @@ one place.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Select,
@@ -126,23 +127,40 @@ ButtonRows = Sequence[Sequence[tuple[str, str]]]
 """Rows of (label, callback data): a notice's inline buttons (Telegram)."""
 
 
-def seal_notice(vault: Vault, delivery_id: int, text: str, buttons: ButtonRows = ()) -> bytes:
-    """A notice's body as the outbox keeps it: JSON {"text", "buttons"}, sealed to its row."""
-    body = {"text": text, "buttons": [[[label, data] for label, data in row] for row in buttons]}
+def seal_notice(
+    vault: Vault,
+    delivery_id: int,
+    text: str,
+    buttons: ButtonRows = (),
+    photo: bytes | None = None,
+) -> bytes:
+    """A notice's body as the outbox keeps it: JSON {"text", "buttons"} (and "photo", an
+    image in base64, whose caption the text is), sealed to its row."""
+    body: dict[str, object] = {
+        "text": text,
+        "buttons": [[[label, data] for label, data in row] for row in buttons],
+    }
+    if photo is not None:
+        body["photo"] = base64.b64encode(photo).decode()
     return vault.seal(
         json.dumps(body, ensure_ascii=False), place(DeliveryRow.body_cipher, delivery_id)
     )
 
 
-def open_notice(
-    vault: Vault, delivery_id: int, cipher: bytes
-) -> tuple[str, tuple[tuple[tuple[str, str], ...], ...]]:
-    """What `seal_notice` sealed: the text and the button rows."""
+class NoticeBody(NamedTuple):
+    text: str
+    buttons: tuple[tuple[tuple[str, str], ...], ...]
+    photo: bytes | None = None
+
+
+def open_notice(vault: Vault, delivery_id: int, cipher: bytes) -> NoticeBody:
+    """What `seal_notice` sealed: the text, the button rows and the photo."""
     body = json.loads(vault.open(cipher, place(DeliveryRow.body_cipher, delivery_id)))
     rows = tuple(
         tuple((str(label), str(data)) for label, data in row) for row in body.get("buttons", [])
     )
-    return str(body["text"]), rows
+    photo = base64.b64decode(body["photo"]) if body.get("photo") else None
+    return NoticeBody(str(body["text"]), rows, photo)
 
 
 @dataclass(frozen=True)
@@ -160,6 +178,7 @@ class Notice:
     address: str | None = None  # anyone else: their address (sealed to the delivery)
     priority: int = 5  # ahead of bulk alerts
     due_at: datetime | None = None  # later than now: a scheduled notice
+    photo: bytes | None = None  # an image (PNG) sent with the text as its caption (Telegram)
 
 
 @dataclass(frozen=True)
@@ -221,6 +240,8 @@ class Outbox:
         while alert.enqueue_phase is not None and queued < limit:
             phase = alert.enqueue_phase
             wanted = [SubscriberRow.status == SubscriberStatus.ACTIVE]
+            if alert.drill:
+                wanted.append(SubscriberRow.no_drills.is_(False))  # DRILLS OFF
             if not everyone:
                 wanted.append(SubscriberRow.zone == alert.zones[phase])
             after = alert.enqueue_after
@@ -609,7 +630,7 @@ class Outbox:
         )
         self.session.add(row)
         await self.session.flush()
-        row.body_cipher = seal_notice(vault, row.id, notice.text, notice.buttons)
+        row.body_cipher = seal_notice(vault, row.id, notice.text, notice.buttons, notice.photo)
         if notice.address is not None:
             row.address_cipher = vault.seal(
                 notice.address, place(DeliveryRow.address_cipher, row.id)

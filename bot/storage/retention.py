@@ -9,6 +9,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.vocabulary import AlertStatus, Channel, SubscriberStatus
+from bot.storage.checkins import CheckInRows
 from bot.storage.crypto import Vault
 from bot.storage.inbox import InboxRows
 from bot.storage.models import (
@@ -87,6 +88,7 @@ class RetentionRows:
         return _count(result)
 
     async def mark_purged(self, alert_id: int, now: datetime) -> None:
+        await CheckInRows(self.session).forget(alert_id)
         await self.session.execute(
             update(AlertRow).where(AlertRow.id == alert_id).values(purged_at=now)
         )

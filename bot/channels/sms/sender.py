@@ -102,6 +102,9 @@ class FormTransport(AsyncTwilioHttpClient):  # type: ignore[misc]  # twilio is u
         return Response(response.status, text, response.headers)
 
 
+RING_SECONDS = 25  # a placed call rings this long before Twilio gives up
+
+
 class TwilioSender:
     """Sends SMS through Twilio's Messages API with a validity period from the expiry.
 
@@ -183,6 +186,22 @@ class TwilioSender:
             log.warning("sms send failed unexpectedly", extra={"error": type(exc).__name__})
             return Outcome(Result.RETRY, error=type(exc).__name__)
         return Outcome(Result.SENT, provider_id=str(created["sid"]))
+
+    async def call(self, to: str, caller_id: str, url: str) -> tuple[str | None, str | None]:
+        """Place a call (Twilio's Calls API): Twilio rings `to` showing `caller_id` and, once
+        answered, follows the TwiML at `url`. The call's sid, or the error."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                call = await self._connect().calls.create_async(
+                    to=to, from_=caller_id, url=url, timeout=RING_SECONDS
+                )
+        except (TwilioRestException, TwilioServiceException) as exc:
+            return None, f"twilio:{exc.code or exc.status}"
+        except TimeoutError:
+            return None, "timeout"
+        except (aiohttp.ClientError, OSError):
+            return None, "network"
+        return str(call.sid), None
 
     async def delete(self, sid: str) -> str | None:
         """Delete a message, or a call (its sid starts CA), at Twilio (bot/delivery/

@@ -211,6 +211,8 @@ class PreviewChoice(StrEnum):
     TEXT = "text"  # change one language's text
     EXPIRY = "expiry"  # change how long it holds
     PLAIN = "plain"  # send the SMS without the characters that force UCS-2
+    CHECK_IN = "checkin"  # add or remove "reply 1 if you are safe, 2 if you need help"
+    DRILL = "drill"  # make it a drill, or not
 
 
 class WorkshopChoice(StrEnum):

@@ -8,7 +8,12 @@ report limits (the reporter's blind index), the sign-up and the texts it sends, 
 logged. No recording is made: a spoken report is Twilio's transcript, kept as a report's text.
 
 Menus (design.md): the language first (1 English, 2 Español, then config/voice.yaml's order,
-9 for more), then 1 rights, 2 report, 3 a volunteer, 4 alerts by text, 9 repeat.
+9 for more), then 1 rights, 2 report, 3 a volunteer, 4 alerts by text, 9 repeat. A help
+request's call-back (callback.py places it) is answered here too: /callback, /callback/accept.
+
+Why one module over 500 lines: the steps are one call's state machine, each naming the next
+by URL and handing it the query; read top to bottom they are what a caller hears, and they
+share the signing, the prompts and the language.
 """
 
 from __future__ import annotations
@@ -92,6 +97,8 @@ class VoiceWebhook:
             "/alerts": self._alerts,
             "/alerts/zip": self._alerts_zip,
             "/status": self._status,
+            "/callback": self._callback,
+            "/callback/accept": self._callback_accept,
         }
 
     def routes(self) -> list[Route]:
@@ -419,6 +426,51 @@ class VoiceWebhook:
         if form.get("Digits") != "1":
             response.hangup()  # not accepted: the others keep ringing
         return response  # empty: the call is bridged
+
+    # ------------------------------------------------------------------ a help call-back
+
+    async def _callback(self, form: dict[str, str], params: dict[str, str]) -> VoiceResponse:
+        """The coordinator picked up a call-back Twilio placed (CallBack): they press 1 to be
+        connected, so a voicemail never takes it."""
+        report = params.get("report", "")
+        response = VoiceResponse()
+        if not report.isascii() or not report.isdigit():
+            response.hangup()
+            return response
+        gather = Gather(
+            num_digits=1, action=self._url("/callback/accept", report=report), timeout=8
+        )
+        gather.say(
+            self.content.lang(DEFAULT_LANGUAGE)
+            .gettext(
+                N_("Rapid response call-back for help request {id}. Press 1 to call them now.")
+            )
+            .format(id=report),
+            language="en-US",
+        )
+        response.append(gather)
+        response.hangup()
+        return response
+
+    async def _callback_accept(self, form: dict[str, str], params: dict[str, str]) -> VoiceResponse:
+        """Pressed 1: the person is dialled from the hotline's number, if their help request
+        is still open (closed meanwhile: the coordinator hears so)."""
+        report = params.get("report", "")
+        response = VoiceResponse()
+        callee = None
+        if form.get("Digits") == "1" and report.isascii() and report.isdigit():
+            callee = await self.reports.callee(int(report)) if self.reports else None
+        if callee is None:
+            response.say(
+                self.content.lang(DEFAULT_LANGUAGE).gettext(
+                    N_("This help request is closed, or the call was not accepted. Goodbye.")
+                ),
+                language="en-US",
+            )
+            response.hangup()
+            return response
+        response.dial(callee, caller_id=self.caller_id, timeout=RING_SECONDS)
+        return response
 
     # ------------------------------------------------------------------ when a call ends
 

@@ -17,6 +17,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 
 from bot.core.content import Content, is_real_zip
+from bot.core.conversation.checkin import CheckInAnswers
 from bot.core.conversation.consent import ConsentAnswers
 from bot.core.conversation.messages import Attachment, Choice, Inbound, Reply, Style, ZoneCheck
 from bot.core.conversation.preferences import PreferenceAnswers
@@ -109,6 +110,7 @@ class _Turn(
     WorkshopAnswers,
     ReportAnswers,
     VerifyAnswers,
+    CheckInAnswers,
 ):
     """One inbound message being answered: the features' answers, and which one it gets."""
 
@@ -141,6 +143,8 @@ class _Turn(
         free = not self.sms and (
             bool(self.inbound.photo) or (bool(text) and not text.startswith("/"))
         )
+        if intent is Intent.RIGHTS_TOPIC and (checked_in := await self.check_in()) is not None:
+            return checked_in  # a bare 1 or 2 after an alert's check-in
         if self.c.reports is not None and (intent in REPORT_REPLIES or free):
             pending = await self.c.reports.awaiting(
                 self.session, self.inbound.channel, self.inbound.address
@@ -168,6 +172,7 @@ class _Turn(
             Intent.REPORT: self.report,
             Intent.REPORT_ACTION: self.report_action,
             Intent.VERIFY: self.verify,
+            Intent.DRILLS: self.drills,
             Intent.MENU: self.menu,
         }[intent]
         replies = await handler()

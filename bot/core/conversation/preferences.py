@@ -1,4 +1,5 @@
-"""The person's preferences: the language they read and the ZIP code their alerts are for."""
+"""The person's preferences: the language they read, the ZIP code their alerts are for, and
+whether they get the network's drills (DRILLS OFF / DRILLS ON)."""
 
 from __future__ import annotations
 
@@ -60,6 +61,30 @@ class PreferenceAnswers(BaseTurn):
         self.row.zone = zip_code
         return [
             Reply(_("Your area is now {zone}.").format(zone=self._zone_label(zip_code).strip()))
+        ]
+
+    async def drills(self) -> list[Reply]:
+        """DRILLS OFF: drills are no longer queued to them (real alerts still are); DRILLS
+        ON: again; DRILLS alone: how it is now."""
+        _ = self._
+        if self.row is None or not self.active:
+            return await self.menu()
+        if self.request.arg is not None:
+            self.row.no_drills = self.request.arg == "off"
+        if self.row.no_drills:
+            return [
+                Reply(
+                    _(
+                        "You will not get drills. Real alerts still come. DRILLS ON to get drills again."
+                    )
+                )
+            ]
+        return [
+            Reply(
+                _(
+                    "You get the network's drills, marked DRILL. DRILLS OFF to stop them; real alerts still come."
+                )
+            )
         ]
 
     def _zone_label(self, zip_code: str | None) -> str:

@@ -206,6 +206,17 @@ class AlertsFeature(Feature):
         elif choice is PreviewChoice.EXPIRY:
             await turn.close_keyboard(_("Change the expiry"))
             await self._save(turn, flow.at(Step.EXPIRY))
+        elif choice in (PreviewChoice.CHECK_IN, PreviewChoice.DRILL):
+            key = choice.value.replace("checkin", "check_in")
+            on = not flow.data.get(key)
+            said = {
+                (PreviewChoice.CHECK_IN, True): _("Check-in added"),
+                (PreviewChoice.CHECK_IN, False): _("Check-in removed"),
+                (PreviewChoice.DRILL, True): _("Made a drill"),
+                (PreviewChoice.DRILL, False): _("No longer a drill"),
+            }[choice, on]
+            await turn.close_keyboard(said)
+            await self._draft(turn, flow.at(Step.PREVIEW, **{key: on}))
         elif choice is PreviewChoice.PLAIN:
             alert = await self.alerts.get(int(flow.data["alert_id"]))
             plain = set(flow.data.get("plain_sms", [])) | set(self._foldable(alert))
@@ -419,6 +430,8 @@ class AlertsFeature(Feature):
             expires_in=timedelta(hours=int(data.get("hours", 4))),
             refers_to=data.get("refers_to"),
             plain_sms=tuple(str(code) for code in data.get("plain_sms", ())),
+            check_in=bool(data.get("check_in")),
+            drill=bool(data.get("drill")),
         )
 
     async def _draft(self, turn: Turn, flow: Flow) -> None:
@@ -480,6 +493,16 @@ class AlertsFeature(Feature):
                 (_("Change a text"), Preview(t, PreviewChoice.TEXT)),
             ],
             [(_("Change expiry"), Preview(t, PreviewChoice.EXPIRY))],
+            [
+                (
+                    _("Remove the check-in") if alert.check_in else _("Add a safety check-in"),
+                    Preview(t, PreviewChoice.CHECK_IN),
+                ),
+                (
+                    _("Not a drill") if alert.drill else _("Make it a drill"),
+                    Preview(t, PreviewChoice.DRILL),
+                ),
+            ],
         ]
         foldable = self._foldable(alert)
         if foldable:
@@ -511,6 +534,10 @@ class AlertsFeature(Feature):
             )
         else:
             lines.append(_("Zones: {zones}").format(zones=self.zones_named(lang, alert.zones)))
+        if alert.drill:
+            lines.append(_("DRILL: every text says no action is needed; DRILLS OFF skips it"))
+        if alert.check_in:
+            lines.append(_("Check-in: replies 1 (safe) and 2 (need help) are counted"))
         until = self.content.clock_time(lang.code, expires.time())
         lines.append(_("Holds until {time}, never delivered later").format(time=until))
         lines.append(n_("{people} person", "{people} people", cost.total).format(people=cost.total))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from bot.channels.telegram.coordinator.alerts import KIND_NAMES
 from bot.channels.telegram.coordinator.turn import Feature, Turn
-from bot.core.alerts import STATUS_WORDS, Alerts, Progress
+from bot.core.alerts import STATUS_WORDS, Alerts, CheckIns, Progress
 from bot.core.i18n import N_, Lang
 
 DELIVERY_NAMES = {
@@ -59,7 +59,15 @@ class StatusFeature(Feature):
                     for status, n in sorted(counts.items())
                 )
                 lines.append(f"   {channel}: {parts}")
+            if progress.check_ins is not None:
+                lines.append(f"   {check_in_line(turn.lang, progress.check_ins)}")
         await turn.say("\n".join(lines))
+
+
+def check_in_line(lang: Lang, answers: CheckIns) -> str:
+    return lang.gettext("check-in: safe {safe}, need help {help}, no answer {none}").format(
+        safe=answers.safe, help=answers.help, none=answers.no_answer
+    )
 
 
 def summary(lang: Lang, progress: Progress) -> str:
@@ -76,4 +84,6 @@ def summary(lang: Lang, progress: Progress) -> str:
     ]
     for (channel, status), n in sorted(progress.counts.items()):
         lines.append(f"• {channel} · {_(DELIVERY_NAMES.get(status, status))}: {n}")
+    if progress.check_ins is not None:
+        lines.append(check_in_line(lang, progress.check_ins))
     return "\n".join(lines)

@@ -21,6 +21,7 @@ from bot.core.cards import CardAction, card_actions
 from bot.core.content import Content
 from bot.core.coordinators import Coordinators
 from bot.core.flows import Flow
+from bot.core.helprequests import HelpError
 from bot.core.i18n import N_, Lang
 from bot.core.reports import ReportError, Reports, ReportView
 from bot.core.vocabulary import FlowKind, ReportStatus
@@ -38,11 +39,15 @@ ACTION_LABELS = {
     CardAction.ASK: N_("Need more info"),
     CardAction.BLOCK: N_("Block sender"),
     CardAction.PHOTO: N_("Show photo"),
+    CardAction.CALL_BACK: N_("Call back"),
+    CardAction.RESOLVED: N_("Resolved"),
 }
+ON_IT = N_("I'm on it")  # a help request's claim: nothing to verify
 VERDICTS = {
     CardAction.CONFIRM: ReportStatus.CONFIRMED,
     CardAction.NOT_CONFIRMED: ReportStatus.NOT_CONFIRMED,
     CardAction.FALSE_ALARM: ReportStatus.FALSE_ALARM,
+    CardAction.RESOLVED: ReportStatus.RESOLVED,
 }
 LISTED = 8  # reports /reports offers to open
 
@@ -53,7 +58,11 @@ def card_keyboard(view: ReportView, lang: Lang, viewer: int | None) -> Packed:
         [
             [
                 (
-                    lang.gettext(ACTION_LABELS[action]).format(id=view.id, n=len(view.group) + 1),
+                    lang.gettext(
+                        ON_IT
+                        if action is CardAction.CLAIM and view.help_for is not None
+                        else ACTION_LABELS[action]
+                    ).format(id=view.id, n=len(view.group) + 1),
                     Card(view.id, action),
                 )
                 for action in row
@@ -118,6 +127,8 @@ class ReportsFeature(Feature):
                     else _("unclaimed")
                 )
                 what = str(report.details.get("activity") or report.details.get("text") or "")
+                if report.help_for is not None:
+                    what = _("HELP REQUEST after alert #{alert}").format(alert=report.help_for)
                 minutes = turn.n_("{n} min", "{n} min", age).format(n=age)
                 lines.append(f"  #{report.id} · {minutes} · {who} · {what[:60]}".rstrip(" ·"))
                 listed.append(report)
@@ -151,6 +162,8 @@ class ReportsFeature(Feature):
             await self._ask(turn, report_id)
         elif action is CardAction.BLOCK:
             await self._block(turn, report_id)
+        elif action is CardAction.CALL_BACK:
+            await self._call_back(turn, report_id)
         else:
             await self._photo(turn, report_id)
 
@@ -246,6 +259,8 @@ class ReportsFeature(Feature):
             return
         if outcome is ReportStatus.CONFIRMED:
             await self._draft_alert(turn, view)
+        elif outcome is ReportStatus.RESOLVED:
+            await turn.say(_("Help request #{id}: resolved.").format(id=view.id))
         elif outcome is ReportStatus.NOT_CONFIRMED:
             await turn.say(_("#{id}: not confirmed. Nothing is sent.").format(id=view.id))
         else:
@@ -374,6 +389,23 @@ class ReportsFeature(Feature):
             return
         await turn.answer()
         await turn.say(turn._("The sender of #{id} can send no more reports.").format(id=report_id))
+
+    async def _call_back(self, turn: Turn, report_id: int) -> None:
+        """The hotline rings the coordinator's phone, then the person: both see only the
+        hotline's number."""
+        try:
+            await self.reports.call_back(report_id, turn.me.actor())
+        except (ReportError, HelpError) as exc:
+            await turn.answer(exc.say(turn._))
+            await turn.say(exc.say(turn._))
+            return
+        await turn.answer()
+        await turn.say(
+            turn._(
+                "Calling your hotline phone now. Press 1 when it rings and you will be connected "
+                "to the person of #{id}; neither of you sees the other's number."
+            ).format(id=report_id)
+        )
 
     async def _photo(self, turn: Turn, report_id: int) -> None:
         chat = turn.update.effective_chat
