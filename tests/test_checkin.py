@@ -5,6 +5,10 @@ call them back, both sides seeing only the hotline's number."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+import httpx
+
 from bot.core.alerts import AlertDraft, CheckIns
 from bot.core.audit import Actor
 from bot.core.vocabulary import AlertKind, Role
@@ -143,3 +147,20 @@ async def _audit(bot: Bot) -> list:  # type: ignore[type-arg]
     from bot.core.audit import entries
 
     return await entries(bot.services.db, 50)
+
+
+async def test_a_forged_call_back_step_is_refused_and_help_requests_are_no_report_counts(
+    bot: Bot, worker: Worker
+) -> None:
+    await people(bot)
+    await sent_with_check_in(bot)
+    await text(bot, HELPED, "2")
+    await arrives(bot, ROSA, "HELP REQUEST #1 ")
+    url = f"{bot.url}/twilio/voice/callback/accept?report=1"
+    form = {"CallSid": "CA" + "0" * 32, "Digits": "1", "From": BOT_NUMBER}
+    async with httpx.AsyncClient() as client:
+        forged = await client.post(url, data=form, headers={"X-Twilio-Signature": "forged"})
+    leaked = reveals(forged.text, HELPED[2:])
+    assert forged.status_code == 403 and not leaked
+    today = datetime.now(bot.settings.zone).date()
+    assert await bot.services.reports.weekly_counts(today, today) == []

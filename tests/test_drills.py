@@ -5,11 +5,13 @@ composer also gets in Telegram; a monthly drill goes out once on its day."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bot.app import build_services
 from bot.core.alerts import AlertDraft
 from bot.core.audit import Actor
 from bot.core.vocabulary import AlertKind, Role
@@ -154,3 +156,19 @@ async def test_the_monthly_drill_goes_out_once_on_its_day(
     assert later is not None and later != first
     stopped = await rrbot(database_url, tmp_path, "alerts", "monthly-drill", "--off")
     assert "stopped" in stopped.output and await drills.monthly() is None
+
+
+async def test_two_processes_ticking_at_once_send_the_monthly_drill_once(bot: Bot) -> None:
+    """Every process runs the upkeep: the month is claimed by a conditional update, so two
+    ticks at the same moment queue one drill."""
+    await bot.services.drills.set_monthly(
+        3, time(18), ("60629",), {"en": "Monthly test."}, Actor.operator()
+    )
+    at = datetime(2031, 3, 3, 18, 5, tzinfo=ZoneInfo("America/Chicago"))
+    other = build_services(bot.settings)  # a second process's own services and connections
+    try:
+        sent = await asyncio.gather(bot.services.drills.send_due(at), other.drills.send_due(at))
+    finally:
+        await other.db.close()
+    assert sorted(s is not None for s in sent) == [False, True]
+    assert len([a for a in await bot.services.alerts.recent(10) if a.drill]) == 1

@@ -262,9 +262,11 @@ class ReportRows:
         return list(found.all())
 
     async def submitted_between(self, since: datetime, until: datetime) -> list[Submitted]:
-        """Reports submitted from `since` up to (not including) `until`."""
+        """Reports submitted from `since` up to (not including) `until`; not help requests,
+        which an alert's check-in counts (they are no report of enforcement)."""
         found = await self.session.execute(
             select(ReportRow.submitted_at, ReportRow.zone, ReportRow.status).where(
+                ReportRow.help_for.is_(None),
                 ReportRow.status != ReportStatus.DRAFT,
                 ReportRow.submitted_at.is_not(None),
                 ReportRow.submitted_at >= since,
