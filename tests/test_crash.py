@@ -222,3 +222,47 @@ async def test_twenty_sigkills_at_random_moments_repeat_only_unrecorded_sends(
     # second of sends, not whole batches (the README states the figures `make bench` gives).
     print(f"kills {kills}, unrecorded at each {unrecorded_at_kills}, repeats {repeats}")
     assert max(unrecorded_at_kills) <= KILL_RATE // 2, unrecorded_at_kills
+
+
+async def test_a_web_process_killed_mid_call_loses_no_spoken_report(
+    bot: Bot, database_url: str, tmp_path: Path, processes: Processes
+) -> None:
+    """The hotline under a fault: the `rrbot web` answering a call is SIGKILLed after the
+    caller said what is happening and before the ZIP code (so Twilio's end-of-call callback
+    finds nobody). What was said was committed before it was answered: once a web process
+    runs again, the draft upkeep sends it as it is, and its card reaches the coordinators."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.core.reports import Reports
+
+    web, url, env = await sms_web(bot, database_url, tmp_path, processes)
+    bot.twilio.voice_url = f"{url}/twilio/voice"
+    bot.twilio.voice_status_url = f"{url}/twilio/voice/status"
+    call = await bot.twilio.call("+13125550177")
+    await call.press("1")
+    await call.press("2")
+    await call.speak("three ICE agents at the Pulaski Orange Line station")
+    assert call.said[-1] == "Enter the ZIP code of the place on the keypad."
+    web.send_signal(signal.SIGKILL)
+    await web.wait()
+    await call.hang_up()  # Twilio's status callback meets a dead process
+    assert call.status_callbacks == [502] and "11200 HTTP retrieval failure" in call.errors
+    assert await bot.services.reports.open_reports() == []  # held, not lost, not yet sent
+
+    again = await processes.spawn(["web"], env)
+    await wait_healthy(again, url, within=30)
+    later = Reports(
+        bot.services.db,
+        bot.services.vault,
+        bot.services.content,
+        lambda: datetime.now(UTC) + timedelta(minutes=20),
+    )
+    done = await later.upkeep()  # the upkeep any process runs, a quarter of an hour on
+    assert done["drafts"] == 1
+    [report] = await bot.services.reports.open_reports()
+    assert "Pulaski Orange Line" in str(report.details.get("text"))
+    assert (report.channel, report.zone, report.status) == (
+        "sms",
+        None,
+        "new",
+    )  # the caller's number

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urljoin, urlsplit
 
+import httpx
+
 if TYPE_CHECKING:
     from bot.sim.fake_twilio import FakeTwilio
 
@@ -135,11 +137,19 @@ class VoiceCall:
         }
         self.requests += 1
         started = time.perf_counter()
-        response = await self.twilio.http().post(url, data=form, headers=headers)
+        try:
+            response = await self.twilio.http().post(url, data=form, headers=headers)
+        except httpx.TransportError:
+            # Nobody answers there (the process is down): Twilio's debugger says 11200, and
+            # the call goes on as after an error answer.
+            self.errors.append("11200 HTTP retrieval failure")
+            status, content = 502, b""
+        else:
+            status, content = response.status_code, response.content
         self.seconds.append(time.perf_counter() - started)
         self.paths.append(urlsplit(url).path)
-        self.statuses.append(response.status_code)
-        return response.status_code, response.content
+        self.statuses.append(status)
+        return status, content
 
     async def _fetch(self, url: str, extra: dict[str, str]) -> None:
         status, content = await self._post(url, self._form(extra))
