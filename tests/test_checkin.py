@@ -69,6 +69,9 @@ async def test_answers_are_counted_and_a_2_reaches_the_coordinators_without_the_
     [telegram] = [m for m in await bot.telegram.wait_for(QUIET, 2) if "ICE agents" in m.text]
     assert telegram.text.endswith(CHECK_IN_EN)
 
+    # VERIFY quotes what happened, without the bot's own words around it.
+    verified = await text(bot, "+13125550309", "VERIFY 60629")
+    assert "ICE agents at 55th and Kedzie." in verified and "Reply 1" not in verified
     assert "glad you are safe" in await text(bot, SAFE, "1")
     taken = await text(bot, HELPED, "2")
     assert "voluntari" in taken  # Spanish: "…los voluntarios de la red…"

@@ -178,8 +178,8 @@ class Alerts(AlertWords):
         approval: ApprovalMode = ApprovalMode.AUTO,
         on_queued: Callable[[], None] | None = None,
     ) -> None:
+        super().__init__(content)
         self.db = db
-        self.content = content
         self.clock = clock
         self.rates = rates
         self.approval = approval

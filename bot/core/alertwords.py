@@ -30,10 +30,22 @@ class OwnWords:
 NO_MARKS = Marks()
 
 
+ISOLATES = dict.fromkeys(map(ord, "\u2066\u2067\u2068\u2069"))  # what Content.directed adds
+
+
 class AlertWords:
     """The bot's own words around an alert's body, in every language."""
 
-    content: Content
+    def __init__(self, content: Content) -> None:
+        self.content = content
+
+    def body_of(self, kind: AlertKind, language: str, text: str, marks: Marks = NO_MARKS) -> str:
+        """What the coordinator wrote, from a text `render` made of it: without the drill
+        line, network, heading, hotline and check-in question (what VERIFY quotes)."""
+        own = self._own_words(kind, language, marks)
+        flat = " ".join(text.translate(ISOLATES).split())
+        before, after = " ".join(own.before.split()), " ".join(own.after.split())
+        return flat.removeprefix(before).removesuffix(after).strip()
 
     def heading(self, kind: AlertKind, language: str) -> str:
         """The word the bot puts before an alert of `kind` in `language`."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.core.alertwords import AlertWords, Marks
 from bot.core.conversation.messages import Reply
 from bot.core.conversation.turn import BaseTurn
 from bot.core.i18n import N_
@@ -26,8 +27,7 @@ from bot.storage.outbox import ALL_ZONES
 from bot.storage.reports import reporter_key
 from bot.storage.verify import VerifyRows
 
-ISOLATES = dict.fromkeys(map(ord, "\u2066\u2067\u2068\u2069"))  # Content.directed's
-HEADINGS = {AlertKind.ALERT: N_("VERIFIED ALERT"), AlertKind.RUMOR: N_("RUMOR CONTROL")}
+RUMOR_CONTROL = N_("RUMOR CONTROL")
 SHOWN = 3  # alerts listed at most (an SMS has four segments)
 LINE = 90  # characters of an alert's text in its line
 SHORTEST = 20  # where an SMS answer cuts it to fit
@@ -109,16 +109,15 @@ class VerifyAnswers(BaseTurn):
         """#12 3:40 PM: the alert's first words, in the asker's language where it has them
         (a rumor-control notice keeps its heading: RUMOR CONTROL #13 ...)."""
         code = self.lang.code if self.lang.code in alert.texts else "en"
-        text = " ".join(alert.texts.get(code, "").translate(ISOLATES).split())
-        # As sent, the text has the network's name and heading before it and the hotline
-        # after it (Alerts.render): the line keeps what happened.
-        heading = self.content.lang(code).gettext(HEADINGS[AlertKind(alert.kind)])
-        own = f"{self.content.network.short_name} {heading}:"
-        hotline = self.content.hotline_line(code)
-        text = text.removeprefix(own).removesuffix(hotline).strip()
+        # As sent, the text has the bot's own words around it (Alerts.render): the line
+        # keeps what happened.
+        marks = Marks(check_in=alert.check_in, drill=alert.drill)
+        text = AlertWords(self.content).body_of(
+            AlertKind(alert.kind), code, alert.texts.get(code, ""), marks
+        )
         if len(text) > width:
             text = text[: width - 1].rstrip() + "…"
         approved = alert.approved_at or alert.created_at
         at = self.content.clock_time(self.lang.code, approved.astimezone(self.c.timezone).time())
-        mark = f"{self._(HEADINGS[AlertKind.RUMOR])} " if alert.kind == AlertKind.RUMOR else ""
+        mark = f"{self._(RUMOR_CONTROL)} " if alert.kind == AlertKind.RUMOR else ""
         return f"{mark}#{alert.id} {at}: {text}"
