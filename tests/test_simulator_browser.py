@@ -260,6 +260,10 @@ async def test_the_coordinator_phone_sends_an_alert_that_reaches_the_zone(
         await expect(bubbles.filter(has_text="SIMULACRO")).to_have_count(1)
     sam = phone_named(page, "Sam")
     await expect(sam.locator('[data-testid="bubble"]').filter(has_text="Pulaski")).to_have_count(0)
+    # Once every delivery has ended, Rosa gets the summary with the delivery chart, shown.
+    chart = rosa.get_by_test_id("photo")
+    await expect(chart).to_have_count(1, timeout=15_000)
+    assert await chart.evaluate("img => img.complete && img.naturalWidth > 100")
     ARTIFACTS.mkdir(exist_ok=True)
     await page.evaluate("window.scrollTo(0, 0)")
     await page.screenshot(path=str(ARTIFACTS / "simulator-alert.png"))

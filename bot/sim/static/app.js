@@ -732,8 +732,13 @@ function renderEntry(entry) {
   });
   bubble.append(el("span", { class: "visually-hidden" }, `${entry.direction === "in" ? t("said", { name }) : t("bot")}: `));
   if (entry.document_url) {
+    const href = new URL(entry.document_url, BASE).href;
+    // An image the bot uploaded (an alert's delivery chart) shows as one, the link under it.
+    if (/\.(png|jpe?g)$/i.test(entry.document || "")) {
+      bubble.append(el("img", { src: href, alt: entry.document, class: "photo", "data-testid": "photo" }));
+    }
     bubble.append(el("p", { class: "document", dir: uiDir() },
-      el("a", { href: new URL(entry.document_url, BASE).href, download: entry.document, "data-testid": "document-link" },
+      el("a", { href, download: entry.document, "data-testid": "document-link" },
         t("download", { name: entry.document }))));
   } else if (entry.document) bubble.append(el("p", { class: "document", dir: uiDir() }, t("document", { name: entry.document })));
   // The text keeps the isolates the bot wraps Latin runs in; its first strong letter sets its direction.
