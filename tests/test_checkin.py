@@ -5,7 +5,9 @@ call them back, both sides seeing only the hotline's number."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from pathlib import Path
 
 import httpx
 
@@ -14,6 +16,7 @@ from bot.core.audit import Actor
 from bot.core.vocabulary import AlertKind, Role
 from tests.conftest import BOT_NUMBER, Bot, Worker
 from tests.support import buttons, eventually, press, say
+from tests.test_cli import rrbot
 from tests.test_reports import arrives, reveals
 
 ROSA = 9601
@@ -59,7 +62,7 @@ async def text(bot: Bot, number: str, body: str) -> str:
 
 
 async def test_answers_are_counted_and_a_2_reaches_the_coordinators_without_the_number(
-    bot: Bot, worker: Worker
+    bot: Bot, worker: Worker, database_url: str, tmp_path: Path
 ) -> None:
     await people(bot)
     alert_id = await sent_with_check_in(bot)
@@ -89,6 +92,10 @@ async def test_answers_are_counted_and_a_2_reaches_the_coordinators_without_the_
     assert progress.check_ins == CheckIns(safe=1, help=1, no_answer=1)
     [status] = await say(bot, ROSA, "/status")
     assert "check-in: safe 1, need help 1, no answer 1" in status.text
+    printed = await rrbot(database_url, tmp_path, "alerts", "status", str(alert_id))
+    assert "check-in: safe 1, need help 1, no answer 1" in printed.output
+    as_json = await rrbot(database_url, tmp_path, "alerts", "status", str(alert_id), "--json")
+    assert json.loads(as_json.output)["check_in"] == {"safe": 1, "help": 1, "no_answer": 1}
     # Answered: a 1 is a rights topic again, and a second 2 opens no second request.
     assert "glad you are safe" not in await text(bot, SAFE, "1")
     await bot.twilio.text(HELPED, "2")
