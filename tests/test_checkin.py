@@ -123,6 +123,17 @@ async def test_call_back_rings_the_coordinator_then_the_person_from_the_hotline_
     await sent_with_check_in(bot)
     await text(bot, HELPED, "2")
     card = await arrives(bot, ROSA, "HELP REQUEST #1 ")
+    # A question relayed from the card reaches them as one about their request for help.
+    await press(bot, ROSA, card, "Need more info")
+    [sent] = await say(bot, ROSA, "¿Está en un lugar seguro ahora?")
+    assert "Sent to the reporter of #1" in sent.text
+    found = await eventually(
+        lambda: _bodies(bot, HELPED), lambda found: any("(#1)" in b for b in found)
+    )
+    relayed = found[-1]
+    assert "solicitud de ayuda (#1)" in relayed and "lugar seguro" in relayed
+    await bot.twilio.text(HELPED, "Sí, en casa de mi hermana")
+    await arrives(bot, ROSA, "Answer on report #1: Sí, en casa de mi hermana")
     # Without a phone of their own on the hotline, the coordinator is told how to add one.
     [told] = await press(bot, ROSA, card, "Call back")
     assert "/hotline phone" in told.text and not bot.twilio.placed
@@ -147,6 +158,10 @@ async def test_call_back_rings_the_coordinator_then_the_person_from_the_hotline_
     fresh = await arrives(bot, ROSA, "HELP REQUEST #1 ")
     await press(bot, ROSA, fresh, "Resolved")
     assert await bot.services.reports.callee(1) is None
+
+
+async def _bodies(bot: Bot, number: str) -> list[str]:
+    return [m.body for m in bot.twilio.inbox(number)]
 
 
 async def _placed(bot: Bot) -> list:  # type: ignore[type-arg]

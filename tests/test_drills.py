@@ -172,3 +172,20 @@ async def test_two_processes_ticking_at_once_send_the_monthly_drill_once(bot: Bo
         await other.db.close()
     assert sorted(s is not None for s in sent) == [False, True]
     assert len([a for a in await bot.services.alerts.recent(10) if a.drill]) == 1
+
+
+async def test_the_cli_sends_a_drill_with_a_check_in(
+    bot: Bot, worker: Worker, database_url: str, tmp_path: Path
+) -> None:
+    await people(bot)
+    sent = await rrbot(database_url, tmp_path, "alerts", "send", "--zones", "60629", "--text",
+                       "Test of the alerts.", "--drill", "--check-in", "--yes")  # fmt: skip
+    assert sent.exit_code == 0, sent.output
+    alert = await bot.services.alerts.get(int(sent.output.split()[-1]))
+    assert alert.drill and alert.check_in and alert.recipients == 2
+    found = await eventually(
+        lambda: _bodies(bot, ENGLISH), lambda bodies: any("Test of the alerts" in b for b in bodies)
+    )
+    [body] = [b for b in found if "Test of the alerts" in b]
+    assert body.startswith(DRILL_EN.replace("—", "-"))
+    assert body.endswith("Reply 1 if you are safe, 2 if you need help.")

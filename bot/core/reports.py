@@ -234,10 +234,18 @@ class Reports(HelpRequests):
             row.asked_by = by.coordinator_id
             self._await(row, AWAIT_ANSWER)
             lang = self.content.lang(row.language)
-            text = lang.gettext(
-                "About your report #{id}, a volunteer asks: {question} Reply to this message "
-                "to answer."
-            ).format(id=row.id, question=question.strip())
+            asking = (
+                N_(
+                    "About your request for help (#{id}), a volunteer asks: {question} Reply to "
+                    "this message to answer."
+                )
+                if row.help_for is not None
+                else N_(
+                    "About your report #{id}, a volunteer asks: {question} Reply to this "
+                    "message to answer."
+                )
+            )
+            text = lang.gettext(asking).format(id=row.id, question=question.strip())
             await self._to_reporter(session, row, text)
             record(session, by, "report.ask", f"report:{row.id}", self.clock())
 
