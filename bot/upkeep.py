@@ -21,7 +21,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.core.alerts import Alerts, Progress
 from bot.core.content import Content
 from bot.core.coordinators import Coordinators, Rendering
-from bot.core.deliveryreport import chart_png, delivery_report
+from bot.core.deliveryreport import chart_png_apart, delivery_report
 from bot.core.drills import Drills
 from bot.core.flows import Flows
 from bot.core.i18n import Lang
@@ -156,11 +156,11 @@ class Summaries:
         return len(finished)
 
     async def _chart(self, alert_id: int) -> bytes | None:
-        """The alert's delivery curve as a PNG, drawn off the event loop; None if it could
+        """The alert's delivery curve as a PNG, drawn in a child process; None if it could
         not be drawn (the summary still goes, and `rrbot alerts report` draws it again)."""
         try:
             report = await delivery_report(self.alerts, alert_id)
-            return await asyncio.to_thread(chart_png, report)
+            return await chart_png_apart(report)
         except Exception:
             log.exception("delivery chart failed")
             return None

@@ -10,16 +10,15 @@ skipped); check-in answers come with it. Counts and times only: nobody is named.
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass, field
 
 from bot.core.alerts import Alert, Alerts, CheckIns
+from bot.core.chart import ALL, draw, draw_apart
 from bot.core.vocabulary import DeliveryStatus
 from bot.storage.alerts import delivery_times
 
 MILESTONES = (0.5, 0.9, 0.99, 1.0)
-ALL = "all"
 REACHED = (DeliveryStatus.SENT.value, DeliveryStatus.DELIVERED.value)
 FAILED = (DeliveryStatus.FAILED.value, DeliveryStatus.SKIPPED.value)
 
@@ -76,34 +75,19 @@ async def delivery_report(alerts: Alerts, alert_id: int) -> DeliveryReport:
 
 
 def chart_png(report: DeliveryReport) -> bytes:
-    """The delivery curve as a PNG: the share of recipients sent to over the seconds after
-    the approval, one line per channel and one for all, the milestones marked."""
-    import matplotlib
+    """The delivery curve as a PNG, drawn in this process (the CLI)."""
+    return draw(*_chart_input(report))
 
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
 
+async def chart_png_apart(report: DeliveryReport) -> bytes:
+    """The same, drawn in a child process: a first chart holds the interpreter for over a
+    second (matplotlib's import and fonts), which a web process answering webhooks cannot
+    spare."""
+    return await draw_apart(*_chart_input(report))
+
+
+def _chart_input(report: DeliveryReport) -> tuple[str, dict[str, tuple[int, list[float]]]]:
     alert = report.alert
-    figure = Figure(figsize=(7, 4), dpi=100)
-    axes = figure.subplots()
-    for name, curve in report.curves.items():
-        if not curve.recipients:
-            continue
-        xs = [0.0, *curve.seconds]
-        ys = [0.0, *(100 * (i + 1) / curve.recipients for i in range(len(curve.seconds)))]
-        axes.step(xs, ys, where="post", label=f"{name} ({curve.recipients})",
-                  linewidth=2.5 if name == ALL else 1.5)  # fmt: skip
-    for share in MILESTONES[:-1]:
-        axes.axhline(100 * share, color="grey", linewidth=0.6, linestyle=":")
-    axes.set_ylim(0, 101)
-    axes.set_xlim(left=0)
-    axes.set_xlabel("seconds after approval")
-    axes.set_ylabel("% of recipients sent to")
     kind = "drill" if alert.drill else str(alert.kind).replace("_", " ")
-    axes.set_title(f"#{alert.id} {kind}: delivery curve")
-    axes.grid(alpha=0.3)
-    axes.legend(loc="lower right")
-    figure.tight_layout()
-    out = io.BytesIO()
-    figure.savefig(out, format="png")
-    return out.getvalue()
+    curves = {name: (c.recipients, c.seconds) for name, c in report.curves.items()}
+    return f"#{alert.id} {kind}: delivery curve", curves
