@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from bot.app import build_worker
 from bot.core.audit import Actor
 from bot.core.vocabulary import Role
 from tests.conftest import Bot, Worker
-from tests.support import buttons, eventually, say
+from tests.support import buttons, edited, eventually, say
 from tests.test_reports import arrives, card, reveals
 
 ROSA, LUIS, ADA = 9501, 9502, 9503  # Rosa on duty for 60629; Luis for 60608; Ada an admin
@@ -108,6 +109,54 @@ async def test_three_people_in_neighbouring_zones_corroborate_one_card(
     assert far.status == 200
     lonely = await bot.services.reports.view(5)
     assert lonely.nearby == [] and lonely.support.people == 1
+
+
+async def test_a_card_already_sent_is_edited_as_corroborating_reports_arrive(
+    bot: Bot, worker: Worker
+) -> None:
+    """Rosa's card of the first report does not stay as it was: each report near it edits it
+    (through the outbox) to count the others and offer to confirm them together."""
+    await team(bot)
+    assert (await bot.twilio.text("+13125550171", "REPORT ICE vans on 59th 60629")).status == 200
+    first = await card(bot, ROSA, 1, already=1)
+    assert "Nearby" not in first.text and "Confirm all" not in str(first.reply_markup)
+    await eventually(lambda: bot.services.reports.cards(1))  # recorded as sent: editable
+    for number, text in (
+        ("+13125550172", "REPORT agents at the Marquette Park gate 60629"),
+        ("+13125550173", "REPORT agents at 55th and Kedzie 60629"),
+    ):
+        assert (await bot.twilio.text(number, text)).status == 200
+    now = await edited(bot, ROSA, first, "from 3 different people")
+    assert "Nearby within 3 hours: #2, #3" in now.text and now.text.startswith("REPORT #1 ")
+    assert "Confirm all 3 together" in buttons(now)
+    # Claimed by Rosa: the others' arrival keeps her buttons as hers (the verdicts).
+    await bot.telegram.press(ROSA, now.message_id, buttons(now)["I'm verifying"])
+    await edited(bot, ROSA, first, "being verified by Rosa")
+    assert (await bot.twilio.text("+13125550174", "REPORT still there 60629")).status == 200
+    latest_card = await edited(bot, ROSA, first, "#2, #3, #4")
+    assert "Confirmed" in buttons(latest_card) and "being verified by Rosa" in latest_card.text
+
+
+async def test_a_card_still_queued_goes_out_counting_the_reports_that_came_since(
+    bot: Bot,
+) -> None:
+    """No worker runs while three reports arrive (a burst: cards wait their turn); the first
+    card, once sent, already counts the two after it."""
+    await team(bot)
+    for number, text in (
+        ("+13125550175", "REPORT ICE vans on 59th 60629"),
+        ("+13125550176", "REPORT agents at the Marquette Park gate 60629"),
+        ("+13125550177", "REPORT agents at 55th and Kedzie 60629"),
+    ):
+        assert (await bot.twilio.text(number, text)).status == 200
+    running = build_worker(bot.services)
+    await running.start()
+    try:
+        first = await card(bot, ROSA, 1, already=1)
+    finally:
+        await running.stop()
+    assert "Nearby within 3 hours: #2, #3, from 3 different people" in first.text
+    assert "Confirm all 3 together" in buttons(first)
 
 
 async def test_a_coordinator_confirms_a_group_of_corroborating_reports_at_once(

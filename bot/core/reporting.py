@@ -477,6 +477,7 @@ class ReportIntake(ABC):
         coordinator_id: int | None = None,
         buttons: ButtonRows = (),
         priority: int = 5,
+        edits: str | None = None,
     ) -> None:
         now = self.clock()
         await Outbox(session).enqueue_notice(
@@ -491,6 +492,7 @@ class ReportIntake(ABC):
                 address=address,
                 coordinator_id=coordinator_id,
                 priority=priority,
+                edits=edits,
             ),
             now,
             self.vault,

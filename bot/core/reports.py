@@ -28,7 +28,7 @@ from bot.core.helprequests import HelpRequests
 from bot.core.i18n import N_, Lang
 from bot.core.reporting import AWAIT_ANSWER, AWAIT_LOCATION
 from bot.core.templates import fill
-from bot.core.vocabulary import AlertKind, ReportStatus
+from bot.core.vocabulary import AlertKind, Channel, ReportStatus
 from bot.storage.db import Session
 from bot.storage.models import ReportRow, place
 from bot.storage.outbox import ButtonRows, Outbox
@@ -55,6 +55,7 @@ OUTCOMES = {
 DRAFT_TIMEOUT = timedelta(minutes=15)  # an unfinished guided report is sent as it is
 GROUP_WINDOW = timedelta(hours=3)  # reports of one zone this close together corroborate
 ALERT_EXPIRY = timedelta(hours=4)  # of an alert drafted from a confirmed report
+REFRESHED = 5  # nearby reports (the newest) whose cards a new report's arrival edits
 OPEN = (ReportStatus.NEW.value, ReportStatus.VERIFYING.value)
 DECIDED = (
     ReportStatus.CONFIRMED,
@@ -311,7 +312,8 @@ class Reports(HelpRequests):
             if not ids:
                 return 0
             await rows.purge(ids, now)
-            await rows.forget_notices([r for i in ids for r in (f"report:{i}", card_ref(i))])
+            kinds = ("report:{}", "card:{}", "cardedit:{}")  # card_ref's, and its edits
+            await rows.forget_notices([kind.format(i) for i in ids for kind in kinds])
             record(
                 session,
                 Actor.system(),
@@ -326,11 +328,45 @@ class Reports(HelpRequests):
     # --- internals ---------------------------------------------------------------------
 
     async def _cards(self, session: Session, row: ReportRow) -> None:
-        """The card, with its buttons, to the coordinators on duty for the report's zone."""
+        """The card, with its buttons, to the coordinators on duty for the report's zone; and
+        the cards already sent of the open reports near it, edited to count it."""
         view = await self._view(session, row)
         await self._to_coordinators(
             session, row, lambda lang, viewer: self.card(view, lang, viewer), ref=card_ref(row.id)
         )
+        for other in view.nearby[-REFRESHED:]:  # the newest
+            await self._refresh_cards(session, other)
+
+    async def _refresh_cards(self, session: Session, report_id: int) -> None:
+        """An open report's cards brought up to date as reports near it arrive: one still
+        queued gets the new text, one a coordinator has is edited through the outbox (older
+        unsent edits dropped). One being sent this very moment stays as rendered until the
+        next report near it, or an action on it."""
+        rows = ReportRows(session)
+        row = await rows.get(report_id)
+        if row is None or row.status not in OPEN:
+            return
+        view = await self._view(session, row)
+        outbox, now = Outbox(session), self.clock()
+
+        async def rendered(coordinator_id: int | None) -> tuple[str, str, ButtonRows] | None:
+            holder = await rows.coordinator(coordinator_id) if coordinator_id else None
+            if holder is None or not holder.active:
+                return None
+            language = self.content.supported(holder.language)
+            return language, *self.card(view, self.content.lang(language), holder.id)
+
+        for queued in await outbox.queued_notices(card_ref(report_id)):
+            if (card := await rendered(queued.coordinator_id)) is not None:
+                text = self.content.out(Channel.TELEGRAM, card[0], card[1])
+                outbox.reseal(queued, self.vault, text, card[2], now)
+        await outbox.supersede(f"cardedit:{report_id}", now)
+        for sent in await outbox.sent_notices(card_ref(report_id)):
+            if (card := await rendered(sent.coordinator_id)) is not None:
+                language, text, buttons = card
+                await self._notice(session, Channel.TELEGRAM, language, text,
+                                   coordinator_id=sent.coordinator_id, ref=f"cardedit:{report_id}",
+                                   buttons=buttons, priority=1, edits=sent.provider_id)  # fmt: skip
 
     def card(self, view: ReportView, lang: Lang, viewer: int | None) -> tuple[str, ButtonRows]:
         """A report's card as one coordinator sees it: the text and its buttons."""

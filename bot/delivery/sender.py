@@ -20,6 +20,7 @@ class Message:
     valid_for: float  # seconds until the alert expires: an SMS carries it as its validity period
     buttons: Buttons = ()
     photo: bytes | None = None  # an image with `text` as its caption (Telegram only)
+    edits: str | None = None  # Telegram: the message whose text and buttons this replaces
 
 
 class Result(StrEnum):

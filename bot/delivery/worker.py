@@ -395,7 +395,7 @@ class Worker:
         async with self.concurrency:
             # Decrypted here, not before: a claimed batch then costs its CPU send by send,
             # between other sends' I/O, rather than in one burst that stalls them all.
-            text, buttons, photo = self._content(job)
+            text, buttons, photo, edits = self._content(job)
             address = self.vault.open(job.address_cipher, job.address_where)
             if not await self._turn(lane, address):
                 return Update(job.delivery_id, DeliveryStatus.QUEUED, error="released"), None
@@ -424,7 +424,7 @@ class Worker:
                 job.delivery_id, job.attempts
             ):
                 return None
-            message = Message(job.delivery_id, address, text, 0, buttons, photo)
+            message = Message(job.delivery_id, address, text, 0, buttons, photo, edits)
             sent = await self._send(lane, job, message)
             lane.sent()
             return sent

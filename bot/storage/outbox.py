@@ -133,15 +133,19 @@ def seal_notice(
     text: str,
     buttons: ButtonRows = (),
     photo: bytes | None = None,
+    edits: str | None = None,
 ) -> bytes:
     """A notice's body as the outbox keeps it: JSON {"text", "buttons"} (and "photo", an
-    image in base64, whose caption the text is), sealed to its row."""
+    image in base64, whose caption the text is; or "edits", the id of a message it replaces
+    the text and buttons of), sealed to its row."""
     body: dict[str, object] = {
         "text": text,
         "buttons": [[[label, data] for label, data in row] for row in buttons],
     }
     if photo is not None:
         body["photo"] = base64.b64encode(photo).decode()
+    if edits is not None:
+        body["edits"] = edits
     return vault.seal(
         json.dumps(body, ensure_ascii=False), place(DeliveryRow.body_cipher, delivery_id)
     )
@@ -151,6 +155,7 @@ class NoticeBody(NamedTuple):
     text: str
     buttons: tuple[tuple[tuple[str, str], ...], ...]
     photo: bytes | None = None
+    edits: str | None = None
 
 
 def open_notice(vault: Vault, delivery_id: int, cipher: bytes) -> NoticeBody:
@@ -160,7 +165,8 @@ def open_notice(vault: Vault, delivery_id: int, cipher: bytes) -> NoticeBody:
         tuple((str(label), str(data)) for label, data in row) for row in body.get("buttons", [])
     )
     photo = base64.b64decode(body["photo"]) if body.get("photo") else None
-    return NoticeBody(str(body["text"]), rows, photo)
+    edits = str(body["edits"]) if body.get("edits") else None
+    return NoticeBody(str(body["text"]), rows, photo, edits)
 
 
 @dataclass(frozen=True)
@@ -179,6 +185,7 @@ class Notice:
     priority: int = 5  # ahead of bulk alerts
     due_at: datetime | None = None  # later than now: a scheduled notice
     photo: bytes | None = None  # an image (PNG) sent with the text as its caption (Telegram)
+    edits: str | None = None  # a message already sent (Telegram): its text and buttons change
 
 
 @dataclass(frozen=True)
@@ -191,6 +198,7 @@ class SentNotice:
     address_where: str
     provider_id: str
     body_cipher: bytes
+    coordinator_id: int | None = None  # the coordinator it reached, if it went to one
 
 
 @dataclass(frozen=True)
@@ -382,6 +390,36 @@ class Outbox:
         # An original still being queued is queued no further.
         await self.session.execute(
             update(AlertRow).where(AlertRow.id == alert_id).values(enqueue_phase=None)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def queued_notices(self, ref: str) -> list[DeliveryRow]:
+        """Notices of `ref` still waiting for a worker (not claimed): their body may still
+        change (`reseal`) before anything reads it."""
+        found = await self.session.scalars(
+            select(DeliveryRow).where(
+                DeliveryRow.ref == ref, DeliveryRow.status == DeliveryStatus.QUEUED
+            )
+        )
+        return list(found.all())
+
+    @staticmethod
+    def reseal(
+        row: DeliveryRow, vault: Vault, text: str, buttons: ButtonRows, now: datetime
+    ) -> None:
+        row.body_cipher = seal_notice(vault, row.id, text, buttons)
+        row.updated_at = now
+
+    async def supersede(self, ref: str, now: datetime) -> int:
+        """Notices of `ref` not yet handed to a provider are skipped: newer ones replace them
+        (a card's edits: only the latest state should land, and two in flight at once could
+        land in either order). How many."""
+        result = await self.session.execute(
+            update(DeliveryRow)
+            .where(DeliveryRow.ref == ref, DeliveryRow.status.in_(PENDING))
+            .values(
+                status=DeliveryStatus.SKIPPED, error="superseded", lease_until=None, updated_at=now
+            )
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
@@ -609,7 +647,9 @@ class Outbox:
             if coordinator_id is not None:
                 address, where = staff, place(CoordinatorRow.telegram_cipher, coordinator_id)
             if address and provider_id and body is not None:
-                sent.append(SentNotice(delivery_id, address, where, provider_id, body))
+                sent.append(
+                    SentNotice(delivery_id, address, where, provider_id, body, coordinator_id)
+                )
         return sent
 
     async def enqueue_notice(self, notice: Notice, now: datetime, vault: Vault) -> int:
@@ -630,7 +670,9 @@ class Outbox:
         )
         self.session.add(row)
         await self.session.flush()
-        row.body_cipher = seal_notice(vault, row.id, notice.text, notice.buttons, notice.photo)
+        row.body_cipher = seal_notice(
+            vault, row.id, notice.text, notice.buttons, notice.photo, notice.edits
+        )
         if notice.address is not None:
             row.address_cipher = vault.seal(
                 notice.address, place(DeliveryRow.address_cipher, row.id)
