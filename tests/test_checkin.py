@@ -12,8 +12,9 @@ from pathlib import Path
 import httpx
 
 from bot.core.alerts import AlertDraft, CheckIns
-from bot.core.audit import Actor
+from bot.core.audit import Actor, AuditEntry, entries
 from bot.core.vocabulary import AlertKind, Role
+from bot.sim.fake_telegram import SentMessage
 from tests.conftest import BOT_NUMBER, Bot, Worker
 from tests.support import buttons, eventually, press, say
 from tests.test_cli import rrbot
@@ -49,6 +50,14 @@ async def sent_with_check_in(bot: Bot) -> int:
     for number in (SAFE, HELPED):
         await bot.twilio.wait_for(number, 2)
     return alert.id
+
+
+async def help_requested(bot: Bot) -> SentMessage:
+    """Everyone signed up, a check-in alert sent, and its "2" answered: the card Rosa gets."""
+    await people(bot)
+    await sent_with_check_in(bot)
+    await text(bot, HELPED, "2")
+    return await arrives(bot, ROSA, "HELP REQUEST #1 ")
 
 
 async def text(bot: Bot, number: str, body: str) -> str:
@@ -119,10 +128,7 @@ async def test_a_1_or_2_with_no_check_in_asked_is_still_a_rights_topic(
 async def test_call_back_rings_the_coordinator_then_the_person_from_the_hotline_number(
     bot: Bot, worker: Worker
 ) -> None:
-    await people(bot)
-    await sent_with_check_in(bot)
-    await text(bot, HELPED, "2")
-    card = await arrives(bot, ROSA, "HELP REQUEST #1 ")
+    card = await help_requested(bot)
     # A question relayed from the card reaches them as one about their request for help.
     await press(bot, ROSA, card, "Need more info")
     [sent] = await say(bot, ROSA, "¿Está en un lugar seguro ahora?")
@@ -168,19 +174,14 @@ async def _placed(bot: Bot) -> list:  # type: ignore[type-arg]
     return list(bot.twilio.placed)
 
 
-async def _audit(bot: Bot) -> list:  # type: ignore[type-arg]
-    from bot.core.audit import entries
-
+async def _audit(bot: Bot) -> list[AuditEntry]:
     return await entries(bot.services.db, 50)
 
 
 async def test_a_forged_call_back_step_is_refused_and_help_requests_are_no_report_counts(
     bot: Bot, worker: Worker
 ) -> None:
-    await people(bot)
-    await sent_with_check_in(bot)
-    await text(bot, HELPED, "2")
-    await arrives(bot, ROSA, "HELP REQUEST #1 ")
+    await help_requested(bot)
     url = f"{bot.url}/twilio/voice/callback/accept?report=1"
     form = {"CallSid": "CA" + "0" * 32, "Digits": "1", "From": BOT_NUMBER}
     async with httpx.AsyncClient() as client:
