@@ -103,6 +103,7 @@ def build_services(settings: Settings, *, clock: Clock = utcnow) -> Services:
     db = Database.from_url(settings.async_database_url)
     content = load_content(settings.config_dir)
     hotline = Hotline(db, vault, content, clock, settings.zone)
+    deletions = Deletions(db, clock, enabled=settings.twilio_delete_messages)
     reports = Reports(
         db,
         vault,
@@ -117,6 +118,12 @@ def build_services(settings: Settings, *, clock: Clock = utcnow) -> Services:
         volunteers=hotline.ringing,
     )
     reports.phone_of = hotline.phone_of
+    if settings.sms_enabled and settings.twilio_from_number and settings.public_url:
+        # A help request's "Call back" (bot/core/helprequests.py) rings from this number; its
+        # card offers the button in every process that draws one (escalation: the worker's).
+        reports.call_back_via = CallBack(
+            TwilioSender(settings), settings.twilio_from_number, settings.public(""), deletions
+        )
     signoffs = SignOffs(db, clock, approval=settings.alert_approval)
     alerts = Alerts(
         db,
@@ -167,7 +174,7 @@ def build_services(settings: Settings, *, clock: Clock = utcnow) -> Services:
         receipts=Receipts(
             db, clock, delete_after=DELETE_DELAY if settings.twilio_delete_messages else None
         ),
-        deletions=Deletions(db, clock, enabled=settings.twilio_delete_messages),
+        deletions=deletions,
         hotline=hotline,
         retention=Retention(
             db,
@@ -307,16 +314,8 @@ def build_web(
             deletions=services.deletions,
         )
         routes += voice.routes()
-        if settings.twilio_from_number:
-            # A help request's "Call back" (bot/core/helprequests.py) rings from this number.
-            call_back = CallBack(
-                TwilioSender(settings),
-                settings.twilio_from_number,
-                settings.public(""),
-                services.deletions,
-            )
-            services.reports.call_back_via = call_back
-            components.append(call_back)
+        if isinstance(services.reports.call_back_via, CallBack):
+            components.append(services.reports.call_back_via)  # its Twilio client closes
     if not (settings.telegram_enabled or settings.sms_enabled):
         log.warning(
             "no channel configured: set TELEGRAM_BOT_TOKEN and/or the TWILIO_* settings "

@@ -190,3 +190,7 @@ async def test_a_forged_call_back_step_is_refused_and_help_requests_are_no_repor
     assert forged.status_code == 403 and not leaked
     today = datetime.now(bot.settings.zone).date()
     assert await bot.services.reports.weekly_counts(today, today) == []
+    # Without a number to call from (the hotline is not set up), no card offers a call-back.
+    assert (await bot.services.reports.view(1)).call_back
+    bot.services.reports.call_back_via = None
+    assert not (await bot.services.reports.view(1)).call_back

@@ -143,7 +143,7 @@ def card_actions(view: ReportView, viewer: int | None) -> list[list[CardAction]]
         return [photo] if photo else []
     if view.help_for is not None:
         # Nothing to verify: someone to reach, by a relayed question or (SMS) a call.
-        reach = [CardAction.ASK, *([CardAction.CALL_BACK] if view.channel == "sms" else [])]
+        reach = [CardAction.ASK, *([CardAction.CALL_BACK] if view.call_back else [])]
         first = [CardAction.CLAIM] if view.claimer is None else []
         return [row for row in ([*first, CardAction.RESOLVED], reach) if row]
     verdicts = [

@@ -48,6 +48,7 @@ AWAIT_LOCATION = "where?"  # an SMS report without a place: the next reply adds 
 AWAIT_ANSWER = "answer?"  # a coordinator's relayed question: the next reply answers it
 AWAIT_OUTCOME = "outcome?"  # SMS: "reply YES to hear the outcome"
 REPLY_WINDOW = timedelta(hours=2)
+OPEN = (ReportStatus.NEW.value, ReportStatus.VERIFYING.value)  # waiting for a verdict
 NOTICE_LIFETIME = timedelta(hours=24)
 YES_WORDS = frozenset({"yes", "y", "si", "sí", "ok"})
 

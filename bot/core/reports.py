@@ -23,10 +23,10 @@ from typing import Any
 from bot.core.alerts import AlertDraft
 from bot.core.audit import Actor, record
 from bot.core.cards import card_ref, render_card
+from bot.core.cardupdates import REFRESHED, CardUpdates
 from bot.core.errors import Explained
-from bot.core.helprequests import HelpRequests
 from bot.core.i18n import N_, Lang
-from bot.core.reporting import AWAIT_ANSWER, AWAIT_LOCATION
+from bot.core.reporting import AWAIT_ANSWER, AWAIT_LOCATION, OPEN
 from bot.core.templates import fill
 from bot.core.vocabulary import AlertKind, Channel, ReportStatus
 from bot.storage.db import Session
@@ -55,8 +55,6 @@ OUTCOMES = {
 DRAFT_TIMEOUT = timedelta(minutes=15)  # an unfinished guided report is sent as it is
 GROUP_WINDOW = timedelta(hours=3)  # reports of one zone this close together corroborate
 ALERT_EXPIRY = timedelta(hours=4)  # of an alert drafted from a confirmed report
-REFRESHED = 5  # nearby reports (the newest) whose cards a new report's arrival edits
-OPEN = (ReportStatus.NEW.value, ReportStatus.VERIFYING.value)
 DECIDED = (
     ReportStatus.CONFIRMED,
     ReportStatus.NOT_CONFIRMED,
@@ -118,6 +116,7 @@ class ReportView:
     group: list[int] = field(default_factory=list)  # of those, the ones nobody has claimed
     support: Corroboration = field(default_factory=lambda: Corroboration())
     help_for: int | None = None  # a help request: the alert whose check-in it answered
+    call_back: bool = False  # a help request by SMS, and the hotline can call it back
 
     @property
     def open(self) -> bool:
@@ -129,7 +128,7 @@ class ReportView:
         return self.awaiting == AWAIT_LOCATION
 
 
-class Reports(HelpRequests):
+class Reports(CardUpdates):
     """Reports for the conversation (inside its transaction: what `ReportIntake` does) and
     for coordinators."""
 
@@ -337,37 +336,6 @@ class Reports(HelpRequests):
         for other in view.nearby[-REFRESHED:]:  # the newest
             await self._refresh_cards(session, other)
 
-    async def _refresh_cards(self, session: Session, report_id: int) -> None:
-        """An open report's cards brought up to date as reports near it arrive: one still
-        queued gets the new text, one a coordinator has is edited through the outbox (older
-        unsent edits dropped). One being sent this very moment stays as rendered until the
-        next report near it, or an action on it."""
-        rows = ReportRows(session)
-        row = await rows.get(report_id)
-        if row is None or row.status not in OPEN:
-            return
-        view = await self._view(session, row)
-        outbox, now = Outbox(session), self.clock()
-
-        async def rendered(coordinator_id: int | None) -> tuple[str, str, ButtonRows] | None:
-            holder = await rows.coordinator(coordinator_id) if coordinator_id else None
-            if holder is None or not holder.active:
-                return None
-            language = self.content.supported(holder.language)
-            return language, *self.card(view, self.content.lang(language), holder.id)
-
-        for queued in await outbox.queued_notices(card_ref(report_id)):
-            if (card := await rendered(queued.coordinator_id)) is not None:
-                text = self.content.out(Channel.TELEGRAM, card[0], card[1])
-                outbox.reseal(queued, self.vault, text, card[2], now)
-        await outbox.supersede(f"cardedit:{report_id}", now)
-        for sent in await outbox.sent_notices(card_ref(report_id)):
-            if (card := await rendered(sent.coordinator_id)) is not None:
-                language, text, buttons = card
-                await self._notice(session, Channel.TELEGRAM, language, text,
-                                   coordinator_id=sent.coordinator_id, ref=f"cardedit:{report_id}",
-                                   buttons=buttons, priority=1, edits=sent.provider_id)  # fmt: skip
-
     def card(self, view: ReportView, lang: Lang, viewer: int | None) -> tuple[str, ButtonRows]:
         """A report's card as one coordinator sees it: the text and its buttons."""
         buttons = self.keyboard(view, lang, viewer) if self.keyboard is not None else ()
@@ -469,6 +437,11 @@ class Reports(HelpRequests):
             group=group,
             support=support,
             help_for=row.help_for,
+            call_back=(
+                row.help_for is not None
+                and row.channel == Channel.SMS
+                and self.call_back_via is not None
+            ),
         )
 
     # --- counts for transparency reports -------------------------------------------------
