@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import subprocess
 import sys
 
 MILESTONES = (0.5, 0.9, 0.99)  # marked as lines across
@@ -51,26 +52,20 @@ def draw(title: str, curves: dict[str, tuple[int, list[float]]]) -> bytes:
 
 
 async def draw_apart(title: str, curves: dict[str, tuple[int, list[float]]]) -> bytes:
-    """`draw` in a child process; raises RuntimeError if it fails or takes over TIMEOUT."""
-    child = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.core.chart",
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    """`draw` in a child process; raises RuntimeError if it fails or takes over TIMEOUT.
+    Run from a thread (subprocess.run): cancelled, the caller stops waiting while the thread
+    still reaps the child and closes its pipes."""
     given = json.dumps({"title": title, "curves": curves}).encode()
+    command = [sys.executable, "-m", "bot.core.chart"]
     try:
-        async with asyncio.timeout(TIMEOUT):
-            png, _ = await child.communicate(given)
-    except TimeoutError:
-        child.kill()
-        await child.wait()
+        done = await asyncio.to_thread(
+            subprocess.run, command, input=given, capture_output=True, timeout=TIMEOUT, check=False
+        )
+    except subprocess.TimeoutExpired:
         raise RuntimeError("the chart took too long") from None
-    if child.returncode != 0 or not png:
-        raise RuntimeError(f"the chart failed (exit {child.returncode})")
-    return png
+    if done.returncode != 0 or not done.stdout:
+        raise RuntimeError(f"the chart failed (exit {done.returncode})")
+    return done.stdout
 
 
 def main() -> None:
