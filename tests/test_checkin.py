@@ -159,6 +159,16 @@ async def test_call_back_rings_the_coordinator_then_the_person_from_the_hotline_
     assert bridged and masked and leg.parent == call.sid, "the person sees the hotline's number"
     audit = [e.action for e in await _audit(bot)]
     assert "report.call_back" in audit
+    # The accepting step sent again (a replay of a signed request) dials nobody: its answer
+    # would otherwise hand the person's number to whoever replays it.
+    url = f"{bot.url}/twilio/voice/callback/accept?report=1"
+    form = call._form({"Digits": "1"})
+    async with httpx.AsyncClient() as client:
+        again = await client.post(
+            url, data=form, headers={"X-Twilio-Signature": bot.twilio.sign(url, form)}
+        )
+    leaked = reveals(again.text, HELPED[2:])
+    assert again.status_code == 200 and not leaked and "<Dial" not in again.text
 
     # Resolved: a call-back placed now reaches nobody.
     fresh = await arrives(bot, ROSA, "HELP REQUEST #1 ")

@@ -454,11 +454,14 @@ class VoiceWebhook:
 
     async def _callback_accept(self, form: dict[str, str], params: dict[str, str]) -> VoiceResponse:
         """Pressed 1: the person is dialled from the hotline's number, if their help request
-        is still open (closed meanwhile: the coordinator hears so)."""
+        is still open (closed meanwhile: the coordinator hears so). Once per call: the answer
+        names the person's number, so a replayed request gets none."""
         report = params.get("report", "")
         response = VoiceResponse()
         callee = None
-        if form.get("Digits") == "1" and report.isascii() and report.isdigit():
+        key = f"{form.get('CallSid', '')}/callback"
+        first = self.deletions is None or await self.deletions.first_time(key)
+        if first and form.get("Digits") == "1" and report.isascii() and report.isdigit():
             callee = await self.reports.callee(int(report)) if self.reports else None
         if callee is None:
             response.say(
