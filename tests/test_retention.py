@@ -17,6 +17,7 @@ from bot.core.vocabulary import AlertKind, Channel, Role
 from bot.delivery.worker import Worker
 from bot.storage.models import (
     AlertRow,
+    CheckInRow,
     ConsentRow,
     DeletionRow,
     DeliveryRow,
@@ -96,6 +97,28 @@ async def test_deliveries_and_notices_lose_their_link_to_people_counts_stay(
     assert (await retention(bot, 32).purge())["deliveries"] == 0  # nothing done twice
     actions = [e.action for e in await entries(bot.services.db)]
     assert "retention.purge" in actions
+
+
+async def test_check_in_answers_lose_who_gave_them_with_the_deliveries_counts_stay(
+    bot: Bot, worker: Worker
+) -> None:
+    await bot.twilio.text(PHONE, "JOIN 60629")
+    sent = await bot.services.alerts.send_now(
+        AlertDraft(AlertKind.ALERT, ("60629",), {"en": "Agents at 59th."}, check_in=True),
+        Actor.operator(),
+    )
+    await finished(bot, sent.id)
+    await bot.twilio.text(PHONE, "1")
+    await bot.twilio.wait_status_idle()
+    async with bot.services.db.transaction() as session:
+        [answer] = (await session.scalars(select(CheckInRow))).all()
+    assert answer.subscriber_id is not None
+    assert (await retention(bot, 31).purge())["deliveries"] == 1
+    async with bot.services.db.transaction() as session:
+        [answer] = (await session.scalars(select(CheckInRow))).all()
+    assert answer.subscriber_id is None and answer.answer == "safe"
+    check_ins = (await bot.services.alerts.progress(sent.id)).check_ins
+    assert check_ins is not None and check_ins.safe == 1
 
 
 async def test_rsvps_and_old_consents_go_each_subscribers_latest_consent_stays(bot: Bot) -> None:
