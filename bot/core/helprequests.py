@@ -16,7 +16,7 @@ from bot.core.audit import Actor, record
 from bot.core.errors import Explained
 from bot.core.escalation import Escalation
 from bot.core.i18n import N_
-from bot.core.reporting import AWAIT_ANSWER
+from bot.core.reporting import AWAIT_ANSWER, OPEN
 from bot.core.vocabulary import Channel, ReportStatus
 from bot.storage.db import Session
 from bot.storage.models import ReportRow
@@ -87,7 +87,7 @@ class HelpRequests(Escalation):
             row is None
             or row.help_for is None
             or row.channel != Channel.SMS
-            or row.status not in (ReportStatus.NEW, ReportStatus.VERIFYING)
+            or row.status not in OPEN
         ):
             return None
         return self.reporter(row)

@@ -207,7 +207,7 @@ class AlertsFeature(Feature):
             await turn.close_keyboard(_("Change the expiry"))
             await self._save(turn, flow.at(Step.EXPIRY))
         elif choice in (PreviewChoice.CHECK_IN, PreviewChoice.DRILL):
-            key = choice.value.replace("checkin", "check_in")
+            key = "check_in" if choice is PreviewChoice.CHECK_IN else "drill"  # the flow's data
             on = not flow.data.get(key)
             said = {
                 (PreviewChoice.CHECK_IN, True): _("Check-in added"),
